@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
+import Fastify, { LogController, type FastifyError } from 'fastify';
+import type { AppDeps } from './deps.ts';
+import { runHealthChecks, type HealthCheck } from './platform/health/health.ts';
+import { withLogBindings } from './platform/logger/logger.ts';
+import { contextFactory } from './trpc/context.ts';
+import { appRouter, type AppRouter } from './trpc/router.ts';
+
+export const MAX_WS_PAYLOAD = 64 * 1024;
+export const MAX_BODY = 1024 * 1024;
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the HTTP + WebSocket server. Tests import it and call `inject` or `listen`. */
+export async function buildApp(deps: AppDeps) {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_BODY,
+    trustProxy: config.trustProxy,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    routerOptions: { maxParamLength: 5000 },
+  });
+
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header('x-request-id', req.id);
+    withLogBindings({ requestId: req.id }, done);
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    const level = reply.statusCode >= 500 ? 'error' : 'info';
+    req.log[level](
+      {
+        method: req.method,
+        url: req.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+    done();
+  });
+
+  // Errors Fastify raises before a route runs (oversized or malformed bodies) get the same JSON shape as tRPC's.
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err }, 'unhandled error');
+    const appCode = status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'VALIDATION_FAILED' : 'INTERNAL';
+    void reply.status(status).send({
+      error: {
+        message: status < 500 ? err.message : 'Internal server error',
+        data: { httpStatus: status, appCode, requestId: req.id },
+      },
+    });
+  });
+
+  await app.register(fastifyCookie, { secret: config.sessionSecret });
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: MAX_WS_PAYLOAD, perMessageDeflate: false },
+  });
+
+  // Browsers send cookies with WebSocket upgrades from any site: refuse foreign origins before the upgrade.
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') return;
+    const origin = req.headers.origin;
+    if (origin && !config.allowedOrigins.includes(origin)) {
+      req.log.warn({ origin }, 'refused websocket from foreign origin');
+      return reply
+        .code(403)
+        .send({ error: { message: 'Origin not allowed', data: { appCode: 'ORIGIN_REFUSED' } } });
+    }
+  });
+
+  const cookieCodec = {
+    parse: (header: string) => app.parseCookie(header),
+    unsign: (value: string) => app.unsignCookie(value),
+  };
+  await app.register(fastifyTRPCPlugin, {
+    prefix: '/trpc',
+    useWSS: true,
+    trpcOptions: {
+      router: appRouter,
+      createContext: contextFactory(deps, cookieCodec),
+      keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
+      allowMethodOverride: false,
+      maxBatchSize: 20,
+    },
+  } satisfies FastifyTRPCPluginOptions<AppRouter>);
+
+  app.get('/livez', async (_req, reply) =>
+    reply.type('application/health+json').send({ status: 'pass', version: VERSION }),
+  );
+
+  const checks: HealthCheck[] = [
+    {
+      key: 'postgres:responseTime',
+      componentType: 'datastore',
+      run: () => deps.em.getConnection().execute('select 1'),
+    },
+    { key: 'redis:responseTime', componentType: 'datastore', run: () => deps.redis.get('health').ping() },
+  ];
+  app.get('/readyz', async (_req, reply) => {
+    const report = await runHealthChecks(checks, { version: VERSION });
+    return reply
+      .code(report.status === 'fail' ? 503 : 200)
+      .type('application/health+json')
+      .header('cache-control', 'no-store')
+      .send(report);
+  });
+
+  const webRoot = path.resolve(config.webDist);
+  if (existsSync(path.join(webRoot, 'index.html'))) {
+    await app.register(fastifyStatic, { root: webRoot, wildcard: false, index: false });
+    const spa = readFileSync(path.join(webRoot, 'index.html'));
+    app.setNotFoundHandler((req, reply) => {
+      const url = req.url.split('?')[0] ?? '/';
+      if (req.method === 'GET' && !url.startsWith('/trpc') && !path.extname(url)) {
+        return reply.type('text/html').header('cache-control', 'no-cache').send(spa);
+      }
+      return reply
+        .code(404)
+        .send({ error: { message: 'Not found', data: { httpStatus: 404, appCode: 'NOT_FOUND' } } });
+    });
+  }
+  return app;
+}
+export type KeelApp = Awaited<ReturnType<typeof buildApp>>;

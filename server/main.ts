@@ -1,0 +1,159 @@
+#!/usr/bin/env -S npx tsx
+import { Command } from 'commander';
+import { buildApp } from './app.ts';
+import { ConfigError, loadConfig, type Config } from './config/env.ts';
+import { createDeps, type AppDeps } from './deps.ts';
+import { DEMO_LOGINS, DEMO_PASSWORD, seedDemo } from './modules/demo/demo.seed.ts';
+import { createLogger } from './platform/logger/logger.ts';
+import { RedisUnavailableError, startLocalRedis } from './platform/redis/local-server.ts';
+
+function fail(message: string): never {
+  process.stderr.write(`\n${message}\n\n`);
+  process.exit(1);
+}
+
+function readConfig(overrides: Record<string, string> = {}): Config {
+  try {
+    return loadConfig(overrides);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+/** Without REDIS_URL, local roles start a private redis-server; production refuses to guess. */
+async function withRedis(config: Config, allowLocal: boolean): Promise<Config> {
+  if (config.redisUrl) return config;
+  if (!allowLocal) fail('REDIS_URL is not set.\n' + new RedisUnavailableError().message);
+  try {
+    const local = await startLocalRedis('.keel/redis');
+    process.stdout.write(`Started a local redis-server at ${local.url} (set REDIS_URL to use your own)\n`);
+    return { ...config, redisUrl: local.url };
+  } catch (err) {
+    if (err instanceof RedisUnavailableError) fail(err.message);
+    throw err;
+  }
+}
+
+async function open(config: Config): Promise<AppDeps> {
+  const deps = await createDeps(config);
+  if (!config.databaseUrl) deps.logger.info({ dir: config.pgliteDir }, 'using embedded PostgreSQL (PGlite)');
+  return deps;
+}
+
+async function migrateUp(deps: AppDeps): Promise<void> {
+  await deps.orm.schema.ensureDatabase({ create: true });
+  const done = await deps.orm.migrator.up();
+  if (done.length) deps.logger.info({ migrations: done.map((m) => m.name) }, 'migrations applied');
+}
+
+async function serve(deps: AppDeps, banner: boolean): Promise<void> {
+  const { config } = deps;
+  const app = await buildApp(deps);
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  if (banner) {
+    const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
+    const lines = [
+      '',
+      `  Keel is running at ${url}`,
+      `    tenant app   ${url}/app`,
+      `    ops console  ${url}/ops`,
+      `    API          ${url}/trpc   health ${url}/readyz`,
+      '',
+      `  Demo logins (password "${DEMO_PASSWORD}"):`,
+      ...DEMO_LOGINS.map((l) => `    ${l.email.padEnd(20)} ${l.role}`),
+      '',
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    deps.logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    await app.close();
+    await deps.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+const program = new Command()
+  .name('keel')
+  .description('Keel: API, workers and operations for a multi-tenant SaaS');
+
+program
+  .command('dev', { isDefault: true })
+  .description('local all-in-one: embedded defaults, migrate, seed demo data, serve')
+  .action(async () => {
+    const config = await withRedis(readConfig(), true);
+    const deps = await open(config);
+    await migrateUp(deps);
+    if (config.seedDemo) await seedDemo(deps.em);
+    await serve(deps, true);
+  });
+
+program
+  .command('serve')
+  .description('run the API server (HTTP + WebSocket)')
+  .option('--migrate', 'apply pending migrations first')
+  .action(async (opts: { migrate?: boolean }) => {
+    const config = await withRedis(readConfig(), readConfig().env !== 'production');
+    const deps = await open(config);
+    if (opts.migrate) await migrateUp(deps);
+    await serve(deps, config.env !== 'production');
+  });
+
+program
+  .command('migrate')
+  .description('apply pending migrations (or undo the last one with --down)')
+  .option('--down', 'revert the last migration')
+  .action(async (opts: { down?: boolean }) => {
+    const config = readConfig();
+    const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
+    const { createOrm } = await import('./platform/db/orm.ts');
+    const { entities } = await import('./modules/entities.ts');
+    const orm = await createOrm({ ...config, entities, poolMax: 2, logger });
+    await orm.schema.ensureDatabase({ create: true });
+    const result = opts.down ? await orm.migrator.down() : await orm.migrator.up();
+    process.stdout.write(
+      `${opts.down ? 'reverted' : 'applied'}: ${result.map((m) => m.name).join(', ') || 'nothing'}\n`,
+    );
+    await orm.close(true);
+  });
+
+program
+  .command('migrate:create')
+  .description('generate a migration from the difference between entities and the database')
+  .argument('[name]', 'a short name for the migration')
+  .action(async (name?: string) => {
+    const config = readConfig();
+    const { createOrm } = await import('./platform/db/orm.ts');
+    const { entities } = await import('./modules/entities.ts');
+    const orm = await createOrm({ ...config, entities, poolMax: 2 });
+    const result = await orm.migrator.create(undefined, false, false, name);
+    process.stdout.write(result.fileName ? `created ${result.fileName}\n` : 'no changes\n');
+    await orm.close(true);
+  });
+
+program
+  .command('seed')
+  .description('create the demo organizations and logins (idempotent)')
+  .action(async () => {
+    const config = await withRedis(readConfig(), true);
+    const deps = await open(config);
+    const { created } = await seedDemo(deps.em);
+    process.stdout.write(created ? 'demo data created\n' : 'demo data already present\n');
+    await deps.close();
+    process.exit(0);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

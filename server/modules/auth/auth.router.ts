@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { AppError } from '../../../shared/errors.ts';
+import {
+  createTokenInput,
+  createTokenOutput,
+  meOutput,
+  registerInput,
+  revokeTokenInput,
+  signInInput,
+  tokenOutput,
+} from '../../../shared/schemas/auth.ts';
+import { switchOrganizationInput } from '../../../shared/schemas/tenancy.ts';
+import { router } from '../../trpc/init.ts';
+import {
+  abilityProcedure,
+  authedProcedure,
+  publicProcedure,
+  tenantProcedure,
+} from '../../trpc/procedures.ts';
+import type { IApiToken } from './api-token.entity.ts';
+import * as auth from './auth.service.ts';
+
+const toTokenOutput = (t: IApiToken) => ({
+  id: t.id,
+  name: t.name,
+  abilities: t.abilities,
+  lastUsedAt: t.lastUsedAt ?? null,
+  expiresAt: t.expiresAt ?? null,
+  revokedAt: t.revokedAt ?? null,
+  createdAt: t.createdAt,
+});
+
+export const authRouter = router({
+  register: publicProcedure
+    .input(registerInput)
+    .output(meOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { user } = await auth.register(ctx.deps.em, input);
+      const sessionId = await ctx.deps.sessions.create(user.id);
+      ctx.cookies.setSession(sessionId, ctx.deps.config.sessionTtlSeconds);
+      const fresh = await auth.findUser(ctx.em, user.id);
+      return auth.describeMe(ctx.em, { user: fresh!, via: 'session', token: null });
+    }),
+
+  signIn: publicProcedure
+    .input(signInInput)
+    .output(meOutput)
+    .mutation(async ({ ctx, input }) => {
+      const user = await auth.signIn(ctx.em, input.email, input.password);
+      const sessionId = await ctx.deps.sessions.create(user.id);
+      ctx.cookies.setSession(sessionId, ctx.deps.config.sessionTtlSeconds);
+      const fresh = await auth.findUser(ctx.em, user.id);
+      return auth.describeMe(ctx.em, { user: fresh!, via: 'session', token: null });
+    }),
+
+  signOut: authedProcedure.mutation(async ({ ctx }) => {
+    if (ctx.auth.sessionId) await ctx.deps.sessions.destroy(ctx.auth.sessionId);
+    ctx.cookies.clearSession();
+    return { ok: true as const };
+  }),
+
+  me: authedProcedure.output(meOutput).query(({ ctx }) => auth.describeMe(ctx.em, ctx.auth)),
+
+  switchOrganization: authedProcedure
+    .input(switchOrganizationInput)
+    .output(meOutput)
+    .mutation(async ({ ctx, input }) => {
+      if (ctx.auth.token) throw new AppError('NOT_A_MEMBER', 'An API token is bound to its organization');
+      await auth.switchOrganization(ctx.em, ctx.auth.user.id, input.organizationId);
+      const fresh = await auth.findUser(ctx.em, ctx.auth.user.id);
+      return auth.describeMe(ctx.em, { user: fresh!, via: ctx.auth.via, token: null });
+    }),
+});
+
+export const tokensRouter = router({
+  list: tenantProcedure.output(z.array(tokenOutput)).query(async ({ ctx }) => {
+    const tokens = await auth.listTokens(ctx.em, ctx.auth.user.id);
+    return tokens.map(toTokenOutput);
+  }),
+
+  create: abilityProcedure('tokens:manage')
+    .input(createTokenInput)
+    .output(createTokenOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { token, secret } = await auth.createToken(ctx.em, {
+        organizationId: ctx.tenant.organization.id,
+        userId: ctx.auth.user.id,
+        role: ctx.tenant.role,
+        ...input,
+      });
+      return { token: toTokenOutput(token), secret };
+    }),
+
+  revoke: abilityProcedure('tokens:manage')
+    .input(revokeTokenInput)
+    .mutation(async ({ ctx, input }) => {
+      await auth.revokeToken(ctx.em, ctx.tenant.organization.id, ctx.auth.user.id, input.id);
+      return { ok: true as const };
+    }),
+
+  /** Revokes the token this request was made with (a script retiring its own credential). */
+  revokeCurrent: tenantProcedure.mutation(async ({ ctx }) => {
+    if (!ctx.auth.token)
+      throw new AppError('VALIDATION_FAILED', 'This request was not made with an API token');
+    await auth.revokeToken(ctx.em, ctx.tenant.organization.id, ctx.auth.user.id, ctx.auth.token.id);
+    return { ok: true as const };
+  }),
+
+  revokeAll: abilityProcedure('tokens:manage').mutation(async ({ ctx }) => {
+    const count = await auth.revokeAllTokens(ctx.em, ctx.tenant.organization.id, ctx.auth.user.id);
+    return { revoked: count };
+  }),
+});

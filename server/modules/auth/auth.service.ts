@@ -1,0 +1,241 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { AppError } from '../../../shared/errors.ts';
+import { effectiveAbilities, ROLE_ABILITIES, type Ability, type Role } from '../../../shared/permissions.ts';
+import type { MeOutput } from '../../../shared/schemas/auth.ts';
+import { withDbScope, type Em } from '../../platform/db/context.ts';
+import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
+import { recordActivity } from '../activity/activity.service.ts';
+import { Membership } from '../tenancy/membership.entity.ts';
+import { Organization } from '../tenancy/organization.entity.ts';
+import { organizationsOfUser, setCurrentOrganization, uniqueSlug } from '../tenancy/tenancy.service.ts';
+import { ApiToken, type IApiToken } from './api-token.entity.ts';
+import { burnPasswordCheck, hashPassword, verifyPassword } from './password.ts';
+import { User, type IUser } from './user.entity.ts';
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  name: string;
+  organizationName: string;
+}
+
+export interface NewAccount {
+  user: IUser;
+  organizationId: string;
+}
+
+/** Creates a user, their organization and the owner membership in one transaction. */
+export async function register(rootEm: Em, input: RegisterInput): Promise<NewAccount> {
+  if (await rootEm.fork().count(User, { email: input.email })) {
+    throw new AppError('EMAIL_TAKEN', 'An account with this email already exists', {
+      fieldErrors: { email: ['is already registered'] },
+    });
+  }
+  const passwordHash = await hashPassword(input.password);
+  const organizationId = randomUUID();
+  try {
+    return await withDbScope(rootEm, organizationId, (em) =>
+      em.transactional(async (tx) => {
+        const organization = tx.create(Organization, {
+          id: organizationId,
+          name: input.organizationName,
+          slug: await uniqueSlug(tx, input.organizationName),
+          billingEmail: input.email,
+          settings: {},
+        });
+        const user = tx.create(User, {
+          email: input.email,
+          name: input.name,
+          passwordHash,
+          currentOrganization: organization,
+        });
+        tx.create(Membership, { organization, user, role: 'owner' });
+        recordActivity(tx, { organizationId, userId: user.id, action: 'organization.created' });
+        return { user, organizationId };
+      }),
+    );
+  } catch (err) {
+    if (err instanceof UniqueConstraintViolationException && /email/.test(err.message)) {
+      throw new AppError('EMAIL_TAKEN', 'An account with this email already exists', {
+        fieldErrors: { email: ['is already registered'] },
+      });
+    }
+    throw err;
+  }
+}
+
+export async function signIn(em: Em, email: string, password: string): Promise<IUser> {
+  const user = await em.findOne(User, { email }, { populate: ['passwordHash'] });
+  if (!user) {
+    await burnPasswordCheck(password);
+    throw new AppError('INVALID_CREDENTIALS', 'Email or password is incorrect');
+  }
+  if (!(await verifyPassword(user.passwordHash, password))) {
+    throw new AppError('INVALID_CREDENTIALS', 'Email or password is incorrect');
+  }
+  return user;
+}
+
+export async function findUser(em: Em, userId: string): Promise<IUser | null> {
+  return em.findOne(User, { id: userId }, { populate: ['currentOrganization'] });
+}
+
+const TOKEN_PREFIX = 'keel_';
+const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
+
+export interface CreateTokenInput {
+  organizationId: string;
+  userId: string;
+  role: Role;
+  name: string;
+  abilities: Ability[];
+  expiresInDays?: number | null | undefined;
+}
+
+export async function createToken(
+  em: Em,
+  input: CreateTokenInput,
+): Promise<{ token: IApiToken; secret: string }> {
+  const allowed = ROLE_ABILITIES[input.role];
+  const refused = input.abilities.filter((a) => !allowed.includes(a));
+  if (refused.length) {
+    throw new AppError('ABILITY_MISSING', `Your role cannot grant: ${refused.join(', ')}`, {
+      fieldErrors: { abilities: [`not allowed for role ${input.role}: ${refused.join(', ')}`] },
+    });
+  }
+  const secret = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  const token = em.create(ApiToken, {
+    organization: input.organizationId,
+    user: input.userId,
+    name: input.name,
+    tokenHash: hashSecret(secret),
+    abilities: [...new Set(input.abilities)],
+    expiresAt: input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : null,
+  });
+  recordActivity(em, {
+    organizationId: input.organizationId,
+    userId: input.userId,
+    action: 'token.created',
+    subjectType: 'api_token',
+    subjectId: token.id,
+    metadata: { name: input.name, abilities: token.abilities },
+  });
+  await em.flush();
+  return { token, secret };
+}
+
+export async function listTokens(em: Em, userId: string): Promise<IApiToken[]> {
+  return em.find(ApiToken, { user: userId }, { orderBy: { createdAt: 'desc' } });
+}
+
+export async function revokeToken(
+  em: Em,
+  organizationId: string,
+  userId: string,
+  tokenId: string,
+): Promise<void> {
+  const token = await em.findOne(ApiToken, { id: tokenId, user: userId });
+  if (!token) throw new AppError('NOT_FOUND', 'Token not found');
+  if (!token.revokedAt) {
+    token.revokedAt = new Date();
+    recordActivity(em, {
+      organizationId,
+      userId,
+      action: 'token.revoked',
+      subjectType: 'api_token',
+      subjectId: tokenId,
+    });
+    await em.flush();
+  }
+}
+
+export async function revokeAllTokens(em: Em, organizationId: string, userId: string): Promise<number> {
+  const count = await em.nativeUpdate(ApiToken, { user: userId, revokedAt: null }, { revokedAt: new Date() });
+  recordActivity(em, { organizationId, userId, action: 'token.revoked_all', metadata: { count } });
+  await em.flush();
+  return count;
+}
+
+export interface TokenAuth {
+  token: IApiToken;
+  user: IUser;
+}
+
+/**
+ * Resolves a bearer secret to its token and user. Tokens are tenant-owned, but the secret is what identifies the
+ * tenant here, so this lookup (by the secret's hash, outside any tenant scope) is the one place that reads the
+ * table across organizations.
+ */
+export async function authenticateToken(em: Em, secret: string): Promise<TokenAuth> {
+  if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 100) {
+    throw new AppError('TOKEN_INVALID', 'The API token is not valid');
+  }
+  const tokenHash = hashSecret(secret);
+  const token = await em.findOne(
+    ApiToken,
+    { tokenHash },
+    { filters: { [TENANT_FILTER]: false }, populate: ['user', 'tokenHash'] },
+  );
+  if (!token || !timingSafeEqual(Buffer.from(token.tokenHash), Buffer.from(tokenHash))) {
+    throw new AppError('TOKEN_INVALID', 'The API token is not valid');
+  }
+  if (token.revokedAt) throw new AppError('TOKEN_REVOKED', 'The API token has been revoked');
+  if (token.expiresAt && token.expiresAt.getTime() <= Date.now()) {
+    throw new AppError('TOKEN_EXPIRED', 'The API token has expired');
+  }
+  // One write a minute per token at most: "last used" does not need request precision.
+  if (!token.lastUsedAt || Date.now() - token.lastUsedAt.getTime() > 60_000) {
+    const now = new Date();
+    await em.nativeUpdate(
+      ApiToken,
+      { id: token.id },
+      { lastUsedAt: now },
+      { filters: { [TENANT_FILTER]: false } },
+    );
+    token.lastUsedAt = now;
+  }
+  return { token, user: token.user };
+}
+
+export async function touchUser(em: Em, userId: string): Promise<void> {
+  await em.nativeUpdate(User, { id: userId }, { lastActiveAt: new Date() });
+}
+
+export interface MeSource {
+  user: IUser;
+  via: 'session' | 'token';
+  token: IApiToken | null;
+}
+
+/** The signed-in user, their organizations and what they may do in the current one. Runs outside a tenant scope. */
+export async function describeMe(em: Em, source: MeSource): Promise<MeOutput> {
+  const organizations = await organizationsOfUser(em, source.user.id);
+  const currentId = source.token ? source.token.organization.id : source.user.currentOrganization?.id;
+  const organization = organizations.find((o) => o.id === currentId) ?? null;
+  const abilities = organization
+    ? effectiveAbilities(organization.role, source.token ? source.token.abilities : null)
+    : [];
+  return {
+    user: {
+      id: source.user.id,
+      email: source.user.email,
+      name: source.user.name,
+      staff: source.user.staff,
+      timezone: source.user.timezone,
+    },
+    organization,
+    // A token is bound to one organization; it does not reveal the others.
+    organizations: source.token ? (organization ? [organization] : []) : organizations,
+    abilities,
+    via: source.via,
+  };
+}
+
+export async function switchOrganization(em: Em, userId: string, organizationId: string): Promise<void> {
+  const organizations = await organizationsOfUser(em, userId);
+  if (!organizations.some((o) => o.id === organizationId)) {
+    throw new AppError('NOT_A_MEMBER', 'You are not a member of this organization');
+  }
+  await setCurrentOrganization(em, userId, organizationId);
+}

@@ -1,0 +1,65 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MikroORM, type LoggerNamespace } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { PgliteDriver } from '@mikro-orm/pglite';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/sql';
+import type { Logger } from '../logger/logger.ts';
+import { contextEm } from './context.ts';
+import { TenantGuard } from './tenant-guard.ts';
+
+export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+export interface OrmOptions {
+  /** postgres:// URL; when absent an embedded PGlite cluster in `pgliteDir` is used. */
+  databaseUrl: string | undefined;
+  pgliteDir: string;
+  entities: readonly object[];
+  poolMax: number;
+  logger?: Logger;
+  debug?: LoggerNamespace[];
+}
+
+export type Orm = MikroORM;
+
+export async function createOrm(opts: OrmOptions): Promise<Orm> {
+  const shared = {
+    entities: opts.entities as never,
+    extensions: [Migrator],
+    allowGlobalContext: false,
+    subscribers: [new TenantGuard()],
+    context: () => contextEm(),
+    forceUtcTimezone: true,
+    migrations: {
+      path: MIGRATIONS_DIR,
+      pathTs: MIGRATIONS_DIR,
+      glob: '!(*.d).{js,ts}',
+      tableName: 'keel_migrations',
+      transactional: true,
+      allOrNothing: true,
+      // No snapshot: `migrate:create` diffs entities against the migrated database, so parallel branches that each
+      // add a migration do not fight over one snapshot file.
+      snapshot: false,
+      emit: 'ts' as const,
+      fileName: (timestamp: string, name?: string) => `Migration${timestamp}${name ? `_${name}` : ''}`,
+    },
+    debug: opts.debug ?? false,
+    ...(opts.logger ? { logger: (message: string) => opts.logger?.debug({ orm: true }, message) } : {}),
+  };
+  if (opts.databaseUrl) {
+    return MikroORM.init({
+      ...shared,
+      driver: PostgreSqlDriver,
+      clientUrl: opts.databaseUrl,
+      pool: { min: 0, max: opts.poolMax },
+    });
+  }
+  mkdirSync(opts.pgliteDir, { recursive: true });
+  return MikroORM.init({ ...shared, driver: PgliteDriver, dbName: opts.pgliteDir });
+}
+
+export function rootEm(orm: Orm): EntityManager {
+  return orm.em as unknown as EntityManager;
+}

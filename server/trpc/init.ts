@@ -1,0 +1,97 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { AppError, type AppErrorCode } from '../../shared/errors.ts';
+import type { InnerContext } from './context.ts';
+
+interface Issue {
+  path?: readonly (PropertyKey | { key: PropertyKey })[];
+  message: string;
+  code?: string;
+  keys?: readonly string[];
+}
+
+function fieldErrorsFrom(issues: readonly Issue[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys' && issue.keys) {
+      const base = (issue.path ?? []).map(String).join('.');
+      for (const k of issue.keys) (out[base ? `${base}.${k}` : k] ??= []).push('is not an accepted field');
+      continue;
+    }
+    const key =
+      (issue.path ?? []).map((p) => String(typeof p === 'object' && p !== null ? p.key : p)).join('.') || '_';
+    (out[key] ??= []).push(issue.message);
+  }
+  return out;
+}
+
+function issuesOf(cause: unknown): readonly Issue[] | null {
+  if (cause && typeof cause === 'object' && 'issues' in cause && Array.isArray(cause.issues)) {
+    return cause.issues as Issue[];
+  }
+  return null;
+}
+
+/** AppErrors thrown by services become TRPCErrors with the mapped code, keeping the AppError as cause. */
+export function toTrpcError(err: AppError): TRPCError {
+  return new TRPCError({ code: err.trpcCode, message: err.message, cause: err });
+}
+
+export interface ErrorData {
+  code: string;
+  httpStatus: number;
+  path?: string;
+  appCode: AppErrorCode;
+  fieldErrors?: Record<string, string[]>;
+  retryAfter?: number;
+  requestId?: string;
+}
+
+const t = initTRPC.context<InnerContext>().create({
+  transformer: superjson,
+  isDev: false,
+  // The one place errors are shaped for clients: an app code to switch on, field errors for forms, and never a
+  // stack trace or an internal message.
+  errorFormatter({ shape, error, ctx }) {
+    const cause = error.cause;
+    let appCode: AppErrorCode;
+    let message = shape.message;
+    let fieldErrors: Record<string, string[]> | undefined;
+    let retryAfter: number | undefined;
+    const issues = issuesOf(cause);
+    if (cause instanceof AppError) {
+      appCode = cause.code;
+      fieldErrors = cause.details.fieldErrors;
+      retryAfter = cause.details.retryAfter;
+    } else if (error.code === 'BAD_REQUEST' && issues) {
+      appCode = 'VALIDATION_FAILED';
+      fieldErrors = fieldErrorsFrom(issues);
+      message = 'Invalid input';
+    } else if (error.code === 'INTERNAL_SERVER_ERROR') {
+      appCode = 'INTERNAL';
+      message = 'Internal server error';
+    } else {
+      appCode =
+        error.code === 'PARSE_ERROR' || error.code === 'BAD_REQUEST' ? 'VALIDATION_FAILED' : 'INTERNAL';
+      if (error.code === 'PAYLOAD_TOO_LARGE') appCode = 'PAYLOAD_TOO_LARGE';
+      if (error.code === 'NOT_FOUND') appCode = 'NOT_FOUND';
+      if (error.code === 'METHOD_NOT_SUPPORTED') appCode = 'VALIDATION_FAILED';
+    }
+    const data: ErrorData = {
+      code: shape.data.code,
+      httpStatus: shape.data.httpStatus,
+      ...(shape.data.path ? { path: shape.data.path } : {}),
+      appCode,
+      ...(fieldErrors ? { fieldErrors } : {}),
+      ...(retryAfter !== undefined ? { retryAfter } : {}),
+      ...(ctx?.requestId ? { requestId: ctx.requestId } : {}),
+    };
+    return { code: shape.code, message, data };
+  },
+});
+
+export const router = t.router;
+export const middleware = t.middleware;
+export const baseProcedure = t.procedure;
+export const createCallerFactory = t.createCallerFactory;
+export const mergeRouters = t.mergeRouters;

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { AppError } from '../../../shared/errors.ts';
+import { effectiveAbilities, type Ability, type Role } from '../../../shared/permissions.ts';
+import type { IOrganization } from '../../modules/tenancy/organization.entity.ts';
+import { tenantSettings, type TenantSettings } from '../../modules/tenancy/tenant-settings.ts';
+import { findOrganizationBySlug, membershipInScope } from '../../modules/tenancy/tenancy.service.ts';
+import { enterTenant } from '../../platform/db/context.ts';
+import { setLogBindings } from '../../platform/logger/logger.ts';
+import { middleware } from '../init.ts';
+import type { Auth } from './authenticate.ts';
+
+export interface Tenant {
+  organization: IOrganization;
+  role: Role;
+  abilities: Ability[];
+  settings: TenantSettings;
+}
+
+const uuidSchema = z.uuid();
+
+function subdomainSlug(host: string | null, appDomain: string): string | null {
+  if (!host) return null;
+  const hostname = host.replace(/:\d+$/, '').toLowerCase();
+  const suffix = `.${appDomain.toLowerCase()}`;
+  if (!hostname.endsWith(suffix)) return null;
+  const label = hostname.slice(0, -suffix.length);
+  return /^[a-z0-9-]{2,63}$/.test(label) ? label : null;
+}
+
+/**
+ * Picks the organization for this call and proves the caller belongs to it. Order: the organization an API token
+ * is bound to; an `X-Organization-Id` header; a `<slug>.<APP_DOMAIN>` host; the user's current organization.
+ * Membership is checked inside the tenant scope, so the check itself runs under the tenant filter and RLS.
+ */
+export const resolveTenant = middleware(async ({ ctx, next }) => {
+  const auth = (ctx as unknown as { auth: Auth }).auth;
+  const em = ctx.em!;
+  let organizationId: string | null;
+  if (auth.token) {
+    organizationId = auth.token.organization.id;
+    if (ctx.organizationHeader && ctx.organizationHeader !== organizationId) {
+      throw new AppError('NOT_A_MEMBER', 'This API token belongs to another organization');
+    }
+  } else if (ctx.organizationHeader) {
+    if (!uuidSchema.safeParse(ctx.organizationHeader).success) {
+      throw new AppError('VALIDATION_FAILED', 'X-Organization-Id must be a UUID', {
+        fieldErrors: { 'X-Organization-Id': ['must be a UUID'] },
+      });
+    }
+    organizationId = ctx.organizationHeader;
+  } else {
+    const slug = subdomainSlug(ctx.host, ctx.deps.config.appDomain);
+    if (slug) {
+      const org = await findOrganizationBySlug(em, slug);
+      if (!org) throw new AppError('NOT_FOUND', 'No organization at this address');
+      organizationId = org.id;
+    } else {
+      organizationId = auth.user.currentOrganization?.id ?? null;
+    }
+  }
+  if (!organizationId) throw new AppError('TENANT_REQUIRED', 'Choose an organization first');
+
+  enterTenant(organizationId);
+  const membership = await membershipInScope(em, organizationId, auth.user.id);
+  if (!membership) throw new AppError('NOT_A_MEMBER', 'You are not a member of this organization');
+  const organization = membership.organization;
+  if (!organization.active) {
+    throw new AppError(
+      'TENANT_SUSPENDED',
+      'This organization is suspended; contact support or update billing',
+    );
+  }
+  setLogBindings({ tenantId: organizationId });
+  const tenant: Tenant = {
+    organization,
+    role: membership.role,
+    abilities: effectiveAbilities(membership.role, auth.token ? auth.token.abilities : null),
+    settings: tenantSettings(organization),
+  };
+  return next({ ctx: { tenant } });
+});
