@@ -51,6 +51,7 @@ const envSchema = z.object({
 });
 
 export type RawEnv = z.input<typeof envSchema>;
+export const ENV_VARIABLES = Object.keys(envSchema.shape);
 
 export interface Config {
   env: 'development' | 'test' | 'production';
@@ -106,7 +107,14 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     keyPrefix: e.KEY_PREFIX,
     appUrl: e.APP_URL,
     appDomain: e.APP_DOMAIN,
-    allowedOrigins: [...new Set([appOrigin, ...e.ALLOWED_ORIGINS])],
+    // In development the Vite dev server (port 5173) proxies /trpc with its own Origin.
+    allowedOrigins: [
+      ...new Set([
+        appOrigin,
+        ...e.ALLOWED_ORIGINS,
+        ...(e.NODE_ENV === 'development' ? ['http://localhost:5173'] : []),
+      ]),
+    ],
     sessionSecret: e.SESSION_SECRET ?? DEV_SESSION_SECRET,
     sessionTtlSeconds: e.SESSION_TTL_HOURS * 3600,
     logLevel: e.LOG_LEVEL,

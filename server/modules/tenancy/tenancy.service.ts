@@ -48,8 +48,12 @@ export async function organizationsOfUser(em: Em, userId: string): Promise<Organ
   return memberships.map((m) => toOrganizationOutput(m.organization, m.role));
 }
 
-/** The user's membership in the organization the EntityManager is scoped to, with the organization loaded. */
-export async function membershipInScope(
+/**
+ * The user's membership in an organization, with the organization loaded. It runs before the request enters the
+ * tenant scope (it is what decides whether it may), keyed by the user themselves, so it reads with the tenant
+ * filter off: one query, instead of a tenant-scoped transaction on every request.
+ */
+export async function membershipOfUser(
   em: Em,
   organizationId: string,
   userId: string,
@@ -57,7 +61,7 @@ export async function membershipInScope(
   return em.findOne(
     Membership,
     { organization: organizationId, user: userId },
-    { populate: ['organization'] },
+    { populate: ['organization'], filters: { [TENANT_FILTER]: false } },
   );
 }
 

@@ -3,7 +3,7 @@ import { AppError } from '../../../shared/errors.ts';
 import { effectiveAbilities, type Ability, type Role } from '../../../shared/permissions.ts';
 import type { IOrganization } from '../../modules/tenancy/organization.entity.ts';
 import { tenantSettings, type TenantSettings } from '../../modules/tenancy/tenant-settings.ts';
-import { findOrganizationBySlug, membershipInScope } from '../../modules/tenancy/tenancy.service.ts';
+import { findOrganizationBySlug, membershipOfUser } from '../../modules/tenancy/tenancy.service.ts';
 import { enterTenant } from '../../platform/db/context.ts';
 import { setLogBindings } from '../../platform/logger/logger.ts';
 import { middleware } from '../init.ts';
@@ -30,7 +30,7 @@ function subdomainSlug(host: string | null, appDomain: string): string | null {
 /**
  * Picks the organization for this call and proves the caller belongs to it. Order: the organization an API token
  * is bound to; an `X-Organization-Id` header; a `<slug>.<APP_DOMAIN>` host; the user's current organization.
- * Membership is checked inside the tenant scope, so the check itself runs under the tenant filter and RLS.
+ * Only after membership is proven does the EntityManager enter the tenant scope (filter + RLS) for the procedure.
  */
 export const resolveTenant = middleware(async ({ ctx, next }) => {
   const auth = (ctx as unknown as { auth: Auth }).auth;
@@ -60,9 +60,9 @@ export const resolveTenant = middleware(async ({ ctx, next }) => {
   }
   if (!organizationId) throw new AppError('TENANT_REQUIRED', 'Choose an organization first');
 
-  enterTenant(organizationId);
-  const membership = await membershipInScope(em, organizationId, auth.user.id);
+  const membership = await membershipOfUser(em, organizationId, auth.user.id);
   if (!membership) throw new AppError('NOT_A_MEMBER', 'You are not a member of this organization');
+  enterTenant(organizationId);
   const organization = membership.organization;
   if (!organization.active) {
     throw new AppError(

@@ -1,0 +1,33 @@
+import os from 'node:os';
+
+/** One figure of a benchmark, printed as the machine-readable line DESIGN.md specifies. */
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  baseline?: number | null;
+  /** How to read the ratio: "higher" when more is better (throughput), "lower" for latencies. */
+  goal: string;
+}
+
+const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toPrecision(4));
+
+export function benchLine(bench: string, f: Figure): string {
+  const ratio = f.baseline ? f.value / f.baseline : null;
+  return `BENCH ${bench}.${f.name} value=${fmt(f.value)} unit=${f.unit} baseline=${
+    f.baseline == null ? '-' : fmt(f.baseline)
+  } ratio=${ratio == null ? '-' : ratio.toFixed(3)} goal=${f.goal.replace(/\s+/g, '_')}`;
+}
+
+export function printFigures(bench: string, figures: Figure[]): void {
+  process.stdout.write(
+    `\n# ${bench} on ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}\n`,
+  );
+  for (const f of figures) process.stdout.write(benchLine(bench, f) + '\n');
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx]!;
+}
