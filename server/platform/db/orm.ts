@@ -39,6 +39,7 @@ export async function createOrm(opts: OrmOptions): Promise<Orm> {
       tableName: 'keel_migrations',
       transactional: true,
       allOrNothing: true,
+      silent: true,
       // No snapshot: `migrate:create` diffs entities against the migrated database, so parallel branches that each
       // add a migration do not fight over one snapshot file.
       snapshot: false,
