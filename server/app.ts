@@ -5,10 +5,13 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
-import Fastify, { LogController, type FastifyError } from 'fastify';
+import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
 import type { AppDeps } from './deps.ts';
 import { runHealthChecks, type HealthCheck } from './platform/health/health.ts';
-import { withLogBindings } from './platform/logger/logger.ts';
+import { runWithLogBindings } from './platform/logger/logger.ts';
+import { registerMetricsRoute, registerRequestMetrics } from './platform/metrics/http-plugin.ts';
+import { runWithRequestStats } from './platform/metrics/request-stats.ts';
 import { contextFactory } from './trpc/context.ts';
 import { appRouter, type AppRouter } from './trpc/router.ts';
 
@@ -25,7 +28,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function buildApp(deps: AppDeps) {
   const { config } = deps;
   const app = Fastify({
-    loggerInstance: deps.logger,
+    loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY,
     trustProxy: config.trustProxy,
@@ -37,9 +40,19 @@ export async function buildApp(deps: AppDeps) {
     routerOptions: { maxParamLength: 5000 },
   });
 
+  // Every request runs inside its own log bindings (request, tenant, user ids) and query counters; the request
+  // object keeps references so the response hook can read what the middleware learned.
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
-    withLogBindings({ requestId: req.id }, done);
+    // API bodies echo user text (names, titles); a browser must never sniff one into HTML.
+    reply.header('x-content-type-options', 'nosniff');
+    const keel = {
+      bindings: { requestId: req.id },
+      stats: { queries: 0, queryMs: 0 },
+      startedAt: Date.now(),
+    };
+    req.keel = keel;
+    runWithLogBindings(keel.bindings, () => runWithRequestStats(keel.stats, done));
   });
   app.addHook('onResponse', (req, reply, done) => {
     const level = reply.statusCode >= 500 ? 'error' : 'info';
@@ -49,23 +62,32 @@ export async function buildApp(deps: AppDeps) {
         url: req.url.split('?')[0],
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
+        queries: req.keel?.stats.queries,
+        ...req.keel?.bindings,
       },
       'request',
     );
     done();
   });
+  registerRequestMetrics(app, deps.observability, new Set(Object.keys(appRouter._def.procedures)));
+  deps.observability.console.start();
 
   // Errors Fastify raises before a route runs (oversized or malformed bodies) get the same JSON shape as tRPC's.
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
-    if (status >= 500) req.log.error({ err }, 'unhandled error');
+    if (status >= 500) {
+      req.log.error({ err }, 'unhandled error');
+      deps.observability.recordException(err);
+    }
     const appCode = status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'VALIDATION_FAILED' : 'INTERNAL';
-    void reply.status(status).send({
-      error: {
-        message: status < 500 ? err.message : 'Internal server error',
-        data: { httpStatus: status, appCode, requestId: req.id },
-      },
-    });
+    const message = status < 500 ? err.message : 'Internal server error';
+    const data = { code: trpcKeyForStatus(status), httpStatus: status, appCode, requestId: req.id };
+    // Under /trpc the body is a tRPC error in superjson's envelope, so the SDK and the web client read it as a
+    // typed error (`data.appCode`) instead of failing to parse it.
+    const body = req.url.startsWith('/trpc')
+      ? { error: { json: { message, code: TRPC_ERROR_CODES_BY_KEY[data.code], data } } }
+      : { error: { message, data } };
+    void reply.status(status).type('application/json; charset=utf-8').send(body);
   });
 
   await app.register(fastifyCookie, { secret: config.sessionSecret });
@@ -85,6 +107,19 @@ export async function buildApp(deps: AppDeps) {
     }
   });
 
+  // tRPC answers a request it cannot route (an unsupported content type, say) with a JSON body but a text/plain
+  // type; clients that check the type before parsing would not see the typed error.
+  app.addHook('onSend', async (req, _reply, payload) => {
+    if (
+      payload instanceof Response &&
+      req.url.startsWith('/trpc') &&
+      payload.headers.get('content-type')?.startsWith('text/plain')
+    ) {
+      payload.headers.set('content-type', 'application/json');
+    }
+    return payload;
+  });
+
   const cookieCodec = {
     parse: (header: string) => app.parseCookie(header),
     unsign: (value: string) => app.unsignCookie(value),
@@ -100,6 +135,8 @@ export async function buildApp(deps: AppDeps) {
       maxBatchSize: 20,
     },
   } satisfies FastifyTRPCPluginOptions<AppRouter>);
+
+  registerMetricsRoute(app, deps.observability, config.metricsToken);
 
   app.get('/livez', async (_req, reply) =>
     reply.type('application/health+json').send({ status: 'pass', version: VERSION }),
@@ -139,3 +176,11 @@ export async function buildApp(deps: AppDeps) {
   return app;
 }
 export type KeelApp = Awaited<ReturnType<typeof buildApp>>;
+
+function trpcKeyForStatus(status: number): TRPC_ERROR_CODE_KEY {
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 413) return 'PAYLOAD_TOO_LARGE';
+  if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';
+  if (status === 429) return 'TOO_MANY_REQUESTS';
+  return status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
+}

@@ -2,6 +2,7 @@ import type { Config } from './config/env.ts';
 import { createOrm, rootEm, type Orm } from './platform/db/orm.ts';
 import type { Em } from './platform/db/context.ts';
 import { createLogger, type Logger } from './platform/logger/logger.ts';
+import { Observability } from './platform/metrics/observability.ts';
 import { PubSub } from './platform/pubsub/pubsub.ts';
 import { createRedisHub, type RedisHub } from './platform/redis/redis.ts';
 import { ActivityPublisher } from './modules/activity/activity.publisher.ts';
@@ -17,6 +18,7 @@ export interface AppDeps {
   redis: RedisHub;
   sessions: SessionStore;
   pubsub: PubSub;
+  observability: Observability;
   close(): Promise<void>;
 }
 
@@ -24,14 +26,16 @@ export async function createDeps(config: Config, opts: { logger?: Logger } = {})
   const logger = opts.logger ?? createLogger({ level: config.logLevel, pretty: config.logPretty });
   if (!config.redisUrl)
     throw new Error('createDeps needs config.redisUrl (main.ts starts a local Redis when unset)');
+  const redis = createRedisHub(config.redisUrl, config.keyPrefix, logger);
+  const observability = new Observability(redis.get('metrics'), redis.keyspace('metrics'));
   const orm = await createOrm({
     databaseUrl: config.databaseUrl,
     pgliteDir: config.pgliteDir,
     entities,
     poolMax: config.dbPoolMax,
     logger,
+    onQuery: (sql, ms) => observability.recordQuery(sql, ms),
   });
-  const redis = createRedisHub(config.redisUrl, config.keyPrefix, logger);
   const sessions = new SessionStore(
     redis.get('sessions'),
     redis.keyspace('sessions'),
@@ -47,7 +51,9 @@ export async function createDeps(config: Config, opts: { logger?: Logger } = {})
     redis,
     sessions,
     pubsub,
+    observability,
     async close() {
+      await observability.stop();
       await redis.close();
       await orm.close(true);
     },

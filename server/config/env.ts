@@ -48,6 +48,8 @@ const envSchema = z.object({
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
   TRUST_PROXY: bool.default(false),
   SEED_DEMO: bool.optional(),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
 });
 
 export type RawEnv = z.input<typeof envSchema>;
@@ -72,6 +74,10 @@ export interface Config {
   dbPoolMax: number;
   trustProxy: boolean;
   seedDemo: boolean;
+  /** Bearer token for /metrics on the main port; without it (and without metricsPort) /metrics is not served. */
+  metricsToken: string | undefined;
+  /** A separate port serving /metrics without a token, for a private scrape network. */
+  metricsPort: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -123,6 +129,8 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     dbPoolMax: e.DB_POOL_MAX,
     trustProxy: e.TRUST_PROXY,
     seedDemo: e.SEED_DEMO ?? e.NODE_ENV !== 'production',
+    metricsToken: e.METRICS_TOKEN,
+    metricsPort: e.METRICS_PORT,
   };
 }
 

@@ -1,7 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MikroORM, type LoggerNamespace } from '@mikro-orm/core';
+import {
+  DefaultLogger,
+  MikroORM,
+  type LogContext,
+  type LoggerNamespace,
+  type LoggerOptions,
+} from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PgliteDriver } from '@mikro-orm/pglite';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
@@ -20,6 +26,23 @@ export interface OrmOptions {
   poolMax: number;
   logger?: Logger;
   debug?: LoggerNamespace[];
+  /** Called with every executed statement and its duration (metrics, slow-query log). */
+  onQuery?: (sql: string, tookMs: number) => void;
+}
+
+/** MikroORM's logger, plus a tap that reports each executed statement's duration. */
+class ObservingLogger extends DefaultLogger {
+  constructor(
+    options: LoggerOptions,
+    private readonly onQuery: (sql: string, tookMs: number) => void,
+  ) {
+    super(options);
+  }
+
+  override logQuery(context: { query: string } & LogContext): void {
+    if (context.took !== undefined && context.query) this.onQuery(context.query, context.took);
+    super.logQuery(context);
+  }
 }
 
 export type Orm = MikroORM;
@@ -47,6 +70,9 @@ export async function createOrm(opts: OrmOptions): Promise<Orm> {
       fileName: (timestamp: string, name?: string) => `Migration${timestamp}${name ? `_${name}` : ''}`,
     },
     debug: opts.debug ?? false,
+    ...(opts.onQuery
+      ? { loggerFactory: (options: LoggerOptions) => new ObservingLogger(options, opts.onQuery!) }
+      : {}),
     ...(opts.logger ? { logger: (message: string) => opts.logger?.debug({ orm: true }, message) } : {}),
   };
   if (opts.databaseUrl) {

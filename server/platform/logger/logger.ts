@@ -17,13 +17,30 @@ export function withLogBindings<T>(bindings: LogBindings, fn: () => T): T {
   return bindingsStore.run({ ...bindingsStore.getStore(), ...bindings }, fn);
 }
 
+/** Adds to the current bindings when there are some (an HTTP request's), else runs fn with new ones. */
+export function ensureLogBindings<T>(bindings: LogBindings, fn: () => T): T {
+  const store = bindingsStore.getStore();
+  if (!store) return bindingsStore.run({ ...bindings }, fn);
+  Object.assign(store, bindings);
+  return fn();
+}
+
+/** Runs fn with exactly this bindings object, so whoever holds it (the request) sees later additions. */
+export function runWithLogBindings<T>(bindings: LogBindings, fn: () => T): T {
+  return bindingsStore.run(bindings, fn);
+}
+
 export function setLogBindings(bindings: LogBindings): void {
   const store = bindingsStore.getStore();
   if (store) Object.assign(store, bindings);
 }
 
-export function createLogger(opts: { level: string; pretty: boolean }): Logger {
-  return pino({
+export function createLogger(opts: {
+  level: string;
+  pretty: boolean;
+  stream?: NodeJS.WritableStream;
+}): Logger {
+  const options = {
     level: opts.level,
     base: { pid: process.pid },
     mixin: () => ({ ...bindingsStore.getStore() }),
@@ -40,6 +57,9 @@ export function createLogger(opts: { level: string; pretty: boolean }): Logger {
       ],
       censor: '[redacted]',
     },
-    ...(opts.pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
-  });
+    ...(opts.pretty && !opts.stream
+      ? { transport: { target: 'pino-pretty', options: { colorize: true } } }
+      : {}),
+  };
+  return opts.stream ? pino(options, opts.stream) : pino(options);
 }

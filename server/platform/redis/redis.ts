@@ -5,7 +5,8 @@ import type { Logger } from '../logger/logger.ts';
  * Each concern gets its own connection and key space, so that flushing or overloading one (the cache, say)
  * never resets rate limits or signs anybody out, and a blocking or subscribed connection never delays others.
  */
-export type RedisRole = 'sessions' | 'cache' | 'limits' | 'pubsub' | 'publish' | 'health';
+export type RedisRole =
+  'sessions' | 'cache' | 'limits' | 'pubsub' | 'publish' | 'health' | 'queue' | 'metrics';
 
 export interface RedisHub {
   url: string;
@@ -23,7 +24,13 @@ const ROLE_PREFIX: Record<RedisRole, string> = {
   pubsub: 'ps:',
   publish: 'ps:',
   health: 'health:',
+  queue: 'q:',
+  metrics: 'metrics:',
 };
+
+// The job index writes a few commands per job from many concurrent handlers: batching them per tick keeps the
+// queue layer's Redis round trips close to bee-queue's own.
+const ROLE_OPTIONS: Partial<Record<RedisRole, RedisOptions>> = { queue: { enableAutoPipelining: true } };
 
 export function redisOptions(url: string): RedisOptions {
   return {
@@ -61,7 +68,7 @@ export function createRedisHub(url: string, prefix: string, logger?: Logger): Re
     get(role) {
       let conn = connections.get(role);
       if (!conn) {
-        conn = new Redis({ ...redisOptions(url), connectionName: `keel:${role}` });
+        conn = new Redis({ ...redisOptions(url), ...ROLE_OPTIONS[role], connectionName: `keel:${role}` });
         conn.on('error', (err: Error) => {
           // A down Redis emits an error per reconnect attempt; one line per role every 10 s is enough.
           const now = Date.now();

@@ -1,0 +1,86 @@
+import type { Redis } from 'ioredis';
+import { ConsoleMetricsStore } from './console-store.ts';
+import { PrometheusMetrics } from './prometheus.ts';
+import { currentRequestStats } from './request-stats.ts';
+import { normalizeSql, statementKind } from './sql-normalize.ts';
+
+export const SLOW_REQUEST_MS = 1000;
+export const SLOW_QUERY_MS = 100;
+
+export interface RequestRecord {
+  method: string;
+  route: string;
+  status: number;
+  ms: number;
+  requestId: string;
+  organizationId?: string | undefined;
+  userId?: string | undefined;
+}
+
+/** One process's metrics: Prometheus for scraping, the Redis console store for the fleet-wide console. */
+export class Observability {
+  readonly prom = new PrometheusMetrics();
+  readonly console: ConsoleMetricsStore;
+
+  constructor(redis: Redis, keyspace: string) {
+    this.console = new ConsoleMetricsStore(redis, keyspace);
+  }
+
+  /** Called by the ORM for every executed statement. */
+  recordQuery(sql: string, tookMs: number): void {
+    const stats = currentRequestStats();
+    if (stats) {
+      stats.queries += 1;
+      stats.queryMs += tookMs;
+    }
+    this.prom.dbQueryDuration.observe({ kind: statementKind(sql) }, tookMs / 1000);
+    if (tookMs >= SLOW_QUERY_MS) this.console.group('slowq', normalizeSql(sql), tookMs);
+  }
+
+  recordRequest(r: RequestRecord): void {
+    const labels = { method: r.method, route: r.route, status_code: String(r.status) };
+    this.prom.httpRequests.inc(labels);
+    this.prom.httpDuration.observe(labels, r.ms / 1000);
+    const stats = currentRequestStats();
+    this.prom.dbQueriesPerRequest.observe({ route: r.route }, stats?.queries ?? 0);
+    this.console.count('http.requests');
+    if (r.status >= 500) this.console.count('http.errors');
+    else if (r.status >= 400) this.console.count('http.client_errors');
+    this.console.observe('http.latency', r.ms);
+    if (r.organizationId) this.console.top('org:req', r.organizationId);
+    if (r.userId) this.console.top('user:req', r.userId);
+    if (r.ms >= SLOW_REQUEST_MS) {
+      if (r.organizationId) this.console.top('org:slow', r.organizationId);
+      if (r.userId) this.console.top('user:slow', r.userId);
+      this.console.slowRequest({
+        at: Date.now(),
+        method: r.method,
+        route: r.route,
+        status: r.status,
+        ms: Math.round(r.ms),
+        queries: stats?.queries ?? 0,
+        rssMb: Math.round(process.memoryUsage.rss() / 1048576),
+        requestId: r.requestId,
+        organizationId: r.organizationId,
+        userId: r.userId,
+      });
+    }
+  }
+
+  /** Exceptions grouped by class and the first stack frame in Keel's own code. */
+  recordException(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    const frame =
+      (e.stack ?? '')
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim())
+        .find((l) => l.includes('/server/') && !l.includes('node_modules')) ?? 'unknown';
+    const location = frame.replace(/^at\s+/, '').replace(/^.*?\/(server\/[^):]+:\d+).*$/, '$1');
+    this.console.group('exc', `${e.name} @ ${location}`, 0, e.message);
+  }
+
+  async stop(): Promise<void> {
+    await this.console.stop();
+  }
+}

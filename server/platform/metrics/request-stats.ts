@@ -1,0 +1,17 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** What one request (or job) has done so far, for the request log and the queries-per-request histogram. */
+export interface RequestStats {
+  queries: number;
+  queryMs: number;
+}
+
+const store = new AsyncLocalStorage<RequestStats>();
+
+export function runWithRequestStats<T>(stats: RequestStats, fn: () => T): T {
+  return store.run(stats, fn);
+}
+
+export function currentRequestStats(): RequestStats | undefined {
+  return store.getStore();
+}
