@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config/env.ts';
 import { createDeps, type AppDeps } from './deps.ts';
 import { DEMO_LOGINS, DEMO_PASSWORD, seedDemo } from './modules/demo/demo.seed.ts';
 import { createLogger } from './platform/logger/logger.ts';
+import { startMetricsServer } from './platform/metrics/http-plugin.ts';
 import { RedisUnavailableError, startLocalRedis } from './platform/redis/local-server.ts';
 
 function fail(message: string): never {
@@ -51,6 +52,9 @@ async function serve(deps: AppDeps, banner: boolean): Promise<void> {
   const { config } = deps;
   const app = await buildApp(deps);
   await app.listen({ port: config.port, host: config.host });
+  const metricsServer = config.metricsPort
+    ? await startMetricsServer(deps.observability, config.host, config.metricsPort)
+    : null;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   if (banner) {
@@ -76,6 +80,7 @@ async function serve(deps: AppDeps, banner: boolean): Promise<void> {
     const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
     await app.close();
+    await metricsServer?.close();
     await deps.close();
     process.exit(0);
   };
