@@ -6,13 +6,19 @@ import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyRequest,
+} from 'fastify';
 import type { AppDeps } from './deps.ts';
-import { runHealthChecks, type HealthCheck } from './platform/health/health.ts';
+import { User } from './modules/auth/user.entity.ts';
+import { redactReport, runHealthChecks } from './platform/health/health.ts';
 import { runWithLogBindings } from './platform/logger/logger.ts';
 import { registerMetricsRoute, registerRequestMetrics } from './platform/metrics/http-plugin.ts';
 import { runWithRequestStats } from './platform/metrics/request-stats.ts';
-import { contextFactory } from './trpc/context.ts';
+import { contextFactory, SESSION_COOKIE } from './trpc/context.ts';
 import { appRouter, type AppRouter } from './trpc/router.ts';
 
 export const MAX_WS_PAYLOAD = 64 * 1024;
@@ -142,21 +148,31 @@ export async function buildApp(deps: AppDeps) {
     reply.type('application/health+json').send({ status: 'pass', version: VERSION }),
   );
 
-  const checks: HealthCheck[] = [
-    {
-      key: 'postgres:responseTime',
-      componentType: 'datastore',
-      run: () => deps.em.getConnection().execute('select 1'),
-    },
-    { key: 'redis:responseTime', componentType: 'datastore', run: () => deps.redis.get('health').ping() },
-  ];
-  app.get('/readyz', async (_req, reply) => {
-    const report = await runHealthChecks(checks, { version: VERSION });
+  // Anonymous callers learn each check's status; staff and the metrics token also get values and error text.
+  const mayReadHealthDetails = async (req: FastifyRequest): Promise<boolean> => {
+    const auth = req.headers.authorization;
+    if (config.metricsToken && auth === `Bearer ${config.metricsToken}`) return true;
+    const raw = req.cookies[SESSION_COOKIE];
+    const sessionId = raw ? app.unsignCookie(raw) : null;
+    if (!sessionId?.valid || !sessionId.value) return false;
+    const session = await deps.sessions.get(sessionId.value).catch(() => null);
+    if (!session) return false;
+    const user = await deps.em
+      .fork()
+      .findOne(User, { id: session.userId })
+      .catch(() => null);
+    return user?.staff === true;
+  };
+  app.get('/readyz', async (req, reply) => {
+    const [report, details] = await Promise.all([
+      runHealthChecks(deps.healthChecks, { version: VERSION }),
+      mayReadHealthDetails(req),
+    ]);
     return reply
       .code(report.status === 'fail' ? 503 : 200)
       .type('application/health+json')
       .header('cache-control', 'no-store')
-      .send(report);
+      .send(details ? report : redactReport(report));
   });
 
   const webRoot = path.resolve(config.webDist);

@@ -3,6 +3,8 @@ import { createOrm, rootEm, type Orm } from './platform/db/orm.ts';
 import type { Em } from './platform/db/context.ts';
 import { createLogger, type Logger } from './platform/logger/logger.ts';
 import { Observability } from './platform/metrics/observability.ts';
+import type { HealthCheck } from './platform/health/health.ts';
+import { diskCheck, memoryCheck } from './platform/health/system-checks.ts';
 import { PubSub } from './platform/pubsub/pubsub.ts';
 import { createRedisHub, type RedisHub } from './platform/redis/redis.ts';
 import { ActivityPublisher } from './modules/activity/activity.publisher.ts';
@@ -19,6 +21,8 @@ export interface AppDeps {
   sessions: SessionStore;
   pubsub: PubSub;
   observability: Observability;
+  /** Readiness checks; modules add theirs (queue depth, storage) when they start. */
+  healthChecks: HealthCheck[];
   close(): Promise<void>;
 }
 
@@ -52,6 +56,16 @@ export async function createDeps(config: Config, opts: { logger?: Logger } = {})
     sessions,
     pubsub,
     observability,
+    healthChecks: [
+      {
+        key: 'postgres:responseTime',
+        componentType: 'datastore',
+        run: () => orm.em.getConnection().execute('select 1'),
+      },
+      { key: 'redis:responseTime', componentType: 'datastore', run: () => redis.get('health').ping() },
+      diskCheck(process.cwd()),
+      memoryCheck(),
+    ],
     async close() {
       await observability.stop();
       await redis.close();

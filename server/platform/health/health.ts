@@ -20,11 +20,22 @@ export interface HealthReport {
   checks: Record<string, CheckResult[]>;
 }
 
+export interface Measurement {
+  value: number;
+  unit: string;
+}
+
 export interface HealthCheck {
   key: string;
   componentType: CheckResult['componentType'];
+  /** Resolves when healthy; a Measurement is reported as the observed value (else the response time is). */
   run(): Promise<unknown>;
+  /** For measured checks: `warn` at or above the first, `fail` at or above the second. */
+  thresholds?: { warn: number; fail: number };
 }
+
+const isMeasurement = (v: unknown): v is Measurement =>
+  typeof v === 'object' && v !== null && typeof (v as Measurement).value === 'number' && 'unit' in v;
 
 const rank: Record<HealthStatus, number> = { pass: 0, warn: 1, fail: 2 };
 
@@ -47,7 +58,17 @@ export async function runHealthChecks(
       const started = performance.now();
       const time = new Date().toISOString();
       try {
-        await withTimeout(check.run(), opts.timeoutMs ?? 2000);
+        const outcome = await withTimeout(check.run(), opts.timeoutMs ?? 2000);
+        if (isMeasurement(outcome)) {
+          const t = check.thresholds;
+          const status: HealthStatus =
+            t && outcome.value >= t.fail ? 'fail' : t && outcome.value >= t.warn ? 'warn' : 'pass';
+          const { value: observedValue, unit: observedUnit } = outcome;
+          return [
+            check.key,
+            { componentType: check.componentType, observedValue, observedUnit, status, time },
+          ];
+        }
         const ms = Math.round((performance.now() - started) * 10) / 10;
         const status: HealthStatus = ms > (opts.slowMs ?? 500) ? 'warn' : 'pass';
         return [
@@ -70,5 +91,18 @@ export async function runHealthChecks(
     serviceId: 'keel',
     description: 'Keel API readiness',
     checks: Object.fromEntries(results.map(([k, r]) => [k, [r]])),
+  };
+}
+
+/** What an anonymous caller may see: the overall status and each check's status, no values or error text. */
+export function redactReport(report: HealthReport): HealthReport {
+  return {
+    ...report,
+    checks: Object.fromEntries(
+      Object.entries(report.checks).map(([key, results]) => [
+        key,
+        results.map((r) => ({ componentType: r.componentType, status: r.status, time: r.time })),
+      ]),
+    ),
   };
 }

@@ -186,3 +186,27 @@ describe('fleet-wide percentiles', () => {
     }
   });
 });
+
+describe('/readyz details', () => {
+  it('shows anonymous callers only statuses, and the metrics token (or staff) the values', async () => {
+    const anon = (await (await get('/readyz')).json()) as {
+      status: string;
+      checks: Record<string, object[]>;
+    };
+    expect(anon.status).not.toBe('fail');
+    expect(Object.keys(anon.checks)).toEqual(
+      expect.arrayContaining([
+        'postgres:responseTime',
+        'redis:responseTime',
+        'disk:utilization',
+        'memory:utilization',
+      ]),
+    );
+    expect(anon.checks['postgres:responseTime']?.[0]).not.toHaveProperty('observedValue');
+    const full = (await (await get('/readyz', { authorization: `Bearer ${METRICS_TOKEN}` })).json()) as {
+      checks: Record<string, { observedValue?: number; observedUnit?: string }[]>;
+    };
+    expect(full.checks['postgres:responseTime']?.[0]?.observedUnit).toBe('ms');
+    expect(full.checks['disk:utilization']?.[0]?.observedUnit).toBe('percent');
+  });
+});
