@@ -77,8 +77,9 @@ export async function signIn(em: Em, email: string, password: string): Promise<I
   return user;
 }
 
+/** Reads the user from the database even when this EntityManager has already loaded it (after a direct update). */
 export async function findUser(em: Em, userId: string): Promise<IUser | null> {
-  return em.findOne(User, { id: userId }, { populate: ['currentOrganization'] });
+  return em.findOne(User, { id: userId }, { populate: ['currentOrganization'], refresh: true });
 }
 
 const TOKEN_PREFIX = 'keel_';

@@ -163,3 +163,18 @@ describe('procedures across tenants', () => {
     await expect(caller.tokens.revoke({ id: bTokenId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });
+
+describe('switching organization', () => {
+  it('answers with the organization switched to', async () => {
+    const both = await addMember(env.deps, a.id);
+    const { withDbScope: scope } = await import('../../platform/db/context.ts');
+    await scope(env.deps.em, b.id, async (em) => {
+      em.create(Membership, { organization: b.id, user: both.id, role: 'member' });
+      await em.flush();
+    });
+    const caller = await callerAs(env.deps, both);
+    const me = await caller.auth.switchOrganization({ organizationId: b.id });
+    expect(me.organization?.id).toBe(b.id);
+    expect((await caller.auth.me()).organization?.id).toBe(b.id);
+  });
+});

@@ -1,0 +1,14 @@
+// Where the end-to-end server listens. APP_URL must be this exact origin: the server compares the Origin of cookie
+// mutations and WebSocket upgrades against it.
+export const E2E_PORT = 3100;
+export const E2E_BASE_URL = `http://127.0.0.1:${E2E_PORT}`;
+
+/**
+ * Every demo login belongs to one organization at most; the organization switcher needs someone in two. serve.ts
+ * creates this user (demo password, member of both) only in end-to-end databases.
+ */
+export const SWITCHER = {
+  email: 'switcher@e2e.test',
+  name: 'Sam Switcher',
+  organizations: ['acme', 'globex'],
+};

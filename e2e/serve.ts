@@ -1,0 +1,143 @@
+/**
+ * The server Playwright drives: a fresh PostgreSQL database and Redis key space per run, migrated and seeded with
+ * the demo data, serving the built web app. Everything it created is dropped on SIGTERM/SIGINT.
+ */
+import { Redis } from 'ioredis';
+import { buildApp, type KeelApp } from '../server/app.ts';
+import { loadTestServices, parseConfig } from '../server/config/env.ts';
+import { createDeps, type AppDeps } from '../server/deps.ts';
+import { hashPassword } from '../server/modules/auth/password.ts';
+import { User } from '../server/modules/auth/user.entity.ts';
+import { DEMO_PASSWORD, seedDemo } from '../server/modules/demo/demo.seed.ts';
+import { entities } from '../server/modules/entities.ts';
+import { Membership } from '../server/modules/tenancy/membership.entity.ts';
+import { Organization } from '../server/modules/tenancy/organization.entity.ts';
+import { withDbScope, type Em } from '../server/platform/db/context.ts';
+import { createOrm } from '../server/platform/db/orm.ts';
+import { E2E_BASE_URL, E2E_PORT, SWITCHER } from './fixtures.ts';
+
+const services = loadTestServices();
+const stamp = Date.now();
+const database = `keel_e2e_${stamp}`;
+const keyPrefix = `keel:e2e:${stamp}:`;
+
+function databaseUrl(name: string): string {
+  const u = new URL(services.pgUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+const config = parseConfig({
+  NODE_ENV: 'test',
+  HOST: '127.0.0.1',
+  PORT: String(E2E_PORT),
+  APP_URL: E2E_BASE_URL,
+  DATABASE_URL: databaseUrl(database),
+  REDIS_URL: services.redisUrl,
+  KEY_PREFIX: keyPrefix,
+  SESSION_SECRET: `e2e-session-secret-${stamp}-0123456789abcdef`,
+  WEB_DIST: 'dist/web',
+  LOG_LEVEL: 'warn',
+  LOG_PRETTY: 'false',
+  DB_POOL_MAX: '4',
+});
+
+let deps: AppDeps | undefined;
+let app: KeelApp | undefined;
+let stopping: Promise<void> | undefined;
+
+function log(message: string): void {
+  process.stdout.write(`[e2e server] ${message}\n`);
+}
+
+async function dropDatabase(): Promise<void> {
+  const admin = await createOrm({
+    databaseUrl: services.pgUrl,
+    pgliteDir: '',
+    entities,
+    poolMax: 1,
+  });
+  try {
+    await admin.em.getConnection().execute(`drop database if exists "${database}" with (force)`);
+  } finally {
+    await admin.close(true);
+  }
+}
+
+async function deleteKeys(): Promise<void> {
+  const redis = new Redis(services.redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The switcher user: a member of two organizations, currently in the first. */
+async function seedSwitcher(rootEm: Em): Promise<void> {
+  const passwordHash = await hashPassword(DEMO_PASSWORD);
+  const { userId, orgIds } = await withDbScope(rootEm, undefined, async (em) => {
+    const orgs = await em.find(
+      Organization,
+      { slug: { $in: SWITCHER.organizations } },
+      { orderBy: { slug: 'asc' } },
+    );
+    const user = em.create(User, {
+      email: SWITCHER.email,
+      name: SWITCHER.name,
+      passwordHash,
+      currentOrganization: orgs[0]!.id,
+    });
+    await em.flush();
+    return { userId: user.id, orgIds: orgs.map((o) => o.id) };
+  });
+  for (const organization of orgIds) {
+    await withDbScope(rootEm, organization, async (em) => {
+      em.create(Membership, { organization, user: userId, role: 'member' });
+      await em.flush();
+    });
+  }
+}
+
+/** Each step runs even if an earlier one failed, so a half-started server still leaves nothing behind. */
+function stop(reason: string): Promise<void> {
+  stopping ??= (async () => {
+    log(`stopping (${reason}): dropping ${database} and ${keyPrefix}*`);
+    const steps: [string, () => Promise<unknown>][] = [
+      ['close server', async () => app?.close()],
+      ['close connections', async () => deps?.close()],
+      ['drop database', dropDatabase],
+      ['delete redis keys', deleteKeys],
+    ];
+    for (const [name, step] of steps) {
+      await step().catch((err: unknown) => log(`${name} failed: ${String(err)}`));
+    }
+  })();
+  return stopping;
+}
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    void stop(signal).then(() => process.exit(0));
+  });
+}
+
+try {
+  deps = await createDeps(config);
+  await deps.orm.schema.ensureDatabase({ create: true });
+  await deps.orm.migrator.up();
+  await seedDemo(deps.em);
+  await seedSwitcher(deps.em);
+  app = await buildApp(deps);
+  await app.listen({ port: config.port, host: config.host });
+  log(`listening at ${E2E_BASE_URL} (database ${database}, redis prefix ${keyPrefix})`);
+} catch (err) {
+  log(`failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  await stop('start-up failure');
+  process.exit(1);
+}

@@ -1,0 +1,84 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useSubscription } from '@trpc/tanstack-react-query';
+import { useTRPC, type RouterOutputs } from '../trpc.ts';
+import { messageOf } from '../ui/errors.ts';
+import { formatDateTime } from '../ui/format.ts';
+import { Section } from '../ui/layout.tsx';
+import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
+
+type Activity = RouterOutputs['activity']['recent'][number];
+
+const LIMIT = 20;
+
+const DESCRIPTIONS: Record<string, string> = {
+  'organization.created': 'created the organization',
+  'organization.updated': 'updated the organization settings',
+  'member.joined': 'joined the organization',
+  'token.created': 'created an API token',
+  'token.revoked': 'revoked an API token',
+  'token.revoked_all': 'revoked all their API tokens',
+};
+
+export function ActivityFeed() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const input = { limit: LIMIT };
+  const recent = useQuery(trpc.activity.recent.queryOptions(input));
+  const live = useSubscription(
+    trpc.activity.onNew.subscriptionOptions(undefined, {
+      onData: ({ data }) => {
+        // Newest first, without duplicates: an event can arrive after the list that already contains it.
+        queryClient.setQueryData(trpc.activity.recent.queryKey(input), (old) =>
+          old && !old.some((a) => a.id === data.id) ? [data, ...old].slice(0, LIMIT) : old,
+        );
+      },
+    }),
+  );
+
+  return (
+    <Section title="Recent activity" aside={<LiveStatus status={live.status} error={live.error} />}>
+      {recent.isPending ? (
+        <Loading label="Loading activity…" />
+      ) : recent.isError ? (
+        <ErrorState error={recent.error} onRetry={() => void recent.refetch()} />
+      ) : recent.data.length === 0 ? (
+        <EmptyState title="Nothing has happened yet" />
+      ) : (
+        <ol className="activity" aria-label="Activity, newest first">
+          {recent.data.map((a) => (
+            <ActivityItem key={a.id} activity={a} />
+          ))}
+        </ol>
+      )}
+    </Section>
+  );
+}
+
+function ActivityItem({ activity: a }: { activity: Activity }) {
+  return (
+    <li>
+      <span>
+        <strong>{a.userName ?? 'Keel'}</strong> {DESCRIPTIONS[a.action] ?? a.action}
+      </span>
+      <time className="muted small" dateTime={a.createdAt.toISOString()}>
+        {formatDateTime(a.createdAt)}
+      </time>
+    </li>
+  );
+}
+
+function LiveStatus({ status, error }: { status: string; error: unknown }) {
+  const label =
+    status === 'pending'
+      ? 'Live'
+      : status === 'connecting'
+        ? 'Connecting…'
+        : status === 'error'
+          ? `Live updates paused: ${messageOf(error)}`
+          : 'Not live';
+  return (
+    <span className={`live live-${status}`} role="status">
+      {label}
+    </span>
+  );
+}
