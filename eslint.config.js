@@ -30,6 +30,8 @@ export default tseslint.config(
   {
     // web/ and shared/ may use only types from server/.
     files: ['web/**/*.{ts,tsx}', 'shared/**/*.ts'],
+    // Integration tests of the SDK drive a real server through the server's test harness.
+    ignores: ['shared/**/*.int.test.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',

@@ -72,9 +72,10 @@ function header(
   return (Array.isArray(v) ? v[0] : v) ?? null;
 }
 
+/** Whatever follows `Bearer `: a malformed credential must fail as an invalid token, not pass as anonymous. */
 function bearerFrom(authorization: string | null): string | null {
-  const m = authorization?.match(/^Bearer\s+(\S+)$/i);
-  return m?.[1] ?? null;
+  const m = authorization?.match(/^Bearer\s+(.+)$/i);
+  return m?.[1]?.trim() || null;
 }
 
 export interface CookieCodec {

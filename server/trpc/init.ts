@@ -1,4 +1,5 @@
 import { initTRPC, TRPCError } from '@trpc/server';
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import superjson from 'superjson';
 import { AppError, type AppErrorCode } from '../../shared/errors.ts';
 import type { InnerContext } from './context.ts';
@@ -47,6 +48,14 @@ export interface ErrorData {
   requestId?: string;
 }
 
+const TRPC_APP_CODES: Partial<Record<TRPC_ERROR_CODE_KEY, AppErrorCode>> = {
+  NOT_FOUND: 'NOT_FOUND',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNAUTHORIZED: 'AUTH_REQUIRED',
+  TOO_MANY_REQUESTS: 'RATE_LIMITED',
+  CONFLICT: 'CONFLICT',
+};
+
 const t = initTRPC.context<InnerContext>().create({
   transformer: superjson,
   isDev: false,
@@ -67,15 +76,12 @@ const t = initTRPC.context<InnerContext>().create({
       appCode = 'VALIDATION_FAILED';
       fieldErrors = fieldErrorsFrom(issues);
       message = 'Invalid input';
-    } else if (error.code === 'INTERNAL_SERVER_ERROR') {
+    } else if (shape.data.httpStatus >= 500) {
       appCode = 'INTERNAL';
       message = 'Internal server error';
     } else {
-      appCode =
-        error.code === 'PARSE_ERROR' || error.code === 'BAD_REQUEST' ? 'VALIDATION_FAILED' : 'INTERNAL';
-      if (error.code === 'PAYLOAD_TOO_LARGE') appCode = 'PAYLOAD_TOO_LARGE';
-      if (error.code === 'NOT_FOUND') appCode = 'NOT_FOUND';
-      if (error.code === 'METHOD_NOT_SUPPORTED') appCode = 'VALIDATION_FAILED';
+      // Errors tRPC raises itself (unparsable body, unsupported content type, unknown procedure, …).
+      appCode = TRPC_APP_CODES[error.code] ?? 'VALIDATION_FAILED';
     }
     const data: ErrorData = {
       code: shape.data.code,

@@ -25,43 +25,51 @@ export interface NewAccount {
   organizationId: string;
 }
 
-/** Creates a user, their organization and the owner membership in one transaction. */
+const emailTaken = () =>
+  new AppError('EMAIL_TAKEN', 'An account with this email already exists', {
+    fieldErrors: { email: ['is already registered'] },
+  });
+
+/** Whether a violation hit this unique constraint (PostgreSQL names it in the error and its message). */
+const violated = (err: UniqueConstraintViolationException, constraint: string) =>
+  (err as { constraint?: unknown }).constraint === constraint || err.message.includes(`"${constraint}"`);
+
+/**
+ * Creates a user, their organization and the owner membership in one transaction. The up-front checks are only
+ * for a friendly error; the unique constraints decide races: two sign-ups with one email leave one account, and
+ * two organizations that picked the same free slug at the same moment retry with another.
+ */
 export async function register(rootEm: Em, input: RegisterInput): Promise<NewAccount> {
-  if (await rootEm.fork().count(User, { email: input.email })) {
-    throw new AppError('EMAIL_TAKEN', 'An account with this email already exists', {
-      fieldErrors: { email: ['is already registered'] },
-    });
-  }
   const passwordHash = await hashPassword(input.password);
-  const organizationId = randomUUID();
-  try {
-    return await withDbScope(rootEm, organizationId, (em) =>
-      em.transactional(async (tx) => {
-        const organization = tx.create(Organization, {
-          id: organizationId,
-          name: input.organizationName,
-          slug: await uniqueSlug(tx, input.organizationName),
-          billingEmail: input.email,
-          settings: {},
-        });
-        const user = tx.create(User, {
-          email: input.email,
-          name: input.name,
-          passwordHash,
-          currentOrganization: organization,
-        });
-        tx.create(Membership, { organization, user, role: 'owner' });
-        recordActivity(tx, { organizationId, userId: user.id, action: 'organization.created' });
-        return { user, organizationId };
-      }),
-    );
-  } catch (err) {
-    if (err instanceof UniqueConstraintViolationException && /email/.test(err.message)) {
-      throw new AppError('EMAIL_TAKEN', 'An account with this email already exists', {
-        fieldErrors: { email: ['is already registered'] },
-      });
+  for (let attempt = 1; ; attempt++) {
+    if (await rootEm.fork().count(User, { email: input.email })) throw emailTaken();
+    const organizationId = randomUUID();
+    try {
+      return await withDbScope(rootEm, organizationId, (em) =>
+        em.transactional(async (tx) => {
+          const organization = tx.create(Organization, {
+            id: organizationId,
+            name: input.organizationName,
+            slug: await uniqueSlug(tx, input.organizationName),
+            billingEmail: input.email,
+            settings: {},
+          });
+          const user = tx.create(User, {
+            email: input.email,
+            name: input.name,
+            passwordHash,
+            currentOrganization: organization,
+          });
+          tx.create(Membership, { organization, user, role: 'owner' });
+          recordActivity(tx, { organizationId, userId: user.id, action: 'organization.created' });
+          return { user, organizationId };
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof UniqueConstraintViolationException)) throw err;
+      if (violated(err, 'users_email_unique')) throw emailTaken();
+      if (!violated(err, 'organizations_slug_unique') || attempt >= 3) throw err;
     }
-    throw err;
   }
 }
 
