@@ -8,4 +8,4 @@ RUN npm ci --include=dev --no-audit --no-fund
 COPY . .
 RUN npx vite build
 EXPOSE 3000
-CMD ["npx", "tsx", "server/main.ts", "serve", "--migrate"]
+CMD ["npx", "tsx", "--import", "./server/instrument.ts", "server/main.ts", "serve", "--migrate"]

@@ -19,7 +19,8 @@ export default tseslint.config(
   {
     // Only the config module reads the environment.
     files: ['server/**/*.ts', 'shared/**/*.ts', 'web/**/*.{ts,tsx}'],
-    ignores: ['server/config/**'],
+    // Tests may hand their environment to the child processes they start.
+    ignores: ['server/config/**', '**/*.int.test.ts'],
     rules: {
       'no-restricted-properties': [
         'error',

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger } from 'pino';
+import { currentTraceId } from '../tracing/propagation.ts';
 
 export type { Logger };
 
@@ -43,7 +44,10 @@ export function createLogger(opts: {
   const options = {
     level: opts.level,
     base: { pid: process.pid },
-    mixin: () => ({ ...bindingsStore.getStore() }),
+    mixin: () => {
+      const traceId = currentTraceId();
+      return traceId ? { ...bindingsStore.getStore(), traceId } : { ...bindingsStore.getStore() };
+    },
     redact: {
       paths: [
         'password',

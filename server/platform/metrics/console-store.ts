@@ -183,6 +183,42 @@ export class ConsoleMetricsStore {
     );
   }
 
+  /** Counter totals and histogram buckets summed over a time range (per-minute data). */
+  async window(
+    fromMs: number,
+    toMs: number,
+  ): Promise<{ counters: Record<string, number>; buckets: Record<string, number[]> }> {
+    const first = minuteOf(fromMs);
+    const last = minuteOf(toMs);
+    const p = this.redis.pipeline();
+    for (let i = first; i <= last; i++) p.hgetall(`${this.keyspace}m:${i}`);
+    const counters: Record<string, number> = {};
+    const buckets: Record<string, number[]> = {};
+    for (const [, raw] of (await p.exec()) ?? []) {
+      for (const [field, value] of Object.entries((raw ?? {}) as Record<string, string>)) {
+        if (field.startsWith('c:'))
+          counters[field.slice(2)] = (counters[field.slice(2)] ?? 0) + Number(value);
+        else if (field.startsWith('h:')) {
+          const cut = field.lastIndexOf(':');
+          const metric = field.slice(2, cut);
+          const b = (buckets[metric] ??= new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0));
+          b[Number(field.slice(cut + 1))]! += Number(value);
+        }
+      }
+    }
+    return { counters, buckets };
+  }
+
+  /** The latest value of each gauge, summed over processes, from the most recent minute that has it. */
+  async latestGauges(lookbackMinutes = 2): Promise<Record<string, number>> {
+    const now = minuteOf(this.now());
+    for (let m = now; m > now - lookbackMinutes; m--) {
+      const point = toPoint(m * 60_000, await this.redis.hgetall(`${this.keyspace}m:${m}`));
+      if (Object.keys(point.gauges).length) return point.gauges;
+    }
+    return {};
+  }
+
   async topList(kind: TopKind, hours: number, limit = 10): Promise<{ member: string; score: number }[]> {
     const nowHour = hourOf(this.now());
     const p = this.redis.pipeline();

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { ErrorReporter } from '../errors/sentry.ts';
 import { ConsoleMetricsStore } from './console-store.ts';
 import { PrometheusMetrics } from './prometheus.ts';
 import { currentRequestStats } from './request-stats.ts';
@@ -22,7 +23,11 @@ export class Observability {
   readonly prom = new PrometheusMetrics();
   readonly console: ConsoleMetricsStore;
 
-  constructor(redis: Redis, keyspace: string) {
+  constructor(
+    redis: Redis,
+    keyspace: string,
+    private readonly reporter: ErrorReporter | null = null,
+  ) {
     this.console = new ConsoleMetricsStore(redis, keyspace);
   }
 
@@ -78,9 +83,11 @@ export class Observability {
         .find((l) => l.includes('/server/') && !l.includes('node_modules')) ?? 'unknown';
     const location = frame.replace(/^at\s+/, '').replace(/^.*?\/(server\/[^):]+:\d+).*$/, '$1');
     this.console.group('exc', `${e.name} @ ${location}`, 0, e.message);
+    this.reporter?.capture(e);
   }
 
   async stop(): Promise<void> {
+    await this.reporter?.flush();
     await this.console.stop();
   }
 }

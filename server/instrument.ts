@@ -1,0 +1,17 @@
+// Loaded before everything else (`tsx --import ./server/instrument.ts server/main.ts …`): patching-based tracing of
+// http, pg and ioredis has to be in place before those modules are first imported, and ESM imports need the
+// import-in-the-middle hook registered first.
+import { register } from 'node:module';
+import { ConfigError, loadConfig } from './config/env.ts';
+
+try {
+  const config = loadConfig();
+  if (config.tracing.enabled) {
+    register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+    const { startTracing } = await import('./platform/tracing/sdk.ts');
+    startTracing({ serviceName: config.tracing.serviceName, otlpEndpoint: config.tracing.otlpEndpoint });
+  }
+} catch (err) {
+  // main.ts reports configuration errors with the variable's name; do not fail twice.
+  if (!(err instanceof ConfigError)) throw err;
+}

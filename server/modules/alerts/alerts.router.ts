@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { router } from '../../trpc/init.ts';
+import { opsProcedure } from '../../trpc/procedures.ts';
+import { createAlertEvaluator } from './alerts.setup.ts';
+
+export const alertsOpsRouter = router({
+  /** Every rule with its current state (inactive, pending, firing), severity and last value. */
+  statuses: opsProcedure.query(({ ctx }) => createAlertEvaluator(ctx.deps).statuses()),
+
+  history: opsProcedure
+    .input(
+      z
+        .object({
+          ruleId: z.string().max(64).optional(),
+          limit: z.number().int().min(1).max(100).default(50),
+          offset: z.number().int().min(0).max(1_000_000).default(0),
+        })
+        .strict(),
+    )
+    .query(({ ctx, input }) =>
+      createAlertEvaluator(ctx.deps).history(input.limit, input.offset, input.ruleId),
+    ),
+});

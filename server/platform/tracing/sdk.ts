@@ -1,0 +1,48 @@
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, NoopSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+export interface TracingOptions {
+  serviceName: string;
+  /** OTLP/HTTP endpoint (e.g. http://collector:4318); without it spans are created (trace ids in logs) but not sent. */
+  otlpEndpoint?: string | undefined;
+  /** Tests pass an in-memory exporter. */
+  exporter?: SpanExporter;
+}
+
+/**
+ * The one tracer provider of the process (Sentry, when enabled, is set up to use it rather than its own). HTTP, pg and
+ * ioredis are instrumented by patching, so this must start before those modules load: `server/instrument.ts`.
+ */
+export function startTracing(opts: TracingOptions): NodeSDK {
+  const processors: SpanProcessor[] = [];
+  if (opts.exporter) processors.push(new SimpleSpanProcessor(opts.exporter));
+  if (opts.otlpEndpoint) {
+    processors.push(
+      new BatchSpanProcessor(
+        new OTLPTraceExporter({ url: `${opts.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }),
+      ),
+    );
+  }
+  // NodeSDK registers no tracer provider without a processor; a provider is wanted even with nowhere to export,
+  // so that spans (and the trace ids in logs and jobs) exist.
+  if (!processors.length) processors.push(new NoopSpanProcessor());
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({ 'service.name': opts.serviceName }),
+    spanProcessors: processors,
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (req) => req.url === '/livez' || req.url === '/metrics',
+      }),
+      new PgInstrumentation({ enhancedDatabaseReporting: false }),
+      new IORedisInstrumentation({ dbStatementSerializer: (cmd) => cmd }),
+    ],
+  });
+  sdk.start();
+  return sdk;
+}

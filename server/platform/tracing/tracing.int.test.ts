@@ -1,0 +1,116 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TEST_REDIS_URL } from '../../test/env.ts';
+import { deleteKeys } from '../../test/harness.ts';
+
+interface OtlpSpan {
+  traceId: string;
+  name: string;
+  kind: number;
+  attributes: { key: string; value: { stringValue?: string } }[];
+}
+
+/** A stand-in OpenTelemetry collector: accepts OTLP/HTTP JSON trace exports and keeps the spans. */
+async function collector() {
+  const spans: OtlpSpan[] = [];
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      const body = JSON.parse(raw) as {
+        resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[];
+      };
+      for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, spans, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+const prefix = `keel:test:trace${Date.now()}:`;
+let otel: Awaited<ReturnType<typeof collector>>;
+let child: ChildProcess;
+let baseUrl: string;
+const lines: Record<string, unknown>[] = [];
+
+beforeAll(async () => {
+  otel = await collector();
+  child = spawn('node_modules/.bin/tsx', ['--import', './server/instrument.ts', 'server/main.ts', 'serve'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      PORT: '0',
+      DATABASE_URL: inject('databaseUrl'),
+      REDIS_URL: TEST_REDIS_URL,
+      KEY_PREFIX: prefix,
+      LOG_LEVEL: 'info',
+      LOG_PRETTY: 'false',
+      OTEL_EXPORTER_OTLP_ENDPOINT: otel.url,
+      SESSION_SECRET: 'tracing-test-session-secret-0123456789',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  baseUrl = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (const line of buf.split('\n')) {
+        if (line.startsWith('{')) {
+          try {
+            lines.push(JSON.parse(line) as Record<string, unknown>);
+          } catch {
+            /* a partial line; the next chunk completes it */
+          }
+        }
+        const m = /Keel is running at (http:\/\/\S+)/.exec(line);
+        if (m) resolve(m[1]!);
+      }
+      buf = buf.slice(buf.lastIndexOf('\n') + 1);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    setTimeout(() => reject(new Error('server did not start')), 25_000);
+  });
+}, 40_000);
+
+afterAll(async () => {
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  otel.server.close();
+  await deleteKeys(TEST_REDIS_URL, prefix);
+});
+
+describe('tracing', () => {
+  it('gives a request one trace: its HTTP span, its PostgreSQL spans and its log line', async () => {
+    const res = await fetch(`${baseUrl}/trpc/auth.signIn`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'traced-request-1' },
+      body: JSON.stringify({ json: { email: 'nobody@example.test', password: 'whatever-password' } }),
+    });
+    expect(res.status).toBe(401);
+    // The batch span processor exports every few seconds.
+    const deadline = Date.now() + 15_000;
+    let log: Record<string, unknown> | undefined;
+    let traceSpans: OtlpSpan[] = [];
+    while (Date.now() < deadline) {
+      log = lines.find((l) => l.msg === 'request' && l.requestId === 'traced-request-1');
+      const traceId = log?.traceId as string | undefined;
+      traceSpans = traceId ? otel.spans.filter((s) => s.traceId === traceId) : [];
+      if (
+        traceSpans.some((s) => s.kind === 2) &&
+        traceSpans.some((s) => /select/i.test(JSON.stringify(s.attributes)))
+      ) {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(log?.traceId).toMatch(/^[0-9a-f]{32}$/);
+    const kinds = traceSpans.map((s) => s.kind);
+    expect(kinds).toContain(2); // SERVER: the HTTP request
+    const attrs = traceSpans.map((s) => JSON.stringify(s.attributes)).join('\n');
+    expect(attrs).toMatch(/postgresql/);
+    expect(attrs).toMatch(/from \\?"users\\?"/);
+  }, 30_000);
+});
