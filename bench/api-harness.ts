@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import autocannon from 'autocannon';
+import { loadTestServices, parseConfig } from '../server/config/env.ts';
+import { createDeps } from '../server/deps.ts';
+import { createToken, register } from '../server/modules/auth/auth.service.ts';
+import { entities } from '../server/modules/entities.ts';
+import { withDbScope } from '../server/platform/db/context.ts';
+import { createOrm } from '../server/platform/db/orm.ts';
+import { createLogger } from '../server/platform/logger/logger.ts';
+import { deleteKeys } from '../server/test/harness.ts';
+
+const DURATION_S = 10;
+const CONNECTIONS = 50;
+
+function dbUrl(base: string, name: string) {
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export interface ApiBench {
+  env: Record<string, string>;
+  /** A read-only API token of a fresh organization. */
+  secret: string;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh migrated database with one organization and token, and a Redis key prefix of its own. */
+export async function prepareApiBench(): Promise<ApiBench> {
+  const services = loadTestServices();
+  const dbName = `keel_bench_${Date.now()}`;
+  const prefix = `keel:bench:${randomBytes(3).toString('hex')}:`;
+  const env = {
+    NODE_ENV: 'production',
+    DATABASE_URL: dbUrl(services.pgUrl, dbName),
+    REDIS_URL: services.redisUrl,
+    KEY_PREFIX: prefix,
+    SESSION_SECRET: randomBytes(24).toString('hex'),
+    LOG_LEVEL: 'silent',
+  };
+  const orm = await createOrm({ databaseUrl: env.DATABASE_URL, pgliteDir: '', entities, poolMax: 2 });
+  await orm.schema.ensureDatabase({ create: true });
+  await orm.migrator.up();
+  await orm.close(true);
+  const deps = await createDeps(parseConfig(env), { logger: createLogger({ level: 'silent', pretty: false }) });
+  const { organizationId, user } = await register(deps.em, {
+    email: 'bench@example.test',
+    password: 'bench-password-123',
+    name: 'Bench',
+    organizationName: 'Bench Org',
+  });
+  const secret = await withDbScope(deps.em, organizationId, async (em) => {
+    const created = await createToken(em, { organizationId, userId: user.id, role: 'owner', name: 'b', abilities: ['read'] });
+    return created.secret;
+  });
+  await deps.close();
+  return {
+    env,
+    secret,
+    async cleanup() {
+      const admin = await createOrm({ databaseUrl: dbUrl(services.pgUrl, 'postgres'), pgliteDir: '', entities, poolMax: 1 });
+      await admin.em.getConnection().execute(`drop database if exists "${dbName}" with (force)`);
+      await admin.close(true);
+      await deleteKeys(services.redisUrl, prefix);
+    },
+  };
+}
+
+/** Starts bench/api-server.ts in its own process (so load generator and server do not share an event loop). */
+export async function startServerChild(
+  mode: 'bare' | 'keel',
+  env: Record<string, string> = {},
+  opts: { instrument?: boolean } = {},
+): Promise<{ child: ChildProcess; port: number }> {
+  const args = [...(opts.instrument ? ['--import', './server/instrument.ts'] : []), 'bench/api-server.ts', mode, JSON.stringify(env)];
+  // The child reads its configuration from argv (parsed by server/config), and the environment only for tracing.
+  const child = spawn('node_modules/.bin/tsx', args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { PATH: process.env.PATH, ...(opts.instrument ? env : {}) },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = buf.match(/LISTENING (\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+export async function load(url: string, headers: Record<string, string>) {
+  await autocannon({ url, headers, connections: CONNECTIONS, duration: 2 });
+  const r = await autocannon({ url, headers, connections: CONNECTIONS, duration: DURATION_S });
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+}
+
+export async function measureKeel(bench: ApiBench, env: Record<string, string>, opts: { instrument?: boolean } = {}) {
+  const server = await startServerChild('keel', { ...bench.env, ...env }, opts);
+  try {
+    return await load(`http://127.0.0.1:${server.port}/trpc/organization.current`, {
+      authorization: `Bearer ${bench.secret}`,
+    });
+  } finally {
+    server.child.kill();
+  }
+}
