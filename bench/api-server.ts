@@ -21,7 +21,11 @@ if (mode === 'bare') {
   process.stdout.write(`LISTENING ${typeof address === 'object' && address ? address.port : 0}\n`);
 } else {
   const config = parseConfig(JSON.parse(configJson ?? '{}') as Record<string, string>);
-  const deps = await createDeps(config, { logger: createLogger({ level: 'silent', pretty: false }) });
+  // The load generator is one user sending thousands of requests a second: lift the per-user API limit.
+  const deps = await createDeps(config, {
+    logger: createLogger({ level: 'silent', pretty: false }),
+    rateLimitPolicies: { api: { per: 'user', rules: [{ points: 1e9, duration: 60 }] } },
+  });
   const app = await buildApp(deps);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

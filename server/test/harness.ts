@@ -19,7 +19,21 @@ export interface TestEnv {
  * Deps against the run's test database and the real Redis, under a key prefix of their own so parallel test files
  * never see each other's sessions, limits or cache entries.
  */
-export async function createTestEnv(overrides: Record<string, string> = {}): Promise<TestEnv> {
+/**
+ * Functional tests sign in and call procedures far more often than a person: unless a test is about limits
+ * (`realLimits`), the per-user and per-IP request limits are lifted. Limits on business actions (exports, mail)
+ * stay real.
+ */
+const LIFTED_LIMITS = {
+  api: { per: 'user', rules: [{ points: 1e9, duration: 60 }] },
+  login: { per: 'IP', rules: [{ points: 1e9, duration: 60 }] },
+  register: { per: 'IP', rules: [{ points: 1e9, duration: 3600 }] },
+};
+
+export async function createTestEnv(
+  overrides: Record<string, string> = {},
+  opts: { realLimits?: boolean } = {},
+): Promise<TestEnv> {
   const prefix = `keel:test:${randomBytes(4).toString('hex')}:`;
   const config = parseConfig({
     NODE_ENV: 'test',
@@ -32,7 +46,10 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     DB_POOL_MAX: '4',
     ...overrides,
   });
-  const deps = await createDeps(config, { logger: createLogger({ level: config.logLevel, pretty: false }) });
+  const deps = await createDeps(config, {
+    logger: createLogger({ level: config.logLevel, pretty: false }),
+    ...(opts.realLimits ? {} : { rateLimitPolicies: LIFTED_LIMITS }),
+  });
   return {
     deps,
     config,

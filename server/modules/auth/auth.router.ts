@@ -14,7 +14,8 @@ import { router } from '../../trpc/init.ts';
 import {
   abilityProcedure,
   authedProcedure,
-  publicProcedure,
+  loginProcedure,
+  registerProcedure,
   tenantProcedure,
 } from '../../trpc/procedures.ts';
 import type { IApiToken } from './api-token.entity.ts';
@@ -31,7 +32,7 @@ const toTokenOutput = (t: IApiToken) => ({
 });
 
 export const authRouter = router({
-  register: publicProcedure
+  register: registerProcedure
     .input(registerInput)
     .output(meOutput)
     .mutation(async ({ ctx, input }) => {
@@ -42,7 +43,7 @@ export const authRouter = router({
       return auth.describeMe(ctx.em, { user: fresh!, via: 'session', token: null });
     }),
 
-  signIn: publicProcedure
+  signIn: loginProcedure
     .input(signInInput)
     .output(meOutput)
     .mutation(async ({ ctx, input }) => {

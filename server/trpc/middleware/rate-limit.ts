@@ -1,0 +1,24 @@
+import type { PolicyName } from '../../platform/rate-limit/policies.ts';
+import type { InnerContext } from '../context.ts';
+import { middleware } from '../init.ts';
+import type { Auth } from './authenticate.ts';
+
+type LimitedContext = InnerContext & { auth?: Auth };
+
+/**
+ * Enforces a named policy (server/platform/rate-limit/policies.ts) on a procedure. A refusal is an AppError
+ * RATE_LIMITED, which the error formatter turns into TOO_MANY_REQUESTS with `retryAfter` (seconds) in error.data.
+ */
+export const rateLimit = (policy: PolicyName, keyOf: (ctx: LimitedContext) => string) =>
+  middleware(async ({ ctx, next }) => {
+    await ctx.deps.rateLimits.enforce(policy, keyOf(ctx as LimitedContext));
+    return next();
+  });
+
+/** `api`: per user once authenticated, per IP before. */
+export const apiRateLimit = rateLimit('api', (ctx) =>
+  ctx.auth ? `user:${ctx.auth.user.id}` : `ip:${ctx.ip}`,
+);
+/** `login` and `register`: per client IP (behind a proxy this needs TRUST_PROXY, or every user shares one IP). */
+export const loginRateLimit = rateLimit('login', (ctx) => `ip:${ctx.ip}`);
+export const registerRateLimit = rateLimit('register', (ctx) => `ip:${ctx.ip}`);
