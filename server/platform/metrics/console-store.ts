@@ -54,6 +54,7 @@ export class ConsoleMetricsStore {
   private slow: SlowRequest[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly processId = `${os.hostname()}:${process.pid}`;
+  private readonly samplers: (() => void)[] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -73,6 +74,7 @@ export class ConsoleMetricsStore {
   }
 
   count(metric: string, n = 1): void {
+    if (!n) return;
     this.counters.set(metric, (this.counters.get(metric) ?? 0) + n);
   }
 
@@ -100,8 +102,14 @@ export class ConsoleMetricsStore {
     if (this.slow.length < SLOW_KEEP) this.slow.push(entry);
   }
 
+  /** Runs before each flush: lets components that keep their own counters report their deltas. */
+  addSampler(sample: () => void): void {
+    this.samplers.push(sample);
+  }
+
   /** Writes everything aggregated since the last flush in one pipeline. */
   async flush(): Promise<void> {
+    for (const sample of this.samplers) sample();
     const now = this.now();
     const minuteKey = `${this.keyspace}m:${minuteOf(now)}`;
     const hourKey = `${this.keyspace}h:${hourOf(now)}`;

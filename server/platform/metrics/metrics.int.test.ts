@@ -210,3 +210,24 @@ describe('/readyz details', () => {
     expect(full.checks['disk:utilization']?.[0]?.observedUnit).toBe('percent');
   });
 });
+
+describe('cache metrics', () => {
+  it('reports the cache layers hits and misses to Prometheus and the console', async () => {
+    const scope = env.deps.cache.tenant(org.id);
+    let runs = 0;
+    const factory = async () => ++runs;
+    await scope.remember('metrics-probe', factory, { ttl: 60 });
+    await scope.remember('metrics-probe', factory, { ttl: 60 });
+    await env.deps.observability.console.flush();
+    const res = await get('/metrics', { authorization: `Bearer ${METRICS_TOKEN}` });
+    const samples = parseExposition(await res.text()).filter((s) => s.name === 'cache_requests_total');
+    expect(
+      samples.find((s) => s.labels.layer === 'l1' && s.labels.result === 'hit')?.value,
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      samples.find((s) => s.labels.layer === 'l2' && s.labels.result === 'miss')?.value,
+    ).toBeGreaterThanOrEqual(1);
+    const points = await env.deps.observability.console.series(Date.now() - 60_000, Date.now());
+    expect(points.reduce((n, p) => n + (p.counters['cache.l1.hit'] ?? 0), 0)).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -72,6 +72,40 @@ export class Observability {
     }
   }
 
+  /**
+   * Reports a cache's own hit/miss counters (cumulative) as per-layer deltas to Prometheus and the console.
+   * A full miss is an L2 miss (the L1 miss that precedes it is counted as l1 miss).
+   */
+  trackCache(
+    stats: () => {
+      l1: { hits: number; misses: number };
+      l2: { hits: number; misses: number };
+      redisErrors: number;
+    },
+  ) {
+    let last = { l1h: 0, l1m: 0, l2h: 0, l2m: 0, err: 0 };
+    this.console.addSampler(() => {
+      const s = stats();
+      const now = { l1h: s.l1.hits, l1m: s.l1.misses, l2h: s.l2.hits, l2m: s.l2.misses, err: s.redisErrors };
+      const d = {
+        l1h: now.l1h - last.l1h,
+        l1m: now.l1m - last.l1m,
+        l2h: now.l2h - last.l2h,
+        l2m: now.l2m - last.l2m,
+        err: now.err - last.err,
+      };
+      last = now;
+      if (d.l1h) this.prom.cacheRequests.inc({ layer: 'l1', result: 'hit' }, d.l1h);
+      if (d.l1m) this.prom.cacheRequests.inc({ layer: 'l1', result: 'miss' }, d.l1m);
+      if (d.l2h) this.prom.cacheRequests.inc({ layer: 'l2', result: 'hit' }, d.l2h);
+      if (d.l2m) this.prom.cacheRequests.inc({ layer: 'l2', result: 'miss' }, d.l2m);
+      if (d.err) this.prom.cacheRequests.inc({ layer: 'l2', result: 'error' }, d.err);
+      this.console.count('cache.l1.hit', d.l1h);
+      this.console.count('cache.l2.hit', d.l2h);
+      this.console.count('cache.miss', d.l2m);
+    });
+  }
+
   /** Exceptions grouped by class and the first stack frame in Keel's own code. */
   recordException(err: unknown): void {
     const e = err instanceof Error ? err : new Error(String(err));
