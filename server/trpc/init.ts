@@ -45,6 +45,8 @@ export interface ErrorData {
   appCode: AppErrorCode;
   fieldErrors?: Record<string, string[]>;
   retryAfter?: number;
+  /** Anything else a service attached for the client (e.g. the latest document on a CONFLICT). */
+  details?: Record<string, unknown>;
   requestId?: string;
 }
 
@@ -67,11 +69,14 @@ const t = initTRPC.context<InnerContext>().create({
     let message = shape.message;
     let fieldErrors: Record<string, string[]> | undefined;
     let retryAfter: number | undefined;
+    let details: Record<string, unknown> | undefined;
     const issues = issuesOf(cause);
     if (cause instanceof AppError) {
       appCode = cause.code;
       fieldErrors = cause.details.fieldErrors;
       retryAfter = cause.details.retryAfter;
+      const { fieldErrors: _f, retryAfter: _r, ...rest } = cause.details;
+      if (Object.keys(rest).length) details = rest;
     } else if (error.code === 'BAD_REQUEST' && issues) {
       appCode = 'VALIDATION_FAILED';
       fieldErrors = fieldErrorsFrom(issues);
@@ -90,6 +95,7 @@ const t = initTRPC.context<InnerContext>().create({
       appCode,
       ...(fieldErrors ? { fieldErrors } : {}),
       ...(retryAfter !== undefined ? { retryAfter } : {}),
+      ...(details ? { details } : {}),
       ...(ctx?.requestId ? { requestId: ctx.requestId } : {}),
     };
     return { code: shape.code, message, data };

@@ -3,13 +3,20 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger/logger.ts';
 
+export type Listener<T> = (message: T) => void;
+
 /**
  * Cross-process fan-out over Redis pub/sub: one subscriber connection per process, shared by every local listener
- * of a channel. Delivery is at most once (Redis pub/sub keeps nothing); durable replay is the realtime module's job.
+ * of a channel, and each message parsed once however many listeners it has. Delivery is at most once (Redis
+ * pub/sub keeps nothing); durable replay is EventLog's job (event-log.ts).
  */
 export class PubSub {
   private readonly local = new EventEmitter();
   private readonly counts = new Map<string, number>();
+  /** Channels whose SUBSCRIBE is in flight or done: a second listener waits for the same confirmation. */
+  private readonly ready = new Map<string, Promise<void>>();
+  private readonly reconnectListeners = new Set<() => void>();
+  private connectedOnce = false;
 
   constructor(
     private readonly publisher: Redis,
@@ -20,39 +27,99 @@ export class PubSub {
     this.local.setMaxListeners(0);
     this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       const name = channel.toString().slice(this.prefix.length);
+      let parsed: unknown;
       try {
-        this.local.emit(name, JSON.parse(message.toString()));
+        parsed = JSON.parse(message.toString());
       } catch (err) {
         this.logger?.warn({ err, channel: name }, 'dropped malformed pub/sub message');
+        return;
       }
+      this.local.emit(name, parsed);
     });
+    // ioredis re-subscribes by itself after a reconnect, but whatever was published in between is gone: durable
+    // listeners use this to backfill from their log.
+    this.subscriber.on('ready', () => {
+      if (this.connectedOnce) for (const fn of this.reconnectListeners) fn();
+      this.connectedOnce = true;
+    });
+    if (this.subscriber.status === 'ready') this.connectedOnce = true;
   }
 
   async publish(channel: string, payload: unknown): Promise<void> {
     await this.publisher.publish(this.prefix + channel, JSON.stringify(payload));
   }
 
-  /** Async iterator of a channel's messages until the signal aborts. Listening starts before this resolves. */
-  async subscribe<T>(channel: string, signal: AbortSignal): Promise<AsyncIterableIterator<T>> {
+  /** The full Redis channel name of a channel, for scripts that PUBLISH themselves. */
+  redisChannel(channel: string): string {
+    return this.prefix + channel;
+  }
+
+  /**
+   * Calls `listener` with each message of the channel until the returned function is called. Resolves once Redis
+   * has confirmed the subscription, so anything published afterwards is delivered.
+   */
+  async listen<T>(channel: string, listener: Listener<T>): Promise<() => void> {
     const n = (this.counts.get(channel) ?? 0) + 1;
     this.counts.set(channel, n);
-    if (n === 1) await this.subscriber.subscribe(this.prefix + channel);
-    const iterator = on(this.local, channel, { signal }) as AsyncIterableIterator<[T]>;
-    const release = () => {
-      const left = (this.counts.get(channel) ?? 1) - 1;
-      if (left <= 0) {
-        this.counts.delete(channel);
-        void this.subscriber.unsubscribe(this.prefix + channel).catch(() => undefined);
-      } else {
-        this.counts.set(channel, left);
-      }
+    let ready = this.ready.get(channel);
+    if (!ready) {
+      ready = this.subscriber.subscribe(this.prefix + channel).then(() => undefined);
+      this.ready.set(channel, ready);
+    }
+    this.local.on(channel, listener as Listener<unknown>);
+    try {
+      await ready;
+    } catch (err) {
+      this.release(channel, listener as Listener<unknown>);
+      throw err;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.release(channel, listener as Listener<unknown>);
     };
-    signal.addEventListener('abort', release, { once: true });
+  }
+
+  private release(channel: string, listener: Listener<unknown>): void {
+    this.local.off(channel, listener);
+    const left = (this.counts.get(channel) ?? 1) - 1;
+    if (left > 0) {
+      this.counts.set(channel, left);
+      return;
+    }
+    this.counts.delete(channel);
+    this.ready.delete(channel);
+    void this.subscriber.unsubscribe(this.prefix + channel).catch(() => undefined);
+  }
+
+  /** Called after the subscriber connection came back from a disconnect (messages may have been missed). */
+  onReconnect(fn: () => void): () => void {
+    this.reconnectListeners.add(fn);
+    return () => this.reconnectListeners.delete(fn);
+  }
+
+  /** Number of local listeners per channel (for the live metrics). */
+  listenerCount(): number {
+    let n = 0;
+    for (const c of this.counts.values()) n += c;
+    return n;
+  }
+
+  /** Async iterator of a channel's messages until the signal aborts. Listening starts before this resolves. */
+  async subscribe<T>(channel: string, signal: AbortSignal): Promise<AsyncIterableIterator<T>> {
+    const emitter = new EventEmitter();
+    const stop = await this.listen<T>(channel, (m) => emitter.emit('m', m));
+    const iterator = on(emitter, 'm', { signal }) as AsyncIterableIterator<[T]>;
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
     return (async function* () {
       try {
         for await (const [message] of iterator) yield message;
       } catch (err) {
         if (!signal.aborted) throw err;
+      } finally {
+        stop();
       }
     })();
   }

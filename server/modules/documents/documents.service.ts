@@ -1,0 +1,262 @@
+import { AppError } from '../../../shared/errors.ts';
+import type { DocumentOutput, DocumentSummary, DocumentUpdate } from '../../../shared/schemas/documents.ts';
+import type { Em } from '../../platform/db/context.ts';
+import type { EventLog, Retention } from '../../platform/pubsub/event-log.ts';
+import type { Logger } from '../../platform/logger/logger.ts';
+import { recordActivity } from '../activity/activity.service.ts';
+import { publishOrgEvent } from '../realtime/realtime.service.ts';
+import { Document, type IDocument } from './document.entity.ts';
+
+/** One document's changes (`documents.updates` with a documentId). */
+export const documentChannel = (organizationId: string, documentId: string) =>
+  `doc:${organizationId}:${documentId}`;
+/** Every document change in the organization, filtered per subscriber by visibility. */
+export const orgDocumentsChannel = (organizationId: string) => `org:${organizationId}:documents`;
+export const DOCUMENT_RETENTION: Retention = { maxLen: 1000, maxAgeMs: 24 * 3600_000 };
+
+/** Update events stay well inside one 64 KiB WebSocket frame; larger content is fetched instead. */
+const MAX_EVENT_CONTENT_BYTES = 48 * 1024;
+
+export interface Actor {
+  userId: string;
+  name: string;
+}
+
+export interface DocumentEvents {
+  log: EventLog;
+  logger: Logger;
+}
+
+/** Public documents are visible to every member; private ones to their owner only. */
+export const canSee = (doc: { public: boolean; ownerId: string }, userId: string) =>
+  doc.public || doc.ownerId === userId;
+
+export function toSummary(d: IDocument): DocumentSummary {
+  return {
+    id: d.id,
+    title: d.title,
+    version: d.version,
+    public: d.public,
+    ownerId: d.owner.id,
+    ownerName: d.owner.name,
+    updatedById: d.updatedBy?.id ?? null,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
+  };
+}
+
+export function toOutput(d: IDocument): DocumentOutput {
+  return { ...toSummary(d), content: d.content };
+}
+
+/** A document the user may see, or NOT_FOUND (a private document of someone else does not exist for them). */
+export async function findVisibleDocument(
+  em: Em,
+  userId: string,
+  id: string,
+  opts: { content?: boolean; refresh?: boolean } = {},
+): Promise<IDocument> {
+  const doc = await em.findOne(
+    Document,
+    { id },
+    {
+      populate: opts.content ? ['owner', 'content'] : ['owner'],
+      ...(opts.refresh ? { refresh: true } : {}),
+    },
+  );
+  if (!doc || !canSee({ public: doc.public, ownerId: doc.owner.id }, userId)) {
+    throw new AppError('NOT_FOUND', 'Document not found');
+  }
+  return doc;
+}
+
+export async function listDocuments(
+  em: Em,
+  userId: string,
+  input: { limit: number; cursor?: string | null | undefined },
+): Promise<{ items: DocumentSummary[]; nextCursor: string | null }> {
+  let after: { updatedAt: Date; id: string } | null = null;
+  if (input.cursor) {
+    const [at, id] = input.cursor.split('|');
+    const updatedAt = new Date(at ?? '');
+    if (!id || Number.isNaN(updatedAt.getTime())) {
+      throw new AppError('VALIDATION_FAILED', 'Invalid cursor', {
+        fieldErrors: { cursor: ['is not valid'] },
+      });
+    }
+    after = { updatedAt, id };
+  }
+  const docs = await em.find(
+    Document,
+    {
+      $and: [
+        { $or: [{ public: true }, { owner: userId }] },
+        after
+          ? {
+              $or: [
+                { updatedAt: { $lt: after.updatedAt } },
+                { updatedAt: after.updatedAt, id: { $lt: after.id } },
+              ],
+            }
+          : {},
+      ],
+    },
+    { populate: ['owner'], orderBy: { updatedAt: 'desc', id: 'desc' }, limit: input.limit + 1 },
+  );
+  const items = docs.slice(0, input.limit).map(toSummary);
+  const last = items[items.length - 1];
+  return {
+    items,
+    nextCursor: docs.length > input.limit && last ? `${last.updatedAt.toISOString()}|${last.id}` : null,
+  };
+}
+
+function updateEvent(
+  type: DocumentUpdate['type'],
+  doc: IDocument,
+  actor: Actor,
+  changes: DocumentUpdate['changes'],
+): DocumentUpdate {
+  let contentOmitted = false;
+  if (changes.content !== undefined && Buffer.byteLength(changes.content) > MAX_EVENT_CONTENT_BYTES) {
+    const { content: _omitted, ...rest } = changes;
+    changes = rest;
+    contentOmitted = true;
+  }
+  return {
+    type,
+    documentId: doc.id,
+    version: doc.version,
+    ownerId: doc.owner.id,
+    public: doc.public,
+    authorId: actor.userId,
+    authorName: actor.name,
+    changes,
+    contentOmitted,
+    at: new Date().toISOString(),
+  };
+}
+
+/**
+ * Announces a saved change. The save is already committed: if Redis is down the change stays saved and live
+ * viewers see it on their next fetch, so a failure here is logged, not returned to the author.
+ */
+async function announce(
+  events: DocumentEvents,
+  organizationId: string,
+  event: DocumentUpdate,
+): Promise<void> {
+  try {
+    await Promise.all([
+      events.log.publish(documentChannel(organizationId, event.documentId), event, DOCUMENT_RETENTION),
+      events.log.publish(orgDocumentsChannel(organizationId), event, DOCUMENT_RETENTION),
+      // Organization-wide events reach every member: only public documents are mentioned there.
+      event.public
+        ? publishOrgEvent(events.log, organizationId, {
+            type: `document.${event.type}`,
+            actorId: event.authorId,
+            subjectId: event.documentId,
+            data: { title: event.changes.title, version: event.version },
+          })
+        : null,
+    ]);
+  } catch (err) {
+    events.logger.error({ err, documentId: event.documentId }, 'document change not announced');
+  }
+}
+
+export async function createDocument(
+  em: Em,
+  events: DocumentEvents,
+  organizationId: string,
+  actor: Actor,
+  input: { title: string; content: string; public: boolean },
+): Promise<DocumentOutput> {
+  const doc = em.create(Document, {
+    organization: organizationId,
+    owner: actor.userId,
+    title: input.title,
+    content: input.content,
+    public: input.public,
+    version: 1,
+    updatedBy: actor.userId,
+  });
+  recordActivity(em, {
+    organizationId,
+    userId: actor.userId,
+    action: 'document.created',
+    subjectType: 'document',
+    subjectId: doc.id,
+  });
+  await em.flush();
+  await em.populate(doc, ['owner']);
+  await announce(
+    events,
+    organizationId,
+    updateEvent('created', doc, actor, { title: doc.title, content: doc.content, public: doc.public }),
+  );
+  return toOutput(doc);
+}
+
+export interface UpdateDocumentInput {
+  id: string;
+  baseVersion: number;
+  title?: string | undefined;
+  content?: string | undefined;
+  public?: boolean | undefined;
+}
+
+/**
+ * Saves a change made on `baseVersion`. The version check and the write are one conditional UPDATE, so of two
+ * saves made on the same version exactly one succeeds; the other gets CONFLICT with the latest version.
+ */
+export async function updateDocument(
+  em: Em,
+  events: DocumentEvents,
+  organizationId: string,
+  actor: Actor,
+  input: UpdateDocumentInput,
+): Promise<DocumentOutput> {
+  const doc = await findVisibleDocument(em, actor.userId, input.id);
+  if (input.public !== undefined && input.public !== doc.public && doc.owner.id !== actor.userId) {
+    throw new AppError('ABILITY_MISSING', 'Only the owner can change who sees a document', {
+      fieldErrors: { public: ['only the owner can change this'] },
+    });
+  }
+  const changes: DocumentUpdate['changes'] = {};
+  if (input.title !== undefined) changes.title = input.title;
+  if (input.content !== undefined) changes.content = input.content;
+  if (input.public !== undefined) changes.public = input.public;
+  const saved = await em.nativeUpdate(
+    Document,
+    { id: input.id, version: input.baseVersion },
+    { ...changes, version: input.baseVersion + 1, updatedBy: actor.userId, updatedAt: new Date() },
+  );
+  if (saved === 0) {
+    const latest = await findVisibleDocument(em, actor.userId, input.id, { content: true, refresh: true });
+    throw new AppError(
+      'CONFLICT',
+      `This document was saved by someone else first: the latest version is ${latest.version}`,
+      {
+        fieldErrors: { baseVersion: [`is out of date: the latest version is ${latest.version}`] },
+        latestVersion: latest.version,
+        latest: toOutput(latest),
+      },
+    );
+  }
+  recordActivity(em, {
+    organizationId,
+    userId: actor.userId,
+    action: 'document.updated',
+    subjectType: 'document',
+    subjectId: input.id,
+    metadata: { version: input.baseVersion + 1, fields: Object.keys(changes) },
+  });
+  await em.flush();
+  // The event describes this save (version base + 1), even if another save has followed it already.
+  const event = updateEvent('updated', doc, actor, changes);
+  event.version = input.baseVersion + 1;
+  event.public = input.public ?? doc.public;
+  await announce(events, organizationId, event);
+  return toOutput(await findVisibleDocument(em, actor.userId, input.id, { content: true, refresh: true }));
+}

@@ -1,0 +1,166 @@
+import { TRPCError } from '@trpc/server';
+import { AppError } from '../../../shared/errors.ts';
+import { effectiveAbilities, type Ability } from '../../../shared/permissions.ts';
+import { REALTIME_CLOSE } from '../../../shared/schemas/realtime.ts';
+import type { AppDeps } from '../../deps.ts';
+import { withDbScope, type Em } from '../../platform/db/context.ts';
+import { SubscriberOverflowError } from '../../platform/pubsub/event-log.ts';
+import { connectionOf } from '../../platform/realtime/connections.ts';
+import type { Credentials } from '../../trpc/context.ts';
+import { toTrpcError } from '../../trpc/init.ts';
+import type { Auth } from '../../trpc/middleware/authenticate.ts';
+import type { Tenant } from '../../trpc/middleware/tenant.ts';
+import { authenticateToken, findUser } from '../auth/auth.service.ts';
+import { membershipOfUser } from '../tenancy/tenancy.service.ts';
+import { accessKeys } from './access-watcher.ts';
+
+/** What a subscription's context carries once the auth (and tenant) middleware ran. */
+export interface LiveContext {
+  deps: AppDeps;
+  credentials: Credentials;
+  auth: Auth;
+  tenant?: Tenant;
+}
+
+export interface LiveOptions {
+  signal: AbortSignal | undefined;
+  /** The ability the organization membership must still grant (tenant subscriptions; default `read`). */
+  ability?: Ability;
+  staffOnly?: boolean;
+  /** Re-verifies access to the subscribed resource inside the tenant scope; throws an AppError when it is gone. */
+  recheckResource?: (em: Em) => Promise<void>;
+  /** More revocation keys the subscription depends on (e.g. `document:<id>`). */
+  keys?: string[];
+}
+
+export interface Live {
+  /** Aborts when the client unsubscribes or access is revoked. */
+  signal: AbortSignal;
+  /** Wraps the subscription's generator: limits, backpressure, revocation and error mapping. */
+  run<T>(make: (signal: AbortSignal) => AsyncIterable<T>): AsyncGenerator<T>;
+}
+
+/**
+ * Re-verifies what the middleware verified when the subscription started: the token or session still valid, the
+ * membership still there with the needed ability, the organization active, staff still staff.
+ */
+async function verify(ctx: LiveContext, opts: LiveOptions): Promise<void> {
+  const { deps, auth, credentials, tenant } = ctx;
+  const organizationId = tenant?.organization.id;
+  await withDbScope(deps.em, undefined, async (em) => {
+    let tokenAbilities: Ability[] | null = null;
+    if (auth.via === 'token') {
+      const { token, user } = await authenticateToken(em, credentials.bearer ?? '');
+      if (user.id !== auth.user.id) throw new AppError('TOKEN_INVALID', 'The API token is not valid');
+      tokenAbilities = token.abilities;
+    } else {
+      const session = await deps.sessions.get(credentials.sessionId ?? '');
+      if (!session || session.userId !== auth.user.id) {
+        throw new AppError('SESSION_EXPIRED', 'Your session has expired, sign in again');
+      }
+    }
+    if (opts.staffOnly) {
+      const user = await findUser(em, auth.user.id);
+      if (!user?.staff) throw new AppError('STAFF_ONLY', 'Staff only');
+    }
+    if (organizationId) {
+      const membership = await membershipOfUser(em, organizationId, auth.user.id);
+      if (!membership) throw new AppError('NOT_A_MEMBER', 'You are no longer a member of this organization');
+      if (!membership.organization.active) {
+        throw new AppError('TENANT_SUSPENDED', 'This organization is suspended');
+      }
+      const ability = opts.ability ?? 'read';
+      if (!effectiveAbilities(membership.role, tokenAbilities).includes(ability)) {
+        throw new AppError('ABILITY_MISSING', `This subscription needs the "${ability}" ability`, {
+          ability,
+        });
+      }
+    }
+  });
+  if (organizationId && opts.recheckResource) {
+    await withDbScope(deps.em, organizationId, (em) => opts.recheckResource!(em));
+  }
+}
+
+/**
+ * Starts a live subscription: call it in the resolver after the start checks (it counts against the connection's
+ * subscription limit) and return `live.run(...)`. The generator body runs outside the request's async-local scope,
+ * so everything it needs is captured here.
+ */
+export async function openLive(ctx: LiveContext, opts: LiveOptions): Promise<Live> {
+  const { deps } = ctx;
+  const { realtime } = deps;
+  const conn = connectionOf(ctx);
+  if (conn && conn.subscriptions >= realtime.limits.maxSubscriptionsPerConnection) {
+    throw new AppError(
+      'RATE_LIMITED',
+      `At most ${realtime.limits.maxSubscriptionsPerConnection} subscriptions per connection`,
+      { limit: realtime.limits.maxSubscriptionsPerConnection },
+    );
+  }
+  // The middleware checked access a moment ago; a revocation seen since then must not slip through.
+  const checkedAt = Date.now() - 2_000;
+  const revoked = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, revoked.signal]) : revoked.signal;
+  let ended = false;
+  let checking: Promise<void> | null = null;
+
+  const recheck = () =>
+    (checking ??= (async () => {
+      try {
+        if (!ended) await verify(ctx, opts);
+      } catch (err) {
+        if (err instanceof AppError) revoked.abort(err);
+        // Anything else (database or Redis briefly unavailable) is not a revocation: keep serving.
+        else deps.logger.warn({ err }, 'live subscription recheck failed');
+      } finally {
+        checking = null;
+      }
+    })());
+
+  const keys = [
+    ...accessKeys({
+      userId: ctx.auth.user.id,
+      organizationId: ctx.tenant?.organization.id ?? null,
+      tokenId: ctx.auth.token?.id ?? null,
+    }),
+    ...(opts.keys ?? []),
+  ];
+  if (conn) conn.subscriptions++;
+  const unregister = await realtime.register({ keys, recheck }, checkedAt);
+  const cleanup = () => {
+    if (ended) return;
+    ended = true;
+    unregister();
+    if (conn) conn.subscriptions--;
+  };
+  // The adapter may never iterate the generator (the socket closed in between): clean up on close as well.
+  conn?.socket.once('close', cleanup);
+  opts.signal?.addEventListener('abort', cleanup, { once: true });
+
+  return {
+    signal,
+    async *run<T>(make: (signal: AbortSignal) => AsyncIterable<T>): AsyncGenerator<T> {
+      try {
+        for await (const value of make(signal)) {
+          if (conn && conn.socket.bufferedAmount > realtime.limits.softBufferedBytes)
+            await conn.drained(signal);
+          if (signal.aborted) break;
+          yield value;
+        }
+        const reason: unknown = revoked.signal.reason;
+        if (revoked.signal.aborted && reason instanceof AppError) throw reason;
+      } catch (err) {
+        if (err instanceof AppError) throw toTrpcError(err);
+        if (err instanceof SubscriberOverflowError) {
+          // Reconnecting with lastEventId replays from the log what this consumer could not keep up with.
+          conn?.close(REALTIME_CLOSE.SLOW_CONSUMER, 'slow consumer: reconnect with lastEventId');
+          throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: err.message });
+        }
+        throw err;
+      } finally {
+        cleanup();
+      }
+    },
+  };
+}
