@@ -64,7 +64,8 @@ export const resolveTenant = middleware(async ({ ctx, next }) => {
   if (!membership) throw new AppError('NOT_A_MEMBER', 'You are not a member of this organization');
   enterTenant(organizationId);
   const organization = membership.organization;
-  if (!organization.active) {
+  // Billing procedures let a suspended organization in (ctx.allowSuspendedTenant): its owner must be able to pay.
+  if (!organization.active && !(ctx as { allowSuspendedTenant?: boolean }).allowSuspendedTenant) {
     throw new AppError(
       'TENANT_SUSPENDED',
       'This organization is suspended; contact support or update billing',
