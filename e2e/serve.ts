@@ -14,7 +14,9 @@ import { Membership } from '../server/modules/tenancy/membership.entity.ts';
 import { Organization } from '../server/modules/tenancy/organization.entity.ts';
 import { withDbScope, type Em } from '../server/platform/db/context.ts';
 import { createOrm } from '../server/platform/db/orm.ts';
+import type { Worker } from '../server/platform/queue/worker.ts';
 import { E2E_BASE_URL, E2E_PORT, SWITCHER } from './fixtures.ts';
+import { seedOpsConsole } from './ops-seed.ts';
 
 const services = loadTestServices();
 const stamp = Date.now();
@@ -44,6 +46,7 @@ const config = parseConfig({
 
 let deps: AppDeps | undefined;
 let app: KeelApp | undefined;
+let worker: Worker | undefined;
 let stopping: Promise<void> | undefined;
 
 function log(message: string): void {
@@ -109,6 +112,7 @@ function stop(reason: string): Promise<void> {
   stopping ??= (async () => {
     log(`stopping (${reason}): dropping ${database} and ${keyPrefix}*`);
     const steps: [string, () => Promise<unknown>][] = [
+      ['stop worker', async () => worker?.stop()],
       ['close server', async () => app?.close()],
       ['close connections', async () => deps?.close()],
       ['drop database', dropDatabase],
@@ -141,6 +145,7 @@ try {
   await deps.orm.migrator.up();
   await seedDemo(deps.em);
   await seedSwitcher(deps.em);
+  worker = await seedOpsConsole(deps);
   app = await buildApp(deps);
   await app.listen({ port: config.port, host: config.host });
   log(`listening at ${E2E_BASE_URL} (database ${database}, redis prefix ${keyPrefix})`);

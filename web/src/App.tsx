@@ -5,8 +5,20 @@ import { HomePage } from './app/HomePage.tsx';
 import { TenantShell } from './app/TenantShell.tsx';
 import { RegisterPage } from './auth/RegisterPage.tsx';
 import { SignInPage } from './auth/SignInPage.tsx';
+import { AlertsPage } from './ops/AlertsPage.tsx';
+import { AuditPage } from './ops/AuditPage.tsx';
+import { BatchesPage } from './ops/BatchesPage.tsx';
+import { BillingPage } from './ops/BillingPage.tsx';
+import { FlagPage } from './ops/FlagPage.tsx';
+import { FlagsPage } from './ops/FlagsPage.tsx';
+import { JobPage } from './ops/JobPage.tsx';
+import { JobsPage } from './ops/JobsPage.tsx';
 import { OpsHomePage } from './ops/OpsHomePage.tsx';
-import { OpsShell } from './ops/OpsShell.tsx';
+import { OpsNotFound, OpsShell } from './ops/OpsShell.tsx';
+import { PerformancePage } from './ops/PerformancePage.tsx';
+import { QueuesPage } from './ops/QueuesPage.tsx';
+import { TenantPage } from './ops/TenantPage.tsx';
+import { TenantsPage } from './ops/TenantsPage.tsx';
 import { TRPCProvider, trpcClient } from './trpc.ts';
 import { isRetryable } from './ui/errors.ts';
 import { CenteredPage } from './ui/layout.tsx';
@@ -39,6 +51,19 @@ export function App() {
             </Route>
             <Route path="/ops" element={<OpsShell />}>
               <Route index element={<OpsHomePage />} />
+              <Route path="queues" element={<QueuesPage />} />
+              <Route path="jobs" element={<JobsPage />} />
+              <Route path="jobs/:id" element={<JobPage />} />
+              <Route path="batches" element={<BatchesPage />} />
+              <Route path="flags" element={<FlagsPage />} />
+              <Route path="flags/:key" element={<FlagPage />} />
+              <Route path="tenants" element={<TenantsPage />} />
+              <Route path="tenants/:id" element={<TenantPage />} />
+              <Route path="billing" element={<BillingPage />} />
+              <Route path="alerts" element={<AlertsPage />} />
+              <Route path="performance" element={<PerformancePage />} />
+              <Route path="audit" element={<AuditPage />} />
+              <Route path="*" element={<OpsNotFound />} />
             </Route>
             <Route path="*" element={<NotFound />} />
           </Routes>

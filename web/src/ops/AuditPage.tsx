@@ -1,0 +1,65 @@
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { OPS_TARGET_TYPES } from '../../../shared/schemas/ops.ts';
+import { useTRPC } from '../trpc.ts';
+import { SelectField } from '../ui/Field.tsx';
+import { Section } from '../ui/layout.tsx';
+import { Pagination } from '../ui/Pagination.tsx';
+import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
+import { AuditTable } from './AuditTrail.tsx';
+import { oneOf, useUrlState } from './url.ts';
+
+const PAGE_SIZE = 50;
+
+/** Every operator action, newest first, filtered by kind of target (in the URL). */
+export function AuditPage() {
+  const trpc = useTRPC();
+  const { get, set, page } = useUrlState();
+  const targetType = oneOf(get('target'), ['', ...OPS_TARGET_TYPES] as const, '');
+  const list = useQuery(
+    trpc.ops.audit.list.queryOptions(
+      { targetType: targetType || undefined, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE },
+      { placeholderData: keepPreviousData, refetchInterval: 10_000 },
+    ),
+  );
+  return (
+    <div className="page">
+      <div className="page-title">
+        <h1>Audit log</h1>
+      </div>
+      <Section
+        title="Operator actions"
+        aside={
+          <SelectField label="Target" value={targetType} onChange={(e) => set({ target: e.target.value })}>
+            <option value="">Everything</option>
+            {OPS_TARGET_TYPES.map((t) => (
+              <option key={t} value={t}>
+                {t.replace('_', ' ')}
+              </option>
+            ))}
+          </SelectField>
+        }
+      >
+        {list.isPending ? (
+          <Loading label="Loading the audit log…" />
+        ) : list.isError ? (
+          <ErrorState error={list.error} onRetry={() => void list.refetch()} />
+        ) : list.data.items.length === 0 ? (
+          <EmptyState
+            title={list.data.total ? 'This page is past the end of the list' : 'No operator actions yet'}
+          />
+        ) : (
+          <>
+            <AuditTable entries={list.data.items} showTarget busy={list.isPlaceholderData} />
+            <Pagination
+              label="Audit log pages"
+              page={page}
+              pageSize={PAGE_SIZE}
+              total={list.data.total}
+              onPage={(p) => set({ page: p })}
+            />
+          </>
+        )}
+      </Section>
+    </div>
+  );
+}
