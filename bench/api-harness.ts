@@ -43,7 +43,9 @@ export async function prepareApiBench(): Promise<ApiBench> {
   await orm.schema.ensureDatabase({ create: true });
   await orm.migrator.up();
   await orm.close(true);
-  const deps = await createDeps(parseConfig(env), { logger: createLogger({ level: 'silent', pretty: false }) });
+  const deps = await createDeps(parseConfig(env), {
+    logger: createLogger({ level: 'silent', pretty: false }),
+  });
   const { organizationId, user } = await register(deps.em, {
     email: 'bench@example.test',
     password: 'bench-password-123',
@@ -51,7 +53,13 @@ export async function prepareApiBench(): Promise<ApiBench> {
     organizationName: 'Bench Org',
   });
   const secret = await withDbScope(deps.em, organizationId, async (em) => {
-    const created = await createToken(em, { organizationId, userId: user.id, role: 'owner', name: 'b', abilities: ['read'] });
+    const created = await createToken(em, {
+      organizationId,
+      userId: user.id,
+      role: 'owner',
+      name: 'b',
+      abilities: ['read'],
+    });
     return created.secret;
   });
   await deps.close();
@@ -59,7 +67,12 @@ export async function prepareApiBench(): Promise<ApiBench> {
     env,
     secret,
     async cleanup() {
-      const admin = await createOrm({ databaseUrl: dbUrl(services.pgUrl, 'postgres'), pgliteDir: '', entities, poolMax: 1 });
+      const admin = await createOrm({
+        databaseUrl: dbUrl(services.pgUrl, 'postgres'),
+        pgliteDir: '',
+        entities,
+        poolMax: 1,
+      });
       await admin.em.getConnection().execute(`drop database if exists "${dbName}" with (force)`);
       await admin.close(true);
       await deleteKeys(services.redisUrl, prefix);
@@ -73,7 +86,12 @@ export async function startServerChild(
   env: Record<string, string> = {},
   opts: { instrument?: boolean } = {},
 ): Promise<{ child: ChildProcess; port: number }> {
-  const args = [...(opts.instrument ? ['--import', './server/instrument.ts'] : []), 'bench/api-server.ts', mode, JSON.stringify(env)];
+  const args = [
+    ...(opts.instrument ? ['--import', './server/instrument.ts'] : []),
+    'bench/api-server.ts',
+    mode,
+    JSON.stringify(env),
+  ];
   // The child reads its configuration from argv (parsed by server/config), and the environment only for tracing.
   const child = spawn('node_modules/.bin/tsx', args, {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -98,7 +116,11 @@ export async function load(url: string, headers: Record<string, string>) {
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
 }
 
-export async function measureKeel(bench: ApiBench, env: Record<string, string>, opts: { instrument?: boolean } = {}) {
+export async function measureKeel(
+  bench: ApiBench,
+  env: Record<string, string>,
+  opts: { instrument?: boolean } = {},
+) {
   const server = await startServerChild('keel', { ...bench.env, ...env }, opts);
   try {
     return await load(`http://127.0.0.1:${server.port}/trpc/organization.current`, {

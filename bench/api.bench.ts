@@ -10,7 +10,13 @@ export async function run(): Promise<void> {
     bare.child.kill();
     const keel = await measureKeel(bench, {});
     printFigures('api', [
-      { name: 'tenant_query_rps', value: keel.rps, unit: 'req/s', baseline: bareResult.rps, goal: 'higher; bare Fastify is the ceiling' },
+      {
+        name: 'tenant_query_rps',
+        value: keel.rps,
+        unit: 'req/s',
+        baseline: bareResult.rps,
+        goal: 'higher; bare Fastify is the ceiling',
+      },
       { name: 'tenant_query_p50', value: keel.p50, unit: 'ms', baseline: bareResult.p50, goal: 'lower' },
       { name: 'tenant_query_p99', value: keel.p99, unit: 'ms', baseline: bareResult.p99, goal: 'lower' },
     ]);

@@ -6,7 +6,11 @@ export async function run(): Promise<void> {
   const bench = await prepareApiBench();
   try {
     const off = await measureKeel(bench, { METRICS_ENABLED: 'false' });
-    const on = await measureKeel(bench, { METRICS_ENABLED: 'true', OTEL_ENABLED: 'true' }, { instrument: true });
+    const on = await measureKeel(
+      bench,
+      { METRICS_ENABLED: 'true', OTEL_ENABLED: 'true' },
+      { instrument: true },
+    );
     printFigures('observability', [
       { name: 'instrumented_rps', value: on.rps, unit: 'req/s', baseline: off.rps, goal: 'ratio >= 0.90' },
       { name: 'instrumented_p99', value: on.p99, unit: 'ms', baseline: off.p99, goal: 'lower' },

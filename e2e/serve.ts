@@ -107,6 +107,26 @@ async function seedSwitcher(rootEm: Em): Promise<void> {
   }
 }
 
+/**
+ * The tenant dashboard's "new analytics" panel is behind this flag: off by default, on for Acme by override, so
+ * the spec sees it in Acme and not in Globex.
+ */
+async function seedAnalyticsFlag(d: AppDeps): Promise<void> {
+  const staff = await withDbScope(d.em, undefined, (em) => em.findOneOrFail(User, { staff: true }));
+  const actor = { id: staff.id, email: staff.email };
+  await d.flags.create(actor, {
+    key: 'new-analytics',
+    description: 'The recharts analytics panel on the tenant dashboard',
+    kind: 'boolean',
+    enabled: false,
+    rolloutPercentage: 0,
+    owner: 'tenant-app',
+    expectedRemovalAt: null,
+  });
+  const acme = await withDbScope(d.em, undefined, (em) => em.findOneOrFail(Organization, { slug: 'acme' }));
+  await d.flags.setOverride(actor, { key: 'new-analytics', organizationId: acme.id, variant: 'on' });
+}
+
 /** Each step runs even if an earlier one failed, so a half-started server still leaves nothing behind. */
 function stop(reason: string): Promise<void> {
   stopping ??= (async () => {
@@ -146,6 +166,7 @@ try {
   await seedDemo(deps.em);
   await seedSwitcher(deps.em);
   worker = await seedOpsConsole(deps);
+  await seedAnalyticsFlag(deps);
   app = await buildApp(deps);
   await app.listen({ port: config.port, host: config.host });
   log(`listening at ${E2E_BASE_URL} (database ${database}, redis prefix ${keyPrefix})`);

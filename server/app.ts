@@ -6,6 +6,7 @@ import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
+import type { WebSocket } from 'ws';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -14,10 +15,12 @@ import Fastify, {
 } from 'fastify';
 import type { AppDeps } from './deps.ts';
 import { User } from './modules/auth/user.entity.ts';
+import { registerStripeWebhookRoute } from './modules/billing/billing.webhook.ts';
 import { redactReport, runHealthChecks } from './platform/health/health.ts';
 import { runWithLogBindings } from './platform/logger/logger.ts';
 import { registerMetricsRoute, registerRequestMetrics } from './platform/metrics/http-plugin.ts';
 import { runWithRequestStats } from './platform/metrics/request-stats.ts';
+import { registerStorageRoutes } from './platform/storage/routes.ts';
 import { contextFactory, SESSION_COOKIE } from './trpc/context.ts';
 import { appRouter, type AppRouter } from './trpc/router.ts';
 
@@ -75,8 +78,10 @@ export async function buildApp(deps: AppDeps) {
     );
     done();
   });
-  registerRequestMetrics(app, deps.observability, new Set(Object.keys(appRouter._def.procedures)));
-  deps.observability.console.start();
+  if (config.metricsEnabled) {
+    registerRequestMetrics(app, deps.observability, new Set(Object.keys(appRouter._def.procedures)));
+    deps.observability.console.start();
+  }
 
   // Errors Fastify raises before a route runs (oversized or malformed bodies) get the same JSON shape as tRPC's.
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -99,7 +104,15 @@ export async function buildApp(deps: AppDeps) {
   await app.register(fastifyCookie, { secret: config.sessionSecret });
   await app.register(fastifyWebsocket, {
     options: { maxPayload: MAX_WS_PAYLOAD, perMessageDeflate: false },
+    // Graceful shutdown: clients are asked to reconnect (to another process) before their sockets close.
+    preClose: async () => {
+      await deps.realtime.shutdown();
+      await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
+    },
   });
+  // Realtime limits (message rate, slow consumers) take each socket before tRPC's handler sees it.
+  app.websocketServer.on('connection', (socket: WebSocket) => deps.realtime.connections.attach(socket));
+  app.addHook('onListen', async () => deps.realtime.startMetrics());
 
   // Browsers send cookies with WebSocket upgrades from any site: refuse foreign origins before the upgrade.
   app.addHook('onRequest', async (req, reply) => {
@@ -130,12 +143,13 @@ export async function buildApp(deps: AppDeps) {
     parse: (header: string) => app.parseCookie(header),
     unsign: (value: string) => app.unsignCookie(value),
   };
+  const makeContext = contextFactory(deps, cookieCodec);
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     useWSS: true,
     trpcOptions: {
       router: appRouter,
-      createContext: contextFactory(deps, cookieCodec),
+      createContext: (opts) => deps.realtime.connections.bind(makeContext(opts), opts.res),
       keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
       allowMethodOverride: false,
       maxBatchSize: 20,
@@ -143,6 +157,8 @@ export async function buildApp(deps: AppDeps) {
   } satisfies FastifyTRPCPluginOptions<AppRouter>);
 
   registerMetricsRoute(app, deps.observability, config.metricsToken);
+  await registerStorageRoutes(app, deps);
+  registerStripeWebhookRoute(app, deps);
 
   app.get('/livez', async (_req, reply) =>
     reply.type('application/health+json').send({ status: 'pass', version: VERSION }),

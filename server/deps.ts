@@ -1,15 +1,31 @@
 import type { Config } from './config/env.ts';
+import type { Cache } from './platform/cache/cache.ts';
+import { createCache } from './platform/cache/create.ts';
 import { createOrm, rootEm, type Orm } from './platform/db/orm.ts';
 import type { Em } from './platform/db/context.ts';
 import { createLogger, type Logger } from './platform/logger/logger.ts';
 import { Observability } from './platform/metrics/observability.ts';
+import { createErrorReporter } from './platform/errors/sentry.ts';
 import type { HealthCheck } from './platform/health/health.ts';
 import { diskCheck, memoryCheck } from './platform/health/system-checks.ts';
 import { PubSub } from './platform/pubsub/pubsub.ts';
+import { Realtime } from './platform/realtime/realtime.ts';
+import { RateLimits, type RateLimitsOptions } from './platform/rate-limit/rate-limiter.ts';
 import { createRedisHub, type RedisHub } from './platform/redis/redis.ts';
 import { ActivityPublisher } from './modules/activity/activity.publisher.ts';
 import { SessionStore } from './modules/auth/session.store.ts';
+import { AccessWatcher } from './modules/realtime/access-watcher.ts';
+import { DashboardInvalidator } from './modules/dashboard/dashboard.invalidator.ts';
+import { FlagService } from './modules/flags/flags.service.ts';
 import { entities } from './modules/entities.ts';
+import { failedJobStore } from './modules/jobs/jobs.service.ts';
+import { createJobRegistry } from './modules/jobs/registry.ts';
+import { queueSettingsFor } from './platform/queue/settings.ts';
+import { QueueSystem } from './platform/queue/system.ts';
+import { createMailer, type Mailer } from './platform/mail/mailer.ts';
+import { createStorage } from './platform/storage/create.ts';
+import type { Storage } from './platform/storage/storage.ts';
+import { registerDataJobs } from './modules/notifications/jobs.setup.ts';
 
 /** The long-lived things a process needs: built once at start-up, shared by every request and job. */
 export interface AppDeps {
@@ -20,25 +36,49 @@ export interface AppDeps {
   redis: RedisHub;
   sessions: SessionStore;
   pubsub: PubSub;
+  /** Durable channels, presence, WebSocket limits and live-subscription revocation (platform/realtime). */
+  realtime: Realtime;
   observability: Observability;
+  /** Two-layer cache (memory + Redis), per-tenant scopes via `cache.tenant(id)`. */
+  cache: Cache;
+  rateLimits: RateLimits;
+  flags: FlagService;
   /** Readiness checks; modules add theirs (queue depth, storage) when they start. */
   healthChecks: HealthCheck[];
+  /** Dispatch and job-system reads; created on first use (bee-queue opens its connections then). */
+  readonly queue: QueueSystem;
+  /** Private files (exports, imports): local directory or S3 (platform/storage). */
+  storage: Storage;
+  /** SMTP, or the .eml outbox without SMTP_URL; modules send through the `mail` queue, not directly. */
+  mailer: Mailer;
   close(): Promise<void>;
 }
 
-export async function createDeps(config: Config, opts: { logger?: Logger } = {}): Promise<AppDeps> {
+export interface DepsOptions {
+  logger?: Logger;
+  /** Replaces named rate-limit policies (load benchmarks raise `api`; production uses the built-in ones). */
+  rateLimitPolicies?: RateLimitsOptions['policies'];
+}
+
+export async function createDeps(config: Config, opts: DepsOptions = {}): Promise<AppDeps> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel, pretty: config.logPretty });
   if (!config.redisUrl)
     throw new Error('createDeps needs config.redisUrl (main.ts starts a local Redis when unset)');
   const redis = createRedisHub(config.redisUrl, config.keyPrefix, logger);
-  const observability = new Observability(redis.get('metrics'), redis.keyspace('metrics'));
+  const observability = new Observability(
+    redis.get('metrics'),
+    redis.keyspace('metrics'),
+    createErrorReporter(config.sentryDsn, config.env, new URL(config.appUrl).host),
+  );
   const orm = await createOrm({
     databaseUrl: config.databaseUrl,
     pgliteDir: config.pgliteDir,
     entities,
     poolMax: config.dbPoolMax,
     logger,
-    onQuery: (sql, ms) => observability.recordQuery(sql, ms),
+    ...(config.metricsEnabled
+      ? { onQuery: (sql: string, ms: number) => observability.recordQuery(sql, ms) }
+      : {}),
   });
   const sessions = new SessionStore(
     redis.get('sessions'),
@@ -47,7 +87,21 @@ export async function createDeps(config: Config, opts: { logger?: Logger } = {})
   );
   const pubsub = new PubSub(redis.get('publish'), redis.get('pubsub'), redis.keyspace('pubsub'), logger);
   orm.em.getEventManager().registerSubscriber(new ActivityPublisher(pubsub));
-  return {
+  const realtime = new Realtime(redis.get('publish'), pubsub, redis.keyspace('pubsub'), logger);
+  orm.em.getEventManager().registerSubscriber(new AccessWatcher((keys) => realtime.revoke(keys), logger));
+  const cache = createCache(config, redis, pubsub, logger);
+  observability.trackCache(() => cache.stats());
+  await cache.start();
+  orm.em.getEventManager().registerSubscriber(new DashboardInvalidator(cache, logger));
+  const rateLimits = new RateLimits({
+    redis: redis.get('limits'),
+    keyspace: redis.keyspace('limits'),
+    logger,
+    ...(opts.rateLimitPolicies ? { policies: opts.rateLimitPolicies } : {}),
+  });
+  const flags = new FlagService({ em: rootEm(orm), cache, pubsub, logger });
+  let queue: QueueSystem | undefined;
+  const deps: AppDeps = {
     config,
     logger,
     orm,
@@ -55,7 +109,13 @@ export async function createDeps(config: Config, opts: { logger?: Logger } = {})
     redis,
     sessions,
     pubsub,
+    realtime,
     observability,
+    cache,
+    rateLimits,
+    flags,
+    storage: createStorage(config),
+    mailer: createMailer(config, logger),
     healthChecks: [
       {
         key: 'postgres:responseTime',
@@ -66,10 +126,27 @@ export async function createDeps(config: Config, opts: { logger?: Logger } = {})
       diskCheck(process.cwd()),
       memoryCheck(),
     ],
+    get queue() {
+      return (queue ??= new QueueSystem({
+        config,
+        redis: redis.get('queue'),
+        em: rootEm(orm),
+        logger,
+        registry: registerDataJobs(createJobRegistry(), deps),
+        settings: queueSettingsFor(config.env),
+        failedSink: failedJobStore(rootEm(orm), logger),
+      }));
+    },
     async close() {
+      await queue?.close();
+      await realtime.close();
       await observability.stop();
+      cache.close();
+      deps.mailer.close();
+      deps.storage.close?.();
       await redis.close();
       await orm.close(true);
     },
   };
+  return deps;
 }

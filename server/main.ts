@@ -4,6 +4,7 @@ import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config/env.ts';
 import { createDeps, type AppDeps } from './deps.ts';
 import { DEMO_LOGINS, DEMO_PASSWORD, seedDemo } from './modules/demo/demo.seed.ts';
+import { registerQueueCommands } from './modules/jobs/jobs.cli.ts';
 import { createLogger } from './platform/logger/logger.ts';
 import { startMetricsServer } from './platform/metrics/http-plugin.ts';
 import { RedisUnavailableError, startLocalRedis } from './platform/redis/local-server.ts';
@@ -147,6 +148,61 @@ program
   });
 
 program
+  .command('monitoring:check')
+  .description('evaluate every alert rule once and send the notifications that are due')
+  .action(async () => {
+    const config = readConfig();
+    if (!config.redisUrl) fail('monitoring:check needs REDIS_URL (the metrics it reads live in Redis).');
+    const deps = await createDeps(config);
+    const { createAlertEvaluator } = await import('./modules/alerts/alerts.setup.ts');
+    const evaluator = createAlertEvaluator(deps);
+    const result = await evaluator.evaluate();
+    if (!result) process.stdout.write('another process is evaluating alerts right now\n');
+    for (const s of await evaluator.statuses()) {
+      const value = s.value === null ? '-' : s.value.toFixed(2);
+      process.stdout.write(
+        `${s.rule.id.padEnd(20)} ${s.state.padEnd(9)} ${(s.severity ?? '').padEnd(9)} ${value}\n`,
+      );
+    }
+    await deps.close();
+    process.exit(0);
+  });
+
+program
+  .command('cache:warm')
+  .description('fill the cache with dashboard stats, member lists and settings of active organizations')
+  .option('--organizations <idsOrSlugs...>', 'only these organizations (ids or slugs)')
+  .option('--concurrency <n>', 'organizations warmed at once', '4')
+  .action(async (opts: { organizations?: string[]; concurrency: string }) => {
+    const config = await withRedis(readConfig(), readConfig().env !== 'production');
+    const deps = await open(config);
+    const { organizationsToWarm, warmOrganizations } = await import('./modules/dashboard/dashboard.warm.ts');
+    const { SingleBar, Presets } = await import('cli-progress');
+    const names = opts.organizations?.flatMap((o) => o.split(',')).filter(Boolean);
+    const targets = await organizationsToWarm(deps, names).catch((err: unknown) =>
+      fail(err instanceof Error ? err.message : String(err)),
+    );
+    const bar = new SingleBar(
+      { format: 'warming {bar} {value}/{total} organizations', hideCursor: true },
+      Presets.shades_classic,
+    );
+    bar.start(targets.length, 0);
+    const result = await warmOrganizations(
+      deps,
+      targets,
+      (n) => bar.update(n),
+      Math.max(1, Number(opts.concurrency) || 4),
+    );
+    bar.stop();
+    for (const f of result.failed) process.stderr.write(`failed ${f.organizationId}: ${f.error}\n`);
+    process.stdout.write(
+      `warmed ${result.organizations - result.failed.length} of ${result.organizations} organizations\n`,
+    );
+    await deps.close();
+    process.exit(result.failed.length ? 1 : 0);
+  });
+
+program
   .command('seed')
   .description('create the demo organizations and logins (idempotent)')
   .action(async () => {
@@ -157,6 +213,10 @@ program
     await deps.close();
     process.exit(0);
   });
+
+registerQueueCommands(program, async () =>
+  open(await withRedis(readConfig(), readConfig().env !== 'production')),
+);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -1,4 +1,6 @@
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { billingPlans, type BillingPlans } from '../../shared/schemas/billing.ts';
 
 // The only module that reads process.env. Everything else receives a parsed, typed Config.
 
@@ -50,6 +52,53 @@ const envSchema = z.object({
   SEED_DEMO: bool.optional(),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  SMTP_URL: url(['smtp', 'smtps']).optional(),
+  MAIL_FROM: z.string().min(3).default('Keel <no-reply@keel.local>'),
+  MAIL_DIR: z.string().min(1).default('.keel/mail'),
+  STORAGE_DRIVER: z.enum(['local', 's3']).default('local'),
+  STORAGE_LOCAL_DIR: z.string().min(1).default('.keel/storage'),
+  STORAGE_URL_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  STORAGE_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
+    .optional(),
+  STORAGE_S3_REGION: z.string().min(1).default('us-east-1'),
+  STORAGE_S3_ENDPOINT: url(['http', 'https']).optional(),
+  STORAGE_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  STORAGE_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  STORAGE_S3_FORCE_PATH_STYLE: bool.default(false),
+  ALERT_SLACK_WEBHOOK_URL: z.string().url().optional(),
+  ALERT_PAGERDUTY_ROUTING_KEY: z.string().min(1).optional(),
+  ALERT_PAGERDUTY_URL: z.string().url().default('https://events.pagerduty.com/v2/enqueue'),
+  ALERT_EMAIL_TO: z.string().min(3).optional(),
+  METRICS_ENABLED: bool.default(true),
+  OTEL_ENABLED: bool.default(false),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('keel'),
+  SENTRY_DSN: z.string().url().optional(),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret key (sk_test_…, sk_live_…, rk_…)')
+    .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_\w+$/, 'must start with whsec_')
+    .optional(),
+  STRIPE_API_BASE: url(['http', 'https']).optional(),
+  STRIPE_PLANS: z
+    .string()
+    .default('{}')
+    .transform((v, ctx) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of price id → plan' });
+        return z.NEVER;
+      }
+    })
+    .pipe(billingPlans),
+  BILLING_TRIAL_DAYS: z.coerce.number().int().min(0).max(730).default(14),
+  BILLING_PAST_DUE_GRACE_DAYS: z.coerce.number().int().min(0).max(90).default(7),
 });
 
 export type RawEnv = z.input<typeof envSchema>;
@@ -78,6 +127,51 @@ export interface Config {
   metricsToken: string | undefined;
   /** A separate port serving /metrics without a token, for a private scrape network. */
   metricsPort: number | undefined;
+  /** Request and query metrics (Prometheus + console store); off only to measure their cost. */
+  metricsEnabled: boolean;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  /** Without SMTP_URL, mail is written here as .eml files (and logged) instead of sent. */
+  mailDir: string;
+  storage: {
+    /** `local` (the embedded default: files under localDir, downloads served by Keel) or `s3`. */
+    driver: 'local' | 's3';
+    localDir: string;
+    /** HMAC key of Keel's signed download and upload URLs. */
+    urlSecret: string;
+    s3: {
+      bucket: string | undefined;
+      region: string;
+      /** MinIO, s3rver or another S3-compatible server; AWS when unset. */
+      endpoint: string | undefined;
+      accessKeyId: string | undefined;
+      secretAccessKey: string | undefined;
+      forcePathStyle: boolean;
+    };
+  };
+  tracing: {
+    /** Spans for HTTP, pg, ioredis, jobs and webhooks (trace ids in logs); exported only with an endpoint. */
+    enabled: boolean;
+    otlpEndpoint: string | undefined;
+    serviceName: string;
+  };
+  sentryDsn: string | undefined;
+  alerts: {
+    slackWebhookUrl: string | undefined;
+    pagerdutyRoutingKey: string | undefined;
+    pagerdutyUrl: string;
+    emailTo: string | undefined;
+  };
+  billing: {
+    /** Without it billing operations answer "billing not configured"; webhooks still verify. */
+    stripeSecretKey: string | undefined;
+    stripeWebhookSecret: string | undefined;
+    /** A Stripe-compatible server (tests, stripe-mock); Stripe's own API when unset. */
+    stripeApiBase: string | undefined;
+    plans: BillingPlans;
+    trialDays: number;
+    pastDueGraceDays: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -101,6 +195,9 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
   const e = result.data;
   if (e.NODE_ENV === 'production' && !e.SESSION_SECRET) {
     throw new ConfigError([{ variable: 'SESSION_SECRET', message: 'is required in production' }]);
+  }
+  if (e.STORAGE_DRIVER === 's3' && !e.STORAGE_S3_BUCKET) {
+    throw new ConfigError([{ variable: 'STORAGE_S3_BUCKET', message: 'is required when STORAGE_DRIVER=s3' }]);
   }
   const appOrigin = new URL(e.APP_URL).origin;
   return {
@@ -131,6 +228,49 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     seedDemo: e.SEED_DEMO ?? e.NODE_ENV !== 'production',
     metricsToken: e.METRICS_TOKEN,
     metricsPort: e.METRICS_PORT,
+    metricsEnabled: e.METRICS_ENABLED,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    mailDir: e.MAIL_DIR,
+    storage: {
+      driver: e.STORAGE_DRIVER,
+      localDir: e.STORAGE_LOCAL_DIR,
+      // Derived from the session secret when unset, so production (which requires that one) never signs with a
+      // well-known key.
+      urlSecret:
+        e.STORAGE_URL_SECRET ??
+        createHmac('sha256', e.SESSION_SECRET ?? DEV_SESSION_SECRET)
+          .update('keel:storage-urls')
+          .digest('hex'),
+      s3: {
+        bucket: e.STORAGE_S3_BUCKET,
+        region: e.STORAGE_S3_REGION,
+        endpoint: e.STORAGE_S3_ENDPOINT,
+        accessKeyId: e.STORAGE_S3_ACCESS_KEY_ID,
+        secretAccessKey: e.STORAGE_S3_SECRET_ACCESS_KEY,
+        forcePathStyle: e.STORAGE_S3_FORCE_PATH_STYLE,
+      },
+    },
+    tracing: {
+      enabled: e.OTEL_ENABLED || Boolean(e.OTEL_EXPORTER_OTLP_ENDPOINT),
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+      serviceName: e.OTEL_SERVICE_NAME,
+    },
+    sentryDsn: e.SENTRY_DSN,
+    alerts: {
+      slackWebhookUrl: e.ALERT_SLACK_WEBHOOK_URL,
+      pagerdutyRoutingKey: e.ALERT_PAGERDUTY_ROUTING_KEY,
+      pagerdutyUrl: e.ALERT_PAGERDUTY_URL,
+      emailTo: e.ALERT_EMAIL_TO,
+    },
+    billing: {
+      stripeSecretKey: e.STRIPE_SECRET_KEY,
+      stripeWebhookSecret: e.STRIPE_WEBHOOK_SECRET,
+      stripeApiBase: e.STRIPE_API_BASE,
+      plans: e.STRIPE_PLANS,
+      trialDays: e.BILLING_TRIAL_DAYS,
+      pastDueGraceDays: e.BILLING_PAST_DUE_GRACE_DAYS,
+    },
   };
 }
 

@@ -1,9 +1,19 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { useState } from 'react';
 import { BrowserRouter, Link, Navigate, Route, Routes } from 'react-router';
+import { BillingPage as TenantBillingPage } from './app/BillingPage.tsx';
+import { DocumentPage } from './app/documents/DocumentPage.tsx';
+import { DocumentsPage } from './app/documents/DocumentsPage.tsx';
+import { ExportsPage } from './app/ExportsPage.tsx';
 import { HomePage } from './app/HomePage.tsx';
+import { ImportsPage } from './app/ImportsPage.tsx';
+import { MembersPage } from './app/MembersPage.tsx';
 import { TenantShell } from './app/TenantShell.tsx';
+import { TokensPage } from './app/TokensPage.tsx';
+import { AcceptInvitationPage } from './auth/AcceptInvitationPage.tsx';
+import { ForgotPasswordPage } from './auth/ForgotPasswordPage.tsx';
 import { RegisterPage } from './auth/RegisterPage.tsx';
+import { ResetPasswordPage } from './auth/ResetPasswordPage.tsx';
 import { SignInPage } from './auth/SignInPage.tsx';
 import { AlertsPage } from './ops/AlertsPage.tsx';
 import { AuditPage } from './ops/AuditPage.tsx';
@@ -46,8 +56,18 @@ export function App() {
             <Route path="/" element={<Navigate to="/app" replace />} />
             <Route path="/sign-in" element={<SignInPage />} />
             <Route path="/register" element={<RegisterPage />} />
+            <Route path="/forgot-password" element={<ForgotPasswordPage />} />
+            <Route path="/reset-password" element={<ResetPasswordPage />} />
+            <Route path="/invitations/accept" element={<AcceptInvitationPage />} />
             <Route path="/app" element={<TenantShell />}>
               <Route index element={<HomePage />} />
+              <Route path="documents" element={<DocumentsPage />} />
+              <Route path="documents/:id" element={<DocumentPage />} />
+              <Route path="exports" element={<ExportsPage />} />
+              <Route path="imports" element={<ImportsPage />} />
+              <Route path="members" element={<MembersPage />} />
+              <Route path="tokens" element={<TokensPage />} />
+              <Route path="billing" element={<TenantBillingPage />} />
             </Route>
             <Route path="/ops" element={<OpsShell />}>
               <Route index element={<OpsHomePage />} />

@@ -6,6 +6,7 @@ import type { MeOutput } from '../../../shared/schemas/auth.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { recordActivity } from '../activity/activity.service.ts';
+import { announceRevocation } from '../realtime/access-watcher.ts';
 import { Membership } from '../tenancy/membership.entity.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
 import { organizationsOfUser, setCurrentOrganization, uniqueSlug } from '../tenancy/tenancy.service.ts';
@@ -163,6 +164,9 @@ export async function revokeAllTokens(em: Em, organizationId: string, userId: st
   const count = await em.nativeUpdate(ApiToken, { user: userId, revokedAt: null }, { revokedAt: new Date() });
   recordActivity(em, { organizationId, userId, action: 'token.revoked_all', metadata: { count } });
   await em.flush();
+  // A bulk update bypasses the unit of work (revokeToken's flush is seen by the AccessWatcher): end live
+  // subscriptions made with these tokens.
+  announceRevocation(em, [`user:${userId}`]);
   return count;
 }
 

@@ -9,7 +9,12 @@ let orm: Orm | undefined;
 
 afterAll(async () => {
   await orm?.close(true);
-  const admin = await createOrm({ databaseUrl: adminUrl(TEST_PG_URL, 'postgres'), pgliteDir: '', entities, poolMax: 1 });
+  const admin = await createOrm({
+    databaseUrl: adminUrl(TEST_PG_URL, 'postgres'),
+    pgliteDir: '',
+    entities,
+    poolMax: 1,
+  });
   await admin.em.getConnection().execute(`drop database if exists "${name}" with (force)`);
   await admin.close(true);
 });

@@ -6,6 +6,7 @@ import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
 import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
 import { ActivityFeed } from './ActivityFeed.tsx';
+import { DashboardStats } from './DashboardStats.tsx';
 
 export function HomePage() {
   const me = useMe();
@@ -25,6 +26,7 @@ export function HomePage() {
   return (
     <div className="page" key={me.organization.id}>
       <OrganizationSummary />
+      <DashboardStats />
       <div className="columns">
         <Members />
         <ActivityFeed />

@@ -1,7 +1,9 @@
-import { NavLink, Outlet } from 'react-router';
+import { Link, NavLink, Outlet } from 'react-router';
 import { RequireSignedIn, useMe, UserMenu } from '../auth/session.tsx';
 import { Shell } from '../ui/layout.tsx';
+import { ConnectionBanner } from './ConnectionBanner.tsx';
 import { OrganizationSwitcher } from './OrganizationSwitcher.tsx';
+import './app.css';
 
 export function TenantShell() {
   return (
@@ -13,6 +15,8 @@ export function TenantShell() {
 
 function TenantLayout() {
   const me = useMe();
+  const org = me.organization;
+  const can = (ability: (typeof me.abilities)[number]) => me.abilities.includes(ability);
   return (
     <Shell
       brand="Keel"
@@ -20,8 +24,18 @@ function TenantLayout() {
       nav={
         <>
           <NavLink to="/app" end>
-            Home
+            Dashboard
           </NavLink>
+          {org ? (
+            <>
+              <NavLink to="/app/documents">Documents</NavLink>
+              <NavLink to="/app/exports">Exports</NavLink>
+              <NavLink to="/app/imports">Imports</NavLink>
+              <NavLink to="/app/members">Members</NavLink>
+              <NavLink to="/app/tokens">API tokens</NavLink>
+              {can('billing:manage') ? <NavLink to="/app/billing">Billing</NavLink> : null}
+            </>
+          ) : null}
           {me.user.staff ? <NavLink to="/ops">Ops console</NavLink> : null}
         </>
       }
@@ -32,7 +46,18 @@ function TenantLayout() {
         </>
       }
     >
-      <Outlet />
+      <ConnectionBanner />
+      {org && !org.active ? (
+        <div className="notice notice-danger" role="alert">
+          {org.name} is suspended: most actions are blocked.{' '}
+          {can('billing:manage') ? (
+            <Link to="/app/billing">Review billing to restore the account</Link>
+          ) : (
+            'Ask an owner to review billing.'
+          )}
+        </div>
+      ) : null}
+      <Outlet key={org?.id ?? 'none'} />
     </Shell>
   );
 }

@@ -78,6 +78,9 @@ export function SignInPage() {
         </Button>
       </form>
       <p className="muted">
+        <Link to="/forgot-password">Forgot your password?</Link>
+      </p>
+      <p className="muted">
         New to Keel? <Link to={registerHref}>Create an account</Link>
       </p>
     </CenteredPage>

@@ -1,0 +1,465 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { IsolationLevel, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { AppError } from '../../../shared/errors.ts';
+import type { ExportFilters, ExportOutput, ExportStatus } from '../../../shared/schemas/exports.ts';
+import type { OrganizationTier } from '../../../shared/schemas/tenancy.ts';
+import { withDbScope, type Em } from '../../platform/db/context.ts';
+import type { JobContext, QueueName } from '../../platform/queue/definition.ts';
+import { MAX_PRESIGN_SECONDS } from '../../platform/storage/s3.ts';
+import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
+import { User } from '../auth/user.entity.ts';
+import { appLink, notifyInApp, sendMail, type DataServices } from '../notifications/notifications.service.ts';
+import { reportJobProgress, type JobProgressInput } from '../realtime/realtime.service.ts';
+import { countRecords, CSV_HEADER, recordCsvChunks, type RecordFilters } from '../records/records.csv.ts';
+import { Organization } from '../tenancy/organization.entity.ts';
+import { DataExport, type IDataExport, type StoredExportFilters } from './export.entity.ts';
+
+export const EXPORT_JOB = 'exports.run';
+export const EXPORT_PURGE_JOB = 'exports.purge';
+/** Download links (and the file behind them) live this long: the longest a SigV4 presigned URL can. */
+export const EXPORT_TTL_SECONDS = MAX_PRESIGN_SECONDS;
+/** An identical request this soon after another one gets that one back instead of a new export. */
+export const DUPLICATE_WINDOW_MS = 3_600_000;
+const ACTIVE: ExportStatus[] = ['queued', 'running'];
+const CANCEL_POLL_MS = 500;
+
+/** Bigger customers' exports go ahead of smaller ones' on a busy worker fleet. */
+export function queueForTier(tier: OrganizationTier): QueueName {
+  return tier === 'enterprise' ? 'high' : tier === 'professional' ? 'default' : 'low';
+}
+
+export function storedFilters(f: ExportFilters): StoredExportFilters {
+  return {
+    from: f.from ? f.from.toISOString() : null,
+    to: f.to ? f.to.toISOString() : null,
+    statuses: f.statuses ?? null,
+  };
+}
+
+const filtersHash = (f: StoredExportFilters) =>
+  createHash('sha256')
+    .update(JSON.stringify([f.from, f.to, f.statuses]))
+    .digest('hex');
+
+const recordFilters = (f: StoredExportFilters): RecordFilters => ({
+  from: f.from ? new Date(f.from) : null,
+  to: f.to ? new Date(f.to) : null,
+  statuses: f.statuses,
+});
+
+export function toExportOutput(e: IDataExport): ExportOutput {
+  return {
+    id: e.id,
+    status: e.status,
+    filters: e.filters,
+    queue: e.queue,
+    rowCount: e.rowCount ?? null,
+    totalRows: e.totalRows ?? null,
+    bytes: e.bytes ?? null,
+    error: e.error ?? null,
+    requestedBy: e.requestedBy?.id ?? null,
+    createdAt: e.createdAt,
+    startedAt: e.startedAt ?? null,
+    finishedAt: e.finishedAt ?? null,
+    expiresAt: e.expiresAt ?? null,
+  };
+}
+
+export const exportFilename = (e: Pick<IDataExport, 'createdAt'>) =>
+  `records-${e.createdAt.toISOString().slice(0, 10)}.csv`;
+const exportKey = (organizationId: string, id: string) => `exports/${organizationId}/${id}.csv`;
+
+function progress(
+  s: Pick<DataServices, 'realtime' | 'logger'>,
+  organizationId: string,
+  p: Omit<JobProgressInput, 'kind'>,
+) {
+  return reportJobProgress(s.realtime, organizationId, { kind: 'export', ...p }).catch((err: unknown) =>
+    s.logger.warn({ err, exportId: p.jobId }, 'export progress not published'),
+  );
+}
+
+/**
+ * Requests an export of the organization's records. Limited by the `exports` policy per organization (duplicates
+ * count: each request costs). The same filters within the hour return the export already made or under way
+ * (`duplicate: true`) instead of starting another; a partial unique index settles two identical requests racing.
+ */
+export async function requestExport(
+  s: DataServices,
+  em: Em,
+  input: { organization: { id: string; tier: OrganizationTier }; userId: string; filters: ExportFilters },
+): Promise<{ export: IDataExport; duplicate: boolean }> {
+  const organizationId = input.organization.id;
+  await s.rateLimits.enforce('exports', `org:${organizationId}`);
+  const filters = storedFilters(input.filters);
+  const hash = filtersHash(filters);
+  const recent = () =>
+    em.findOne(
+      DataExport,
+      {
+        filtersHash: hash,
+        status: { $in: [...ACTIVE, 'completed'] },
+        createdAt: { $gt: new Date(Date.now() - DUPLICATE_WINDOW_MS) },
+      },
+      { orderBy: { createdAt: 'desc' }, refresh: true },
+    );
+  const existing = await recent();
+  if (existing) return { export: existing, duplicate: true };
+
+  const queue = queueForTier(input.organization.tier);
+  const row = em.create(DataExport, {
+    organization: organizationId,
+    requestedBy: input.userId,
+    filters,
+    filtersHash: hash,
+    status: 'queued',
+    queue,
+  });
+  try {
+    await em.flush();
+  } catch (err) {
+    if (!(err instanceof UniqueConstraintViolationException)) throw err;
+    em.clear();
+    const winner = await recent();
+    if (winner) return { export: winner, duplicate: true };
+    throw err;
+  }
+  try {
+    const dispatched = await s.queue.dispatch(
+      EXPORT_JOB,
+      { exportId: row.id, organizationId },
+      { queue, organizationId, tags: [`export:${row.id}`] },
+    );
+    row.jobId = dispatched.id;
+  } catch (err) {
+    row.status = 'failed';
+    row.error = 'Could not be queued';
+    row.finishedAt = new Date();
+    await em.flush();
+    throw err;
+  }
+  await em.flush();
+  await progress(s, organizationId, {
+    jobId: row.id,
+    status: 'queued',
+    progress: 0,
+    processed: 0,
+    total: null,
+    message: 'Queued',
+  });
+  return { export: row, duplicate: false };
+}
+
+export async function listExports(
+  em: Em,
+  opts: { status?: ExportStatus | undefined; limit: number; offset: number },
+): Promise<{ items: IDataExport[]; total: number }> {
+  const [items, total] = await em.findAndCount(DataExport, opts.status ? { status: opts.status } : {}, {
+    orderBy: { createdAt: 'desc', id: 'desc' },
+    limit: opts.limit,
+    offset: opts.offset,
+  });
+  return { items, total };
+}
+
+export async function getExport(em: Em, id: string): Promise<IDataExport> {
+  const row = await em.findOne(DataExport, { id }, { refresh: true });
+  if (!row) throw new AppError('NOT_FOUND', 'Export not found');
+  return row;
+}
+
+/** Stops an export: a queued one at once, a running one within a second (its partial file is removed). */
+export async function cancelExport(s: DataServices, em: Em, id: string): Promise<IDataExport> {
+  const row = await getExport(em, id);
+  if (!ACTIVE.includes(row.status)) {
+    throw new AppError('CONFLICT', `This export is already ${row.status}`);
+  }
+  row.cancelRequestedAt = new Date();
+  if (row.status === 'queued') {
+    row.status = 'cancelled';
+    row.finishedAt = new Date();
+    row.error = 'Cancelled';
+  }
+  await em.flush();
+  if (row.status === 'cancelled') {
+    await progress(s, row.organization.id, {
+      jobId: row.id,
+      status: 'cancelled',
+      progress: null,
+      processed: null,
+      total: null,
+      message: 'Cancelled',
+    });
+  }
+  return row;
+}
+
+export async function exportDownload(
+  s: Pick<DataServices, 'storage'>,
+  row: IDataExport,
+): Promise<{ url: string; expiresAt: Date; filename: string }> {
+  if (row.status !== 'completed' || !row.fileKey || !row.expiresAt) {
+    throw new AppError('CONFLICT', `This export is ${row.status}; there is nothing to download`);
+  }
+  const seconds = Math.floor((row.expiresAt.getTime() - Date.now()) / 1000);
+  if (seconds <= 0) throw new AppError('NOT_FOUND', 'This export has expired; request a new one');
+  const filename = exportFilename(row);
+  return {
+    url: await s.storage.downloadUrl(row.fileKey, { expiresInSeconds: seconds, filename }),
+    expiresAt: row.expiresAt,
+    filename,
+  };
+}
+
+class ExportCancelled extends Error {
+  override name = 'ExportCancelled';
+  constructor() {
+    super('Cancelled');
+  }
+}
+
+/**
+ * The export job: streams the organization's records from PostgreSQL (a cursor, in a read-only repeatable-read
+ * transaction for a consistent file) into storage while the bytes are produced, reporting progress. Memory stays
+ * at a few chunks whatever the row count. A cancellation or failure removes the partial file; success ends with a
+ * 7-day link, an email and a purge queued for when the link expires.
+ */
+export async function runExport(
+  s: DataServices,
+  ctx: Pick<JobContext, 'em' | 'signal' | 'logger' | 'attempt'>,
+  exportId: string,
+): Promise<{ status: ExportStatus; rows?: number }> {
+  const em = ctx.em;
+  const row = await em.findOne(DataExport, { id: exportId }, { refresh: true });
+  if (!row) return { status: 'failed' };
+  const organizationId = row.organization.id;
+  if (row.status === 'completed' || row.status === 'cancelled' || row.status === 'failed')
+    return { status: row.status };
+  if (row.cancelRequestedAt) return finishCancelled(s, em, row);
+
+  row.status = 'running';
+  row.startedAt = new Date();
+  row.error = null;
+  await em.flush();
+  await progress(s, organizationId, {
+    jobId: row.id,
+    status: 'running',
+    progress: 0,
+    processed: 0,
+    total: null,
+    message: 'Counting rows',
+  });
+
+  const abort = new AbortController();
+  const onJobAbort = () => abort.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onJobAbort, { once: true });
+  // A cancellation is a column another request sets; polling it keeps the job independent of which process runs it.
+  const poll = setInterval(() => {
+    void withDbScope(s.em, organizationId, (scoped) =>
+      scoped.findOne(DataExport, { id: exportId }, { fields: ['cancelRequestedAt'] }),
+    )
+      .then((r) => {
+        if (r?.cancelRequestedAt && !abort.signal.aborted) abort.abort(new ExportCancelled());
+      })
+      .catch((err: unknown) => ctx.logger.warn({ err }, 'export cancel check failed'));
+  }, CANCEL_POLL_MS);
+
+  const key = exportKey(organizationId, row.id);
+  const filters = recordFilters(row.filters);
+  try {
+    const { rows, bytes, total } = await em.transactional(
+      async (tx) => {
+        const total = await countRecords(tx, organizationId, filters);
+        let rows = 0;
+        async function* csv() {
+          yield Buffer.from(CSV_HEADER);
+          for await (const chunk of recordCsvChunks(tx, organizationId, filters)) {
+            abort.signal.throwIfAborted();
+            rows += chunk.rows;
+            void progress(s, organizationId, {
+              jobId: exportId,
+              status: 'running',
+              progress: total ? Math.min(1, rows / total) : null,
+              processed: rows,
+              total,
+              message: `${rows.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows`,
+            });
+            yield chunk.data;
+          }
+        }
+        // highWaterMark 1: the stream asks for the next chunk only once the store has taken the previous one.
+        const body = Readable.from(csv(), { objectMode: false, highWaterMark: 1 });
+        const stored = await s.storage.put(key, body, {
+          contentType: 'text/csv; charset=utf-8',
+          signal: abort.signal,
+        });
+        return { rows, bytes: stored.bytes, total };
+      },
+      { readOnly: true, isolationLevel: IsolationLevel.REPEATABLE_READ },
+    );
+    const expiresAt = new Date(Date.now() + EXPORT_TTL_SECONDS * 1000);
+    Object.assign(row, {
+      status: 'completed',
+      rowCount: rows,
+      totalRows: total,
+      bytes,
+      fileKey: key,
+      finishedAt: new Date(),
+      expiresAt,
+    });
+    await em.flush();
+    await progress(s, organizationId, {
+      jobId: row.id,
+      status: 'completed',
+      progress: 1,
+      processed: rows,
+      total: rows,
+      message: `${rows.toLocaleString('en-US')} rows exported`,
+    });
+    await s.queue
+      .dispatch(
+        EXPORT_PURGE_JOB,
+        { exportId: row.id, organizationId },
+        { organizationId, delayMs: EXPORT_TTL_SECONDS * 1000 },
+      )
+      .catch((err: unknown) => ctx.logger.warn({ err }, 'export purge not scheduled'));
+    await announce(s, em, row, 'ready');
+    return { status: 'completed', rows };
+  } catch (err) {
+    await s.storage.delete(key).catch(() => undefined);
+    em.clear();
+    const fresh = await em.findOne(DataExport, { id: exportId }, { refresh: true });
+    if (!fresh) throw err;
+    if (abort.signal.reason instanceof ExportCancelled || fresh.cancelRequestedAt)
+      return finishCancelled(s, em, fresh);
+    // Back to queued until the queue decides: a retry runs it again, the last failure calls failExport.
+    fresh.status = 'queued';
+    fresh.error = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+    await em.flush();
+    throw err;
+  } finally {
+    clearInterval(poll);
+    ctx.signal.removeEventListener('abort', onJobAbort);
+  }
+}
+
+async function finishCancelled(s: DataServices, em: Em, row: IDataExport): Promise<{ status: ExportStatus }> {
+  row.status = 'cancelled';
+  row.error = 'Cancelled';
+  row.finishedAt = new Date();
+  row.fileKey = null;
+  await em.flush();
+  await progress(s, row.organization.id, {
+    jobId: row.id,
+    status: 'cancelled',
+    progress: null,
+    processed: row.rowCount ?? null,
+    total: row.totalRows ?? null,
+    message: 'Cancelled; no file was kept',
+  });
+  return { status: 'cancelled' };
+}
+
+/** The job's last attempt failed: record why, tell the requester. */
+export async function failExport(s: DataServices, em: Em, exportId: string, reason: string): Promise<void> {
+  const row = await em.findOne(DataExport, { id: exportId }, { refresh: true });
+  if (!row || row.status === 'completed' || row.status === 'cancelled') return;
+  if (row.fileKey) await s.storage.delete(row.fileKey).catch(() => undefined);
+  row.status = 'failed';
+  row.error = reason.slice(0, 500);
+  row.fileKey = null;
+  row.finishedAt = new Date();
+  await em.flush();
+  await progress(s, row.organization.id, {
+    jobId: row.id,
+    status: 'failed',
+    progress: null,
+    processed: null,
+    total: null,
+    message: row.error,
+  });
+  await announce(s, em, row, 'failed');
+}
+
+async function announce(
+  s: DataServices,
+  em: Em,
+  row: IDataExport,
+  outcome: 'ready' | 'failed',
+): Promise<void> {
+  const userId = row.requestedBy?.id;
+  if (!userId) return;
+  const [user, org] = await Promise.all([
+    em.findOne(User, { id: userId }),
+    em.findOne(Organization, { id: row.organization.id }),
+  ]);
+  if (!user || !org) return;
+  const organizationName = org.name;
+  if (outcome === 'ready') {
+    const { url, expiresAt } = await exportDownload(s, row);
+    await sendMail(
+      s.queue,
+      user.email,
+      {
+        template: 'export-ready',
+        organizationName,
+        rows: row.rowCount ?? 0,
+        url,
+        expiresAt: expiresAt.toISOString(),
+      },
+      org.id,
+    );
+  } else {
+    await sendMail(
+      s.queue,
+      user.email,
+      { template: 'export-failed', organizationName, reason: row.error ?? 'unknown error' },
+      org.id,
+    );
+  }
+  await notifyInApp(s, userId, {
+    type: outcome === 'ready' ? 'export.ready' : 'export.failed',
+    title: outcome === 'ready' ? 'Your export is ready' : 'Your export failed',
+    body: outcome === 'ready' ? `${row.rowCount ?? 0} rows` : row.error,
+    organizationId: org.id,
+    data: { exportId: row.id, link: appLink(s.config, '/app/exports') },
+  });
+}
+
+/** The link has expired: the file goes too. */
+export async function purgeExport(s: DataServices, em: Em, exportId: string): Promise<void> {
+  const row = await em.findOne(DataExport, { id: exportId }, { refresh: true });
+  if (!row?.fileKey) return;
+  await s.storage.delete(row.fileKey);
+  row.fileKey = null;
+  await em.flush();
+}
+
+/** Ops: every organization's exports (explicitly unfiltered; staff only, through opsProcedure). */
+export async function listAllExports(
+  rootEm: Em,
+  opts: {
+    organizationId?: string | undefined;
+    status?: ExportStatus | undefined;
+    limit: number;
+    offset: number;
+  },
+) {
+  return withDbScope(rootEm, undefined, async (em) => {
+    const [items, total] = await em.findAndCount(
+      DataExport,
+      {
+        ...(opts.organizationId ? { organization: opts.organizationId } : {}),
+        ...(opts.status ? { status: opts.status } : {}),
+      },
+      {
+        filters: { [TENANT_FILTER]: false },
+        orderBy: { createdAt: 'desc', id: 'desc' },
+        limit: opts.limit,
+        offset: opts.offset,
+      },
+    );
+    return { items: items.map((e) => ({ ...toExportOutput(e), organizationId: e.organization.id })), total };
+  });
+}

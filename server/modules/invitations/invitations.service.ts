@@ -1,0 +1,202 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { AppError } from '../../../shared/errors.ts';
+import type { Role } from '../../../shared/permissions.ts';
+import { withDbScope, type Em } from '../../platform/db/context.ts';
+import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
+import { recordActivity } from '../activity/activity.service.ts';
+import { hashPassword } from '../auth/password.ts';
+import { User, type IUser } from '../auth/user.entity.ts';
+import { appLink, sendMail, type DataServices } from '../notifications/notifications.service.ts';
+import { Membership } from '../tenancy/membership.entity.ts';
+import { Organization } from '../tenancy/organization.entity.ts';
+import { Invitation, type IInvitation } from './invitation.entity.ts';
+
+export const INVITATION_TTL_DAYS = 7;
+const RANK: Record<Role, number> = { member: 1, admin: 2, owner: 3 };
+const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export function toInvitationOutput(i: IInvitation) {
+  return {
+    id: i.id,
+    email: i.email,
+    role: i.role,
+    invitedBy: i.invitedBy?.id ?? null,
+    expiresAt: i.expiresAt,
+    acceptedAt: i.acceptedAt ?? null,
+    revokedAt: i.revokedAt ?? null,
+    createdAt: i.createdAt,
+  };
+}
+
+/**
+ * Invites an email address to the current organization with a role no higher than the inviter's own. Inviting an
+ * address again replaces its open invitation (the old link stops working). The link is emailed; only its hash is kept.
+ */
+export async function createInvitation(
+  s: Pick<DataServices, 'queue' | 'config'>,
+  em: Em,
+  input: {
+    organizationId: string;
+    inviter: { id: string; name: string; role: Role };
+    email: string;
+    role: Role;
+  },
+): Promise<IInvitation> {
+  if (RANK[input.role] > RANK[input.inviter.role]) {
+    throw new AppError('ABILITY_MISSING', `A ${input.inviter.role} cannot invite an ${input.role}`, {
+      fieldErrors: { role: [`must be at most ${input.inviter.role}`] },
+    });
+  }
+  const email = input.email.toLowerCase();
+  const existingUser = await em.findOne(User, { email });
+  if (existingUser && (await em.count(Membership, { user: existingUser.id }))) {
+    throw new AppError('CONFLICT', `${email} is already a member`, {
+      fieldErrors: { email: ['is already a member'] },
+    });
+  }
+  const token = randomBytes(32).toString('base64url');
+  const invitation = await em.transactional(async (tx) => {
+    await tx.nativeUpdate(
+      Invitation,
+      { email, acceptedAt: null, revokedAt: null },
+      { revokedAt: new Date() },
+    );
+    const created = tx.create(Invitation, {
+      organization: input.organizationId,
+      email,
+      role: input.role,
+      tokenHash: hashToken(token),
+      invitedBy: input.inviter.id,
+      expiresAt: new Date(Date.now() + INVITATION_TTL_DAYS * 86_400_000),
+    });
+    recordActivity(tx, {
+      organizationId: input.organizationId,
+      userId: input.inviter.id,
+      action: 'member.invited',
+      subjectType: 'invitation',
+      subjectId: created.id,
+      metadata: { email, role: input.role },
+    });
+    return created;
+  });
+  const org = await em.findOneOrFail(Organization, { id: input.organizationId });
+  await sendMail(
+    s.queue,
+    email,
+    {
+      template: 'invitation',
+      organizationName: org.name,
+      inviterName: input.inviter.name,
+      role: input.role,
+      url: appLink(s.config, `/invitations/accept?token=${token}`),
+      expiresAt: invitation.expiresAt.toISOString(),
+    },
+    input.organizationId,
+  );
+  return invitation;
+}
+
+export async function listInvitations(em: Em): Promise<IInvitation[]> {
+  return em.find(
+    Invitation,
+    { acceptedAt: null, revokedAt: null, expiresAt: { $gt: new Date() } },
+    { orderBy: { createdAt: 'desc' } },
+  );
+}
+
+export async function revokeInvitation(em: Em, id: string): Promise<void> {
+  const inv = await em.findOne(Invitation, { id });
+  if (!inv) throw new AppError('NOT_FOUND', 'Invitation not found');
+  if (inv.acceptedAt) throw new AppError('CONFLICT', 'This invitation was already accepted');
+  inv.revokedAt ??= new Date();
+  await em.flush();
+}
+
+/**
+ * The invitation behind a link. The token identifies the organization (like an API token does), so this is the
+ * one lookup of invitations across organizations; whatever is wrong with the link reads as "not valid".
+ */
+async function openInvitation(rootEm: Em, token: string): Promise<IInvitation> {
+  const inv = await withDbScope(rootEm, undefined, (em) =>
+    em.findOne(
+      Invitation,
+      { tokenHash: hashToken(token) },
+      { filters: { [TENANT_FILTER]: false }, populate: ['organization'] },
+    ),
+  );
+  if (!inv || inv.revokedAt || inv.acceptedAt) {
+    throw new AppError(
+      'TOKEN_INVALID',
+      'This invitation link is not valid (it may have been used or withdrawn)',
+    );
+  }
+  if (inv.expiresAt.getTime() <= Date.now())
+    throw new AppError('TOKEN_EXPIRED', 'This invitation has expired');
+  return inv;
+}
+
+export async function previewInvitation(rootEm: Em, token: string) {
+  const inv = await openInvitation(rootEm, token);
+  const hasAccount = await withDbScope(rootEm, undefined, (em) => em.count(User, { email: inv.email }));
+  return {
+    organizationName: inv.organization.name,
+    email: inv.email,
+    role: inv.role,
+    expiresAt: inv.expiresAt,
+    hasAccount: hasAccount > 0,
+  };
+}
+
+/**
+ * The signed-in user accepts: they must be the invited address. Marking the invitation accepted is conditional on
+ * it still being open, in the same transaction as the membership, so a link works once.
+ */
+export async function acceptInvitation(rootEm: Em, user: Pick<IUser, 'id' | 'email'>, token: string) {
+  const inv = await openInvitation(rootEm, token);
+  if (inv.email !== user.email.toLowerCase()) {
+    throw new AppError('NOT_A_MEMBER', 'This invitation was sent to another email address');
+  }
+  const organizationId = inv.organization.id;
+  await withDbScope(rootEm, organizationId, (em) =>
+    em.transactional(async (tx) => {
+      const claimed = await tx.nativeUpdate(
+        Invitation,
+        { id: inv.id, acceptedAt: null, revokedAt: null },
+        { acceptedAt: new Date(), acceptedBy: user.id },
+      );
+      if (claimed !== 1) throw new AppError('TOKEN_INVALID', 'This invitation link is not valid');
+      if (!(await tx.count(Membership, { user: user.id }))) {
+        tx.create(Membership, { organization: organizationId, user: user.id, role: inv.role });
+      }
+      recordActivity(tx, {
+        organizationId,
+        userId: user.id,
+        action: 'member.joined',
+        metadata: { role: inv.role },
+      });
+    }),
+  );
+  await withDbScope(rootEm, undefined, (em) =>
+    em.nativeUpdate(User, { id: user.id }, { currentOrganization: organizationId }),
+  );
+  return { organizationId, role: inv.role };
+}
+
+/** Someone without an account accepts: the account is created with the invited address, then joins. */
+export async function acceptAsNewUser(rootEm: Em, input: { token: string; name: string; password: string }) {
+  const inv = await openInvitation(rootEm, input.token);
+  const passwordHash = await hashPassword(input.password);
+  const user = await withDbScope(rootEm, undefined, async (em) => {
+    if (await em.count(User, { email: inv.email })) {
+      throw new AppError(
+        'EMAIL_TAKEN',
+        'An account with this email exists: sign in, then accept the invitation',
+      );
+    }
+    const u = em.create(User, { email: inv.email, name: input.name, passwordHash });
+    await em.flush();
+    return u;
+  });
+  const accepted = await acceptInvitation(rootEm, user, input.token);
+  return { user, ...accepted };
+}

@@ -1,0 +1,143 @@
+import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import type { Config } from '../../config/env.ts';
+import type { Em } from '../db/context.ts';
+import type { Logger } from '../logger/logger.ts';
+
+/** The queues every deployment has; each is a real bee-queue queue under `<KEY_PREFIX>bq:<name>:`. */
+export const QUEUE_NAMES = ['high', 'default', 'low', 'mail', 'webhooks'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export const isQueueName = (s: string): s is QueueName => (QUEUE_NAMES as readonly string[]).includes(s);
+
+export interface RateLimitPolicy<P> {
+  /** Which bucket a job counts against; the job name when absent (one limit for the job type). */
+  key?: (payload: P) => string;
+  limit: number;
+  perSeconds: number;
+}
+
+export interface OverlapPolicy<P> {
+  key: (payload: P) => string;
+  /** How long a job that finds the key taken waits before trying again. */
+  releaseAfterMs?: number;
+  /** Safety expiry of the lock should its holder die; defaults to the timeout plus ten seconds. */
+  expiresAfterMs?: number;
+}
+
+/** What a handler gets besides its payload. */
+export interface JobContext {
+  id: string;
+  name: string;
+  queue: QueueName;
+  /** 1 for the first run; releases and retries both count (Laravel's `attempts()`). */
+  attempt: number;
+  organizationId: string | undefined;
+  /** W3C traceparent of the dispatching request, so a job's logs join its request's trace. */
+  traceparent: string;
+  batchId: string | undefined;
+  /** Aborted when the timeout fires or the worker shuts down: stop work and return (or throw). */
+  signal: AbortSignal;
+  /** EntityManager fork scoped to the job's organization (tenant filter and RLS on), or unscoped for system jobs. */
+  em: Em;
+  logger: Logger;
+  config: Config;
+  redis: Redis;
+  /** Put the job back on its queue after delayMs without counting an exception. */
+  release(delayMs?: number): never;
+}
+
+export interface FailureInfo {
+  id: string;
+  name: string;
+  queue: QueueName;
+  organizationId: string | undefined;
+  attempts: number;
+  error: string;
+}
+
+export interface JobDefinitionInput<S extends z.ZodType> {
+  name: string;
+  payload: S;
+  queue?: QueueName;
+  /** Attempts in all, releases included (0 = unlimited, bounded by retryUntilMs). Default 3. */
+  tries?: number;
+  /** Delay before the next attempt in ms: one number, or one entry per retry (the last one repeats). */
+  backoff?: number | readonly number[];
+  /** The handler's AbortSignal fires after this many ms and the attempt counts as a failure. Default 60 s. */
+  timeoutMs?: number;
+  /** Fail once this many attempts threw, even with tries left (releases do not count). */
+  maxExceptions?: number;
+  /** Stop retrying this long after the first dispatch. */
+  retryUntilMs?: number;
+  /** A second dispatch with the same unique id while the first is pending (or for uniqueForMs) is a no-op. */
+  uniqueId?: (payload: z.output<S>) => string;
+  uniqueForMs?: number;
+  withoutOverlapping?: OverlapPolicy<z.output<S>>;
+  rateLimit?: RateLimitPolicy<z.output<S>>;
+  tags?: (payload: z.output<S>) => string[];
+  /** Runs once, after the last attempt failed (or the job stalled too often). */
+  failed?: (
+    payload: z.output<S>,
+    failure: FailureInfo,
+    ctx: { em: Em; logger: Logger },
+  ) => Promise<void> | void;
+  handle: (payload: z.output<S>, ctx: JobContext) => Promise<unknown> | unknown;
+}
+
+export interface JobDefinition<S extends z.ZodType = z.ZodType> extends JobDefinitionInput<S> {
+  queue: QueueName;
+  tries: number;
+  timeoutMs: number;
+  /** Brand so dispatch() only accepts what defineJob() built. */
+  readonly kind: 'keel.job';
+}
+
+export type AnyJobDefinition = JobDefinition<z.ZodType>;
+export type PayloadOf<D> = D extends JobDefinition<infer S> ? z.input<S> : never;
+
+const NAME = /^[a-z0-9][a-z0-9:._-]{0,119}$/i;
+
+export function defineJob<S extends z.ZodType>(input: JobDefinitionInput<S>): JobDefinition<S> {
+  if (!NAME.test(input.name)) throw new Error(`Invalid job name "${input.name}"`);
+  const tries = input.tries ?? 3;
+  if (!Number.isInteger(tries) || tries < 0) throw new Error(`${input.name}: tries must be an integer ≥ 0`);
+  const backoff = input.backoff;
+  if (backoff !== undefined) {
+    const list = typeof backoff === 'number' ? [backoff] : backoff;
+    if (!list.length || list.some((d) => !Number.isFinite(d) || d < 0)) {
+      throw new Error(`${input.name}: backoff must be a non-negative number or a non-empty array of them`);
+    }
+  }
+  if (tries === 0 && input.retryUntilMs === undefined && input.maxExceptions === undefined) {
+    throw new Error(`${input.name}: unlimited tries need retryUntilMs or maxExceptions`);
+  }
+  return {
+    ...input,
+    queue: input.queue ?? 'default',
+    tries,
+    timeoutMs: input.timeoutMs ?? 60_000,
+    kind: 'keel.job',
+  };
+}
+
+/** Delay before retry number `attempt` (1-based: the retry after the first attempt is 1). */
+export function backoffDelay(backoff: number | readonly number[] | undefined, attempt: number): number {
+  if (backoff === undefined) return 0;
+  if (typeof backoff === 'number') return backoff;
+  return backoff[Math.min(attempt, backoff.length) - 1] ?? 0;
+}
+
+/** What chain and batch callbacks receive. Closures cannot be queued, so callbacks are registered by name. */
+export interface CallbackEvent {
+  kind: 'then' | 'catch' | 'finally' | 'chain-catch';
+  batchId?: string;
+  chainId?: string;
+  /** For catch callbacks: the job that failed and why. */
+  failedJob?: { id: string; name: string; error: string };
+}
+
+export type CallbackHandler = (
+  event: CallbackEvent,
+  ctx: { em: Em; logger: Logger; organizationId: string | undefined },
+) => Promise<void> | void;

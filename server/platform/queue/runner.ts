@@ -1,0 +1,280 @@
+import { withDbScope } from '../db/context.ts';
+import { withLogBindings } from '../logger/logger.ts';
+import { inSpan } from '../tracing/propagation.ts';
+import { keelJobOptions, type BeeJob } from './bee.ts';
+import { backoffDelay, type AnyJobDefinition, type JobContext, type QueueName } from './definition.ts';
+import { traceIdOf, type Envelope } from './envelope.ts';
+import { scripts } from './scripts.ts';
+import { JobTimeoutError, type QueueSystem } from './system.ts';
+
+/** Thrown by ctx.release() and by the rate-limit / overlap checks: back on the queue, no exception counted. */
+export class ReleaseJob extends Error {
+  constructor(readonly delayMs: number) {
+    super(`Released for ${delayMs} ms`);
+    this.name = 'ReleaseJob';
+  }
+}
+
+export class ShutdownAbort extends Error {
+  constructor() {
+    super('Worker shutting down');
+    this.name = 'ShutdownAbort';
+  }
+}
+
+/** A failure that retrying cannot fix (unknown job, payload that no longer parses). */
+class PermanentFailure extends Error {
+  override name = 'PermanentFailure';
+}
+
+export interface RunningJob {
+  id: string;
+  name: string;
+  queue: QueueName;
+  startedAt: number;
+  controller: AbortController;
+}
+
+/**
+ * Runs one attempt of a job inside bee-queue's `_runJob`: tenant scope, AbortSignal timeout, rate limit and
+ * overlap middleware, then decides what bee should do next by setting `keelDelay` before throwing (bee asks the
+ * `keel` backoff strategy, which returns it): ≥ 0 retries after that delay, -1 fails the job.
+ */
+export class JobRunner {
+  readonly running = new Map<string, RunningJob>();
+  processed = 0;
+  failed = 0;
+
+  constructor(
+    private readonly system: QueueSystem,
+    readonly workerId: string,
+  ) {}
+
+  /** Aborts every running handler; their jobs go back to the queue without an attempt counted. */
+  abortAll(): void {
+    for (const r of this.running.values()) r.controller.abort(new ShutdownAbort());
+  }
+
+  async execute(job: BeeJob, queue: QueueName): Promise<unknown> {
+    const { system } = this;
+    const env = job.data as Envelope;
+    delete job.options.keelDelay;
+    keelJobOptions(job);
+    job.options.stacktraces.splice(3);
+    const startedAt = Date.now();
+    const waitMs = startedAt - env.qa;
+    const controller = new AbortController();
+    const def = system.registry.get(env.name);
+    this.running.set(job.id, { id: job.id, name: env.name, queue, startedAt, controller });
+    let overlapKey: string | undefined;
+    try {
+      if (!def)
+        throw new PermanentFailure(`Unknown job "${env.name}": no definition registered on this worker`);
+      if (env.batch && (await system.isBatchCancelled(env.batch))) {
+        await this.finish(job.id, queue, env, 'cancelled', startedAt, waitMs);
+        return undefined;
+      }
+      env.attempts += 1;
+      const parsed = def.payload.safeParse(env.payload);
+      if (!parsed.success)
+        throw new PermanentFailure(`Payload no longer matches "${env.name}": ${parsed.error.message}`);
+      const wait = await system.rateLimitWait(def, parsed.data);
+      if (wait > 0) throw new ReleaseJob(wait);
+      if (def.withoutOverlapping) {
+        const key = system.keys.overlap(def.name, def.withoutOverlapping.key(parsed.data));
+        const ttl = def.withoutOverlapping.expiresAfterMs ?? def.timeoutMs + 10_000;
+        if (!(await system.redis.set(key, job.id, 'PX', ttl, 'NX'))) {
+          throw new ReleaseJob(def.withoutOverlapping.releaseAfterMs ?? 1_000);
+        }
+        overlapKey = key;
+      }
+      const result = await this.runHandler(def, parsed.data, env, job.id, queue, controller);
+      await this.finish(job.id, queue, env, 'completed', startedAt, waitMs);
+      return result;
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      job.options.keelDelay = await this.decide(
+        job.id,
+        queue,
+        env,
+        def,
+        error,
+        startedAt,
+        waitMs,
+        controller,
+      );
+      throw error;
+    } finally {
+      this.running.delete(job.id);
+      if (overlapKey) await scripts.delIfEq(system.redis, [overlapKey], [job.id]).catch(() => undefined);
+    }
+  }
+
+  private async runHandler(
+    def: AnyJobDefinition,
+    payload: unknown,
+    env: Envelope,
+    id: string,
+    queue: QueueName,
+    controller: AbortController,
+  ): Promise<unknown> {
+    const { system } = this;
+    const timer = setTimeout(() => controller.abort(new JobTimeoutError(def.timeoutMs)), def.timeoutMs);
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), {
+        once: true,
+      });
+    });
+    let logger: JobContext['logger'] | undefined;
+    const handler = withDbScope(system.em, env.org, (em) =>
+      withLogBindings({ requestId: traceIdOf(env.trace), ...(env.org ? { tenantId: env.org } : {}) }, () => {
+        const ctx: JobContext = {
+          id,
+          name: env.name,
+          queue,
+          attempt: env.attempts,
+          organizationId: env.org,
+          traceparent: env.trace,
+          batchId: env.batch,
+          signal: controller.signal,
+          em,
+          get logger() {
+            return (logger ??= system.logger.child({ job: env.name, jobId: id }));
+          },
+          config: system.config,
+          redis: system.redis,
+          release(delayMs = 0): never {
+            throw new ReleaseJob(delayMs);
+          },
+        };
+        // A consumer span continuing the dispatcher's trace (a no-op when tracing is off).
+        return inSpan(
+          `job ${env.name}`,
+          'consumer',
+          { traceparent: env.trace },
+          async () => def.handle(payload, ctx),
+          {
+            'messaging.system': 'bee-queue',
+            'messaging.destination.name': queue,
+            'messaging.message.id': id,
+            'keel.job.attempt': env.attempts,
+          },
+        );
+      }),
+    );
+    // An abandoned handler may still reject later; it must not become an unhandled rejection.
+    handler.catch(() => undefined);
+    aborted.catch(() => undefined);
+    try {
+      return await Promise.race([handler, aborted]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async finish(
+    id: string,
+    queue: QueueName,
+    env: Envelope,
+    status: 'completed' | 'cancelled',
+    startedAt: number,
+    waitMs: number,
+  ): Promise<void> {
+    const { system } = this;
+    const finishedAt = Date.now();
+    const write = system.index.finished(id, queue, env, {
+      status,
+      startedAt,
+      finishedAt,
+      worker: this.workerId,
+    });
+    system.metrics.record(queue, env.name, true, waitMs, finishedAt - startedAt, finishedAt);
+    this.processed += 1;
+    if (env.chain || env.batch) {
+      // Chain and batch bookkeeping must see this job's record first.
+      await write;
+      await system.afterSuccess(id, env);
+    } else {
+      // The index is bookkeeping: its write goes out with bee's finish instead of before it.
+      write.catch((err: unknown) => system.logger.warn({ err, jobId: id }, 'job index write failed'));
+    }
+  }
+
+  /** What happens after a failed or released attempt: ms until the next one, or -1 when the job has failed. */
+  private async decide(
+    id: string,
+    queue: QueueName,
+    env: Envelope,
+    def: AnyJobDefinition | undefined,
+    error: Error,
+    startedAt: number,
+    waitMs: number,
+    controller: AbortController,
+  ): Promise<number> {
+    const { system } = this;
+    const now = Date.now();
+    const reason: unknown = controller.signal.reason;
+    if (reason instanceof ShutdownAbort) {
+      // Not the job's fault: it goes back as if never taken.
+      env.attempts = Math.max(0, env.attempts - 1);
+      env.qa = now;
+      await this.writeAttempt(id, queue, env, 'queued', startedAt, now, undefined, now);
+      return 0;
+    }
+    const released = error instanceof ReleaseJob;
+    if (!released) {
+      env.exceptions += 1;
+      system.metrics.record(queue, env.name, false, waitMs, now - startedAt, now);
+    }
+    const delay = released ? (error as ReleaseJob).delayMs : backoffDelay(def?.backoff, env.attempts);
+    const exhausted =
+      !def ||
+      error instanceof PermanentFailure ||
+      (def.tries > 0 && env.attempts >= def.tries) ||
+      (def.maxExceptions !== undefined && env.exceptions >= def.maxExceptions) ||
+      (def.retryUntilMs !== undefined && now + delay > env.at + def.retryUntilMs);
+    if (exhausted) {
+      this.failed += 1;
+      const finalError =
+        released && def
+          ? new Error(`${env.name} was attempted ${env.attempts} times (the last attempt was released)`)
+          : error;
+      await system.failFinally(id, queue, env, finalError, { startedAt, worker: this.workerId });
+      return -1;
+    }
+    env.qa = now + delay;
+    await this.writeAttempt(
+      id,
+      queue,
+      env,
+      released ? 'released' : 'retrying',
+      startedAt,
+      now,
+      released ? undefined : error,
+      env.qa,
+    );
+    return delay;
+  }
+
+  private async writeAttempt(
+    id: string,
+    queue: QueueName,
+    env: Envelope,
+    status: 'queued' | 'released' | 'retrying',
+    startedAt: number,
+    finishedAt: number,
+    error: Error | undefined,
+    nextAt: number,
+  ): Promise<void> {
+    await this.system.index
+      .finished(id, queue, env, {
+        status,
+        startedAt,
+        finishedAt,
+        worker: this.workerId,
+        ...(error ? { error: error.stack ?? error.message } : {}),
+        nextAt,
+      })
+      .catch(() => undefined);
+  }
+}

@@ -1,0 +1,118 @@
+import type { QueueName } from './definition.ts';
+
+export interface SupervisorConfig {
+  name: string;
+  /** Queues this supervisor works, in priority order for `simple` balancing leftovers. */
+  queues: QueueName[];
+  /**
+   * `auto`: concurrency follows each queue's workload (waiting jobs, or waiting × average runtime with `time`);
+   * `simple`: maxProcesses split evenly.
+   */
+  balance: 'auto' | 'simple';
+  autoScalingStrategy: 'time' | 'size';
+  /** Concurrency slots ("processes" in Horizon's words) per queue at least, and across all queues at most. */
+  minProcesses: number;
+  maxProcesses: number;
+  /** At most this many slots move per queue per balancing round, and rounds are this far apart. */
+  balanceMaxShift: number;
+  balanceCooldownMs: number;
+}
+
+export interface QueueSettings {
+  supervisors: SupervisorConfig[];
+  retention: {
+    /** Recent and completed jobs in the index (Horizon: 60 min). */
+    recentMs: number;
+    completedMs: number;
+    /** Failed jobs in the Redis index; PostgreSQL keeps them until pruned (Horizon: 7 days). */
+    failedMs: number;
+    batchesMs: number;
+    metricsMs: number;
+  };
+  stall: {
+    /** A running job renews its claim every intervalMs / 2; one missing two checks in a row stalled. */
+    intervalMs: number;
+    /** A job found stalled more than this many times fails instead of looping. */
+    maxStalls: number;
+  };
+  /** SIGTERM: running jobs get this long to finish before they are aborted and put back on their queue. */
+  shutdownGraceMs: number;
+  heartbeatMs: number;
+  metricsFlushMs: number;
+  /** Dispatch refuses larger payloads (JSON bytes). */
+  maxPayloadBytes: number;
+  /** A worker process exits (for its process manager to start a fresh one) past any of these. */
+  recycle: { memoryMb: number; maxJobs: number; maxTimeMs: number };
+  leaderTtlMs: number;
+  /** bee-queue's window for grouping delayed jobs that are due close together. */
+  delayedDebounceMs: number;
+}
+
+const ALL: QueueName[] = ['high', 'default', 'mail', 'webhooks', 'low'];
+const MIN = 60_000;
+
+const base: QueueSettings = {
+  supervisors: [
+    {
+      name: 'main',
+      queues: ALL,
+      balance: 'auto',
+      autoScalingStrategy: 'time',
+      minProcesses: 1,
+      maxProcesses: 20,
+      balanceMaxShift: 2,
+      balanceCooldownMs: 3_000,
+    },
+  ],
+  retention: {
+    recentMs: 60 * MIN,
+    completedMs: 60 * MIN,
+    failedMs: 7 * 24 * 60 * MIN,
+    batchesMs: 7 * 24 * 60 * MIN,
+    metricsMs: 3 * 60 * MIN,
+  },
+  stall: { intervalMs: 5_000, maxStalls: 2 },
+  shutdownGraceMs: 25_000,
+  heartbeatMs: 2_000,
+  metricsFlushMs: 1_000,
+  maxPayloadBytes: 64 * 1024,
+  recycle: { memoryMb: 512, maxJobs: 0, maxTimeMs: 0 },
+  leaderTtlMs: 10_000,
+  delayedDebounceMs: 50,
+};
+
+/** Per-environment settings, like Horizon's `environments` block; code, not env vars, so they are reviewed. */
+export function queueSettingsFor(env: 'development' | 'test' | 'production'): QueueSettings {
+  if (env === 'production') {
+    return {
+      ...base,
+      supervisors: [
+        { ...base.supervisors[0]!, name: 'main', queues: ['high', 'default', 'low'], maxProcesses: 30 },
+        { ...base.supervisors[0]!, name: 'io', queues: ['mail', 'webhooks'], maxProcesses: 20 },
+      ],
+      recycle: { memoryMb: 768, maxJobs: 0, maxTimeMs: 6 * 60 * MIN },
+    };
+  }
+  if (env === 'test') {
+    return {
+      ...base,
+      supervisors: [{ ...base.supervisors[0]!, balance: 'simple', maxProcesses: 10, minProcesses: 1 }],
+      stall: { intervalMs: 1_000, maxStalls: 2 },
+      shutdownGraceMs: 5_000,
+      heartbeatMs: 500,
+      leaderTtlMs: 3_000,
+      metricsFlushMs: 200,
+    };
+  }
+  return { ...base, supervisors: [{ ...base.supervisors[0]!, maxProcesses: 10 }] };
+}
+
+export function mergeSettings(baseSettings: QueueSettings, over: Partial<QueueSettings> = {}): QueueSettings {
+  return {
+    ...baseSettings,
+    ...over,
+    retention: { ...baseSettings.retention, ...over.retention },
+    stall: { ...baseSettings.stall, ...over.stall },
+    recycle: { ...baseSettings.recycle, ...over.recycle },
+  };
+}

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { ROLES } from '../permissions.ts';
+import { email, password, text, uuid } from './common.ts';
+
+const token = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'is not a valid link token');
+
+export const createInvitationInput = z.object({ email, role: z.enum(ROLES) }).strict();
+export const invitationIdInput = z.object({ id: uuid }).strict();
+export const invitationTokenInput = z.object({ token }).strict();
+export const acceptAsNewUserInput = z.object({ token, name: text(120), password }).strict();
+
+export const invitationOutput = z.object({
+  id: uuid,
+  email: z.string(),
+  role: z.enum(ROLES),
+  invitedBy: z.string().nullable(),
+  expiresAt: z.date(),
+  acceptedAt: z.date().nullable(),
+  revokedAt: z.date().nullable(),
+  createdAt: z.date(),
+});
+
+export const invitationPreviewOutput = z.object({
+  organizationName: z.string(),
+  email: z.string(),
+  role: z.enum(ROLES),
+  expiresAt: z.date(),
+  /** Whether an account with the invited email exists (sign in, then accept) or must be created. */
+  hasAccount: z.boolean(),
+});
+
+export const requestPasswordResetInput = z.object({ email }).strict();
+export const completePasswordResetInput = z.object({ token, password }).strict();

@@ -1,0 +1,92 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useSubscription } from '@trpc/tanstack-react-query';
+import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { useTRPC, type RouterOutputs } from '../trpc.ts';
+import { formatDateTime } from '../ui/format.ts';
+import { Section, Stat } from '../ui/layout.tsx';
+import { ErrorState, Loading } from '../ui/states.tsx';
+
+type Stats = RouterOutputs['dashboard']['stats'];
+
+/** The flag that gates the analytics panel (defined in the flags module; on per organization by override). */
+export const NEW_ANALYTICS_FLAG = 'new-analytics';
+
+const money = (cents: number, currency: string) =>
+  new Intl.NumberFormat(undefined, { style: 'currency', currency: currency.toUpperCase() }).format(
+    cents / 100,
+  );
+
+export function DashboardStats() {
+  const trpc = useTRPC();
+  const stats = useQuery(trpc.dashboard.stats.queryOptions());
+  if (stats.isPending) return <Loading label="Loading statistics…" />;
+  if (stats.isError) return <ErrorState error={stats.error} onRetry={() => void stats.refetch()} />;
+  const s = stats.data;
+  return (
+    <>
+      <div className="stats" aria-label="Statistics" role="region">
+        <Stat label="Members" value={s.users.toLocaleString()} />
+        <Stat label="Active in 30 days" value={s.activeUsers30d.toLocaleString()} />
+        <Stat label="Monthly revenue" value={money(s.mrrCents, s.currency)} />
+        <Stat label="Churn, 30 days" value={`${(s.churn30d * 100).toFixed(1)} %`} />
+      </div>
+      <p className="muted small">Figures as of {formatDateTime(s.computedAt)} (cached).</p>
+      <NewAnalytics stats={s} />
+    </>
+  );
+}
+
+/** Shown only while the flag is on for this organization; a flag change shows or hides it without a reload. */
+function NewAnalytics({ stats }: { stats: Stats }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const flags = useQuery(trpc.flags.evaluateAll.queryOptions());
+  useSubscription(
+    trpc.flags.onChange.subscriptionOptions(undefined, {
+      onData: ({ data }) => queryClient.setQueryData(trpc.flags.evaluateAll.queryKey(), data.flags),
+    }),
+  );
+  if (flags.data?.[NEW_ANALYTICS_FLAG]?.value !== true) return null;
+
+  const perDay = new Map<string, number>();
+  for (const a of stats.recentActivity) {
+    const day = a.createdAt.toISOString().slice(0, 10);
+    perDay.set(day, (perDay.get(day) ?? 0) + 1);
+  }
+  const activity = [...perDay]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([day, events]) => ({ day, events }));
+  const people = [
+    { name: 'Members', value: stats.users },
+    { name: 'Active 30 d', value: stats.activeUsers30d },
+    { name: 'Left 30 d', value: stats.membersLost30d },
+  ];
+  return (
+    <Section title="New analytics" aside={<span className="badge">Preview</span>}>
+      <div className="columns">
+        <figure className="analytics-chart" aria-label="Members and activity">
+          <ResponsiveContainer width="100%" height={200}>
+            <BarChart data={people}>
+              <CartesianGrid strokeDasharray="3 3" />
+              <XAxis dataKey="name" />
+              <YAxis allowDecimals={false} />
+              <Tooltip />
+              <Bar dataKey="value" name="People" fill="#3b6fd4" />
+            </BarChart>
+          </ResponsiveContainer>
+        </figure>
+        <figure className="analytics-chart" aria-label="Recent events per day">
+          <ResponsiveContainer width="100%" height={200}>
+            <BarChart data={activity}>
+              <CartesianGrid strokeDasharray="3 3" />
+              <XAxis dataKey="day" />
+              <YAxis allowDecimals={false} />
+              <Tooltip />
+              <Bar dataKey="events" name="Events" fill="#2e8b57" />
+            </BarChart>
+          </ResponsiveContainer>
+        </figure>
+      </div>
+    </Section>
+  );
+}
