@@ -45,12 +45,15 @@ function copyToNowhere(sql: string): { submittable: object; done: Promise<number
   return { submittable, done };
 }
 
+/** Peak RSS while a phase runs, and how far it rose above where the phase started. */
 function rssSampler() {
-  let peak = process.memoryUsage().rss;
+  const start = process.memoryUsage().rss;
+  let peak = start;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
   return () => {
     clearInterval(timer);
-    return Math.max(peak, process.memoryUsage().rss);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { peak, growth: peak - start };
   };
 }
 
@@ -173,10 +176,17 @@ export async function run(): Promise<void> {
       },
       {
         name: 'peak_rss',
-        value: Math.round(exportPeak / 1048576),
+        value: Math.round(exportPeak.peak / 1048576),
         unit: 'MB',
-        baseline: Math.round(copyPeak / 1048576),
+        baseline: Math.round(copyPeak.peak / 1048576),
         goal: 'lower; bounded, not growing with rows',
+      },
+      {
+        name: 'rss_growth',
+        value: Math.round(exportPeak.growth / 1048576),
+        unit: 'MB',
+        baseline: Math.round(copyPeak.growth / 1048576),
+        goal: 'lower; far below the file size',
       },
       {
         name: 'file_mb',

@@ -77,9 +77,7 @@ export async function run(): Promise<void> {
   const prefix = `keel:bench:${randomBytes(3).toString('hex')}:`;
   const stripe = await new StripeTestServer().start();
   const config = parseConfig({
-    // Not 'production': with the production supervisors the first jobs a fresh worker takes fail inside bee-queue
-    // ("this.handler is not a function") and stay in `active` (reported to the job-system owner).
-    NODE_ENV: 'test',
+    NODE_ENV: 'production',
     DATABASE_URL: dbUrl(services.pgUrl, dbName),
     REDIS_URL: services.redisUrl,
     KEY_PREFIX: prefix,
@@ -188,7 +186,7 @@ export async function run(): Promise<void> {
     em: deps.em,
     logger: deps.logger,
     registry: new JobRegistry().register(noop),
-    settings: queueSettingsFor('test'),
+    settings: queueSettingsFor('production'),
   });
   for (let i = 0; i < EVENTS; i++) await system.dispatch(noop, { i }, { organizationId: null });
   const noopWorker = new Worker(system, {

@@ -12,3 +12,6 @@ export const SWITCHER = {
   name: 'Sam Switcher',
   organizations: ['acme', 'globex'],
 };
+
+/** What serve.ts seeds for the tenant app spec: Acme's records (a quarter of them `active`) for the export. */
+export const TENANT_APP = { acmeRecords: 120 };

@@ -10,12 +10,13 @@ import { hashPassword } from '../server/modules/auth/password.ts';
 import { User } from '../server/modules/auth/user.entity.ts';
 import { DEMO_PASSWORD, seedDemo } from '../server/modules/demo/demo.seed.ts';
 import { entities } from '../server/modules/entities.ts';
+import { seedRecords } from '../server/modules/records/testing/seed.ts';
 import { Membership } from '../server/modules/tenancy/membership.entity.ts';
 import { Organization } from '../server/modules/tenancy/organization.entity.ts';
 import { withDbScope, type Em } from '../server/platform/db/context.ts';
 import { createOrm } from '../server/platform/db/orm.ts';
 import type { Worker } from '../server/platform/queue/worker.ts';
-import { E2E_BASE_URL, E2E_PORT, SWITCHER } from './fixtures.ts';
+import { E2E_BASE_URL, E2E_PORT, SWITCHER, TENANT_APP } from './fixtures.ts';
 import { seedOpsConsole } from './ops-seed.ts';
 
 const services = loadTestServices();
@@ -108,7 +109,7 @@ async function seedSwitcher(rootEm: Em): Promise<void> {
 }
 
 /**
- * The tenant dashboard's "new analytics" panel is behind this flag: off by default, on for Acme by override, so
+ * The tenant app spec's data. The dashboard's "new analytics" panel is behind this flag: off by default, on for Acme by override, so
  * the spec sees it in Acme and not in Globex.
  */
 async function seedAnalyticsFlag(d: AppDeps): Promise<void> {
@@ -125,6 +126,8 @@ async function seedAnalyticsFlag(d: AppDeps): Promise<void> {
   });
   const acme = await withDbScope(d.em, undefined, (em) => em.findOneOrFail(Organization, { slug: 'acme' }));
   await d.flags.setOverride(actor, { key: 'new-analytics', organizationId: acme.id, variant: 'on' });
+  // Records for the tenant app's export: statuses cycle pending, active, completed, cancelled from the 2nd row.
+  await seedRecords(d, acme.id, null, TENANT_APP.acmeRecords);
 }
 
 /** Each step runs even if an earlier one failed, so a half-started server still leaves nothing behind. */

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ENV_VARIABLES, parseConfig } from './env.ts';
@@ -36,14 +38,18 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs commands the CLI has', () => {
-    const main = read('server/main.ts');
+    const help = execFileSync('node_modules/.bin/tsx', ['server/main.ts', '--help'], {
+      cwd: fileURLToPath(root),
+      encoding: 'utf8',
+    });
+    const commands = [...help.matchAll(/^ {2}([a-z:]+)\b/gm)].map((m) => m[1]);
     for (const name of ['app', 'worker']) {
       const command = compose.services[name]?.command ?? [];
       const sub = command[command.indexOf('server/main.ts') + 1];
       expect(sub, `${name} command`).toBeTruthy();
-      expect(main).toContain(`.command('${sub}'`);
+      expect(commands).toContain(sub);
     }
-  });
+  }, 30_000);
 
   it('keeps the database credentials consistent between postgres and the app', () => {
     const pg = compose.services.postgres?.environment ?? {};

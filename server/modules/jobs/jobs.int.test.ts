@@ -5,6 +5,7 @@ import { defineJob } from '../../platform/queue/definition.ts';
 import { Worker } from '../../platform/queue/worker.ts';
 import { callerAs, createOrg, createStaff, type TestOrg, type TestUser } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
+import { OpsAudit } from '../ops/ops-audit.entity.ts';
 import { FailedJob } from './failed-job.entity.ts';
 import { failedJobStore } from './jobs.service.ts';
 
@@ -47,6 +48,14 @@ async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_0
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** The audit entries of one action, as staff's: `[targetId, operatorId]`. */
+const audited = async (action: string) =>
+  (
+    await withDbScope(env.deps.em, undefined, (em) =>
+      em.find(OpsAudit, { action }, { orderBy: { id: 'asc' } }),
+    )
+  ).map((r) => [r.targetId ?? null, r.operatorId ?? null]);
 
 const failedRows = () =>
   withDbScope(env.deps.em, undefined, (em) => em.find(FailedJob, {}, { orderBy: { failedAt: 'asc' } }));
@@ -124,6 +133,11 @@ describe('failed jobs in PostgreSQL and the ops procedures', () => {
       failedAt: new Date(Date.now() - 40 * 24 * 3600_000),
     });
     expect(await ops.ops.jobs.prune({ olderThanDays: 30 })).toEqual({ deleted: 1 });
+
+    expect(await audited('job.retry')).toEqual([[ids[0], staff.id]]);
+    expect(await audited('job.forget')).toEqual([[ids[1], staff.id]]);
+    expect(await audited('job.retryMany')).toEqual([[null, staff.id]]);
+    expect(await audited('job.prune')).toEqual([[null, staff.id]]);
   });
 
   it('refuses non-staff callers and bad input', async () => {
@@ -174,6 +188,11 @@ describe('failed jobs in PostgreSQL and the ops procedures', () => {
     await until(async () => (await ops.ops.batches.get({ id: batch.id })).pending === 0, 'the batch');
     expect((await ops.ops.batches.list({})).items.map((b) => b.id)).toContain(batch.id);
     expect((await ops.ops.batches.cancel({ id: batch.id })).cancelledAt).not.toBeNull();
+    expect(await ops.ops.batches.retryFailed({ id: batch.id })).toEqual({ retried: [] });
+    expect(await audited('queue.pause')).toEqual([['low', staff.id]]);
+    expect(await audited('queue.resume')).toEqual([['low', staff.id]]);
+    expect(await audited('batch.cancel')).toEqual([[batch.id, staff.id]]);
+    expect(await audited('batch.retryFailed')).toEqual([[batch.id, staff.id]]);
     await expect(ops.ops.batches.get({ id: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
@@ -189,5 +208,9 @@ describe('failed jobs in PostgreSQL and the ops procedures', () => {
     expect(eventId).toBe('1');
     expect(data.queues.map((q) => q.queue)).toEqual(['high', 'default', 'low', 'mail', 'webhooks']);
     expect(data.workers.map((w) => w.id)).toContain(worker.id);
+
+    // Last: the test's worker takes it as its own restart request.
+    await ops.ops.workers.terminate();
+    expect(await audited('workers.terminate')).toEqual([[null, staff.id]]);
   });
 });

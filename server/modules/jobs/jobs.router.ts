@@ -12,6 +12,9 @@ import {
   waitingInput,
 } from '../../../shared/schemas/jobs.ts';
 import { AppError } from '../../../shared/errors.ts';
+import type { JsonValue } from '../../../shared/schemas/flags.ts';
+import type { OpsTargetType } from '../../../shared/schemas/ops.ts';
+import type { Em } from '../../platform/db/context.ts';
 import { router } from '../../trpc/init.ts';
 import { opsProcedure } from '../../trpc/procedures.ts';
 import {
@@ -24,26 +27,39 @@ import {
   retryFailedJob,
   retryFailedJobs,
 } from './jobs.service.ts';
+import { operatorOf, recordOperatorAction } from '../ops/ops-audit.ts';
 
-// Staff procedures of the operations console. Every write is logged with the staff user (the audit trail).
+// Staff procedures of the operations console. Every write that succeeded goes to the operator audit log.
+
+/** Queue operations are Redis writes: the audit entry is written once they succeeded. */
+function audit(
+  ctx: { em: Em; auth: { user: { id: string; email: string } }; requestId: string },
+  action: string,
+  targetType: OpsTargetType,
+  targetId: string | null,
+  details: Record<string, JsonValue> = {},
+): Promise<number> {
+  return recordOperatorAction(ctx.em, {
+    operator: operatorOf(ctx),
+    action,
+    targetType,
+    targetId,
+    details,
+    requestId: ctx.requestId,
+  });
+}
 
 export const opsQueuesRouter = router({
   list: opsProcedure.query(({ ctx }) => queueOverview(ctx.em, ctx.deps.queue)),
   metrics: opsProcedure.input(metricsInput).query(({ ctx, input }) => ctx.deps.queue.metrics.series(input)),
   pause: opsProcedure.input(queueInput).mutation(async ({ ctx, input }) => {
     await ctx.deps.queue.pause(input.queue);
-    ctx.deps.logger.info(
-      { audit: 'queue.pause', staff: ctx.auth.user.id, queue: input.queue },
-      'queue paused',
-    );
+    await audit(ctx, 'queue.pause', 'queue', input.queue);
     return { queue: input.queue, paused: true };
   }),
   resume: opsProcedure.input(queueInput).mutation(async ({ ctx, input }) => {
     await ctx.deps.queue.resume(input.queue);
-    ctx.deps.logger.info(
-      { audit: 'queue.resume', staff: ctx.auth.user.id, queue: input.queue },
-      'queue resumed',
-    );
+    await audit(ctx, 'queue.resume', 'queue', input.queue);
     return { queue: input.queue, paused: false };
   }),
   /** Queues, workers and the last minutes' rates every two seconds, for the console's live view. */
@@ -77,10 +93,7 @@ export const opsJobsRouter = router({
     .query(({ ctx, input }) => listFailedJobs(ctx.em, input.filter, input.limit, input.offset)),
   retry: opsProcedure.input(jobIdInput).mutation(async ({ ctx, input }) => {
     const r = await retryFailedJob(ctx.em, ctx.deps.queue, input.id);
-    ctx.deps.logger.info(
-      { audit: 'job.retry', staff: ctx.auth.user.id, jobId: input.id },
-      'failed job retried',
-    );
+    await audit(ctx, 'job.retry', 'job', input.id);
     return r;
   }),
   retryMany: opsProcedure.input(retryManyInput).mutation(async ({ ctx, input }) => {
@@ -89,26 +102,21 @@ export const opsJobsRouter = router({
       ctx.deps.queue,
       'ids' in input ? { ids: input.ids } : { filter: input.filter, limit: input.limit },
     );
-    ctx.deps.logger.info(
-      { audit: 'job.retryMany', staff: ctx.auth.user.id, count: r.retried.length },
-      'failed jobs retried',
-    );
+    await audit(ctx, 'job.retryMany', 'job', null, {
+      ...('ids' in input ? {} : { filter: JSON.parse(JSON.stringify(input.filter)) as JsonValue }),
+      count: r.retried.length,
+      ids: r.retried.slice(0, 100),
+    });
     return r;
   }),
   forget: opsProcedure.input(jobIdInput).mutation(async ({ ctx, input }) => {
     const r = await forgetFailedJob(ctx.em, ctx.deps.queue, input.id);
-    ctx.deps.logger.info(
-      { audit: 'job.forget', staff: ctx.auth.user.id, jobId: input.id },
-      'failed job forgotten',
-    );
+    await audit(ctx, 'job.forget', 'job', input.id);
     return r;
   }),
   prune: opsProcedure.input(pruneInput).mutation(async ({ ctx, input }) => {
     const r = await pruneFailedJobs(ctx.em, input.olderThanDays);
-    ctx.deps.logger.info(
-      { audit: 'job.prune', staff: ctx.auth.user.id, ...input, ...r },
-      'failed jobs pruned',
-    );
+    await audit(ctx, 'job.prune', 'job', null, { olderThanDays: input.olderThanDays, ...r });
     return r;
   }),
 });
@@ -124,18 +132,12 @@ export const opsBatchesRouter = router({
   }),
   cancel: opsProcedure.input(batchIdInput).mutation(async ({ ctx, input }) => {
     const r = await ctx.deps.queue.cancelBatch(input.id);
-    ctx.deps.logger.info(
-      { audit: 'batch.cancel', staff: ctx.auth.user.id, batchId: input.id },
-      'batch cancelled',
-    );
+    await audit(ctx, 'batch.cancel', 'batch', input.id);
     return r;
   }),
   retryFailed: opsProcedure.input(batchIdInput).mutation(async ({ ctx, input }) => {
     const ids = await ctx.deps.queue.retryBatchFailures(input.id);
-    ctx.deps.logger.info(
-      { audit: 'batch.retry', staff: ctx.auth.user.id, batchId: input.id, count: ids.length },
-      'batch failures retried',
-    );
+    await audit(ctx, 'batch.retryFailed', 'batch', input.id, { count: ids.length });
     return { retried: ids };
   }),
 });
@@ -144,7 +146,7 @@ export const opsWorkersRouter = router({
   list: opsProcedure.query(({ ctx }) => ctx.deps.queue.workers()),
   terminate: opsProcedure.mutation(async ({ ctx }) => {
     const at = await ctx.deps.queue.terminateWorkers();
-    ctx.deps.logger.info({ audit: 'workers.terminate', staff: ctx.auth.user.id }, 'workers asked to restart');
+    await audit(ctx, 'workers.terminate', 'workers', null, { requestedAt: new Date(at).toISOString() });
     return { requestedAt: new Date(at) };
   }),
 });

@@ -65,7 +65,7 @@ async function until(cond: () => boolean): Promise<void> {
 beforeAll(async () => {
   port = await freePort();
   await startRedis();
-  env = await createTestEnv({ REDIS_URL: `redis://127.0.0.1:${port}` });
+  env = await createTestEnv({ REDIS_URL: `redis://127.0.0.1:${port}` }, { realLimits: true });
   org = await createOrg(env.deps);
 });
 afterAll(async () => {

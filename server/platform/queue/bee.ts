@@ -43,6 +43,7 @@ interface BeeInternals {
     ): void;
   } | null;
   _runJob(job: BeeJob): Promise<[string, unknown]>;
+  _preventStall(jobId: string): Promise<unknown>;
   _activateDelayed(): void;
   toKey(key: string): string;
 }
@@ -109,8 +110,14 @@ export class BeeConsumer {
   private blocked = false;
   private sleepers: (() => void)[] = [];
   private drained: (() => void) | null = null;
-  /** Next jobs taken while the previous one's outcome is still being written, by the id of that previous job. */
-  private readonly prefetched = new Map<string, Promise<BeeJob | undefined>>();
+  private handler: ((job: BeeJob) => Promise<unknown>) | null = null;
+  /**
+   * Next jobs taken while the previous one's outcome is still being written, by that previous job (its object, not
+   * its id: a stalled job requeued while still running can be run twice at once under one id).
+   */
+  private readonly prefetched = new Map<BeeJob, Promise<BeeJob | undefined>>();
+  /** Ids of the jobs this consumer is running (a count: see `prefetched`); only these have their claim renewed. */
+  private readonly live = new Map<string, number>();
   private readonly keys: { waiting: string; active: string; jobs: string };
   /** bee-queue does not export its Job class; its instances lead to it (for `Job.fromData`). */
   private readonly Job: { fromData(queue: KeelBee, id: string, data: string): BeeJob };
@@ -124,6 +131,15 @@ export class BeeConsumer {
     this.concurrency = concurrency;
     this.keys = { waiting: bee.toKey('waiting'), active: bee.toKey('active'), jobs: bee.toKey('jobs') };
     this.Job = bee.createJob({}).constructor as unknown as BeeConsumer['Job'];
+    // bee's `_runJob` calls `this.handler` synchronously, after it has started renewing the job's claim: were the
+    // handler ever missing, the TypeError would leave the job in `active` with its claim renewed forever, out of the
+    // stall checker's reach. So the handler is bee's from construction on and never changes; before start() it
+    // hands jobs straight back.
+    bee.handler = (job) => this.handle(job);
+    // Only a job that is running here keeps its claim: whatever leaves a job in `active` without running it (a
+    // finish that failed, an attempt abandoned by a bug) stops renewing, and the leader's stall checker requeues it.
+    const renew = bee._preventStall.bind(bee);
+    bee._preventStall = (jobId) => (this.live.has(jobId) ? renew(jobId) : Promise.resolve());
   }
 
   get name(): string {
@@ -131,16 +147,10 @@ export class BeeConsumer {
   }
 
   async start(handler: (job: BeeJob) => Promise<unknown>): Promise<void> {
+    if (this.started || this.handler) throw new Error(`Consumer of ${this.name} started twice`);
+    this.handler = handler;
+    // Slots need bee's blocking client, which exists once bee is ready.
     await this.bee.ready();
-    // Once a handler returns, its slot takes the next job while bee writes the outcome: one round trip overlapped
-    // per job. Never earlier: a job taken while another runs would sit unrenewed and could be seen as stalled.
-    this.bee.handler = async (job) => {
-      try {
-        return await handler(job);
-      } finally {
-        if (this.open) this.prefetched.set(job.id, this.take());
-      }
-    };
     this.bee._activateDelayed();
     this.started = true;
     this.spawn();
@@ -229,16 +239,39 @@ export class BeeConsumer {
   /** Runs one job; resolves to the next job's take if one was started meanwhile. */
   private async run(job: BeeJob): Promise<{ next: Promise<BeeJob | undefined> | undefined }> {
     this.running += 1;
+    this.live.set(job.id, (this.live.get(job.id) ?? 0) + 1);
     try {
       await this.bee._runJob(job);
     } catch (err) {
+      // The job may still be in `active`; it is no longer renewed (see the constructor), so the stall checker
+      // returns it to the queue.
       this.logger.error({ err, queue: this.name, jobId: job.id }, 'job finish failed');
     } finally {
       this.running -= 1;
+      const n = (this.live.get(job.id) ?? 1) - 1;
+      if (n > 0) this.live.set(job.id, n);
+      else this.live.delete(job.id);
     }
-    const next = this.prefetched.get(job.id);
-    this.prefetched.delete(job.id);
+    const next = this.prefetched.get(job);
+    this.prefetched.delete(job);
     return { next };
+  }
+
+  /** bee's handler for this queue. */
+  private async handle(job: BeeJob): Promise<unknown> {
+    const handler = this.handler;
+    if (!handler) {
+      // Back to the front of the queue at once (bee's retry with delay 0); not an attempt.
+      job.options.keelDelay = 0;
+      throw new Error(`Consumer of ${this.name} got job ${job.id} before it was started`);
+    }
+    try {
+      return await handler(job);
+    } finally {
+      // Once a handler returns, its slot takes the next job while bee writes the outcome: one round trip overlapped
+      // per job. Never earlier: a job taken while another runs would sit unrenewed and could be seen as stalled.
+      if (this.open) this.prefetched.set(job, this.take());
+    }
   }
 
   private takers: { resolve: (job: BeeJob | undefined) => void; reject: (err: unknown) => void }[] = [];

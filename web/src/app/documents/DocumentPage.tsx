@@ -59,7 +59,18 @@ interface ViewState {
 
 /** A mutable box for callbacks that outlive a render (timers, socket events). */
 class EditorView {
+  private wasLive = false;
+  private dropped = false;
   constructor(public now: ViewState) {}
+  /** True once per return to a live connection after it was lost. */
+  reconnected(state: 'idle' | 'connecting' | 'pending'): boolean {
+    if (state === 'connecting' && this.wasLive) this.dropped = true;
+    if (state !== 'pending') return false;
+    this.wasLive = true;
+    const back = this.dropped;
+    this.dropped = false;
+    return back;
+  }
   sync(next: Omit<ViewState, 'saving'>) {
     this.now = { ...this.now, ...next };
   }
@@ -159,6 +170,11 @@ function Editor({ initial }: { initial: Doc }) {
     trpc.documents.updates.subscriptionOptions(
       { documentId: initial.id },
       {
+        // The stream resumes from its last event id, but one that had delivered nothing yet has no id to resume
+        // from: after any reconnect the document is read again, so edits made while away are never missed.
+        onConnectionStateChange: (c) => {
+          if (view.reconnected(c.state)) void refetchLatest(null);
+        },
         onData: ({ data }) => {
           if (data.type === 'resync') return void refetchLatest(null);
           if (data.authorId === me.user.id && view.now.saving) return;
@@ -242,27 +258,23 @@ function Editor({ initial }: { initial: Doc }) {
         </p>
       ) : null}
       {latest ? (
-        <section className="card conflict" aria-label="Conflict" role="alert">
-          <h2>Someone else saved first</h2>
+        <section className="card conflict" aria-label="Conflict">
+          <h2 role="alert">Someone else saved first</h2>
           <p>
             Version {latest.version} was saved while you were editing. Choose which text to keep; nothing is
             lost until you choose.
           </p>
           <div className="columns">
-            <div>
+            <section aria-label="Your version">
               <h3>Your version</h3>
               <p className="strong">{draft.title}</p>
-              <pre className="conflict-text" aria-label="Your version">
-                {draft.content}
-              </pre>
-            </div>
-            <div>
+              <pre className="conflict-text">{draft.content}</pre>
+            </section>
+            <section aria-label="Latest version">
               <h3>Latest version (v{latest.version})</h3>
               <p className="strong">{latest.title}</p>
-              <pre className="conflict-text" aria-label="Latest version">
-                {latest.content}
-              </pre>
-            </div>
+              <pre className="conflict-text">{latest.content}</pre>
+            </section>
           </div>
           <div className="dialog-actions">
             <Button variant="primary" onClick={keepMine}>

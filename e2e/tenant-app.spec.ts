@@ -1,0 +1,234 @@
+import { fileURLToPath } from 'node:url';
+import { expect, test, type Browser, type Page, type WebSocketRoute } from '@playwright/test';
+import { createKeelClient } from '../shared/sdk/index.ts';
+import { readFile } from 'node:fs/promises';
+import { E2E_BASE_URL, TENANT_APP } from './fixtures.ts';
+
+const PASSWORD = 'keel-demo-password';
+const OWNER = { email: 'owner@acme.test', name: 'Olivia Owner' };
+const MEMBER = { email: 'member@acme.test', name: 'Max Member' };
+const OTHER_TENANT = 'owner@globex.test';
+const SCREENSHOTS = fileURLToPath(new URL('./screenshots/', import.meta.url));
+
+const screenshot = (page: Page, name: string) =>
+  page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: true });
+
+async function signIn(page: Page, email: string, next = '/app') {
+  await page.goto(`/sign-in?next=${encodeURIComponent(next)}`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(new RegExp(`${next.replace(/[/.]/g, '\\$&')}$`));
+}
+
+/** A fresh browser context (its own cookies and WebSocket) signed in as `email`. */
+async function userPage(browser: Browser, email: string, next = '/app') {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, email, next);
+  return { context, page };
+}
+
+async function createDocument(page: Page, title: string): Promise<string> {
+  await page.goto('/app/documents');
+  await page.getByLabel('Title').fill(title);
+  await page.getByRole('button', { name: 'Create document' }).click();
+  await expect(page).toHaveURL(/\/app\/documents\/[0-9a-f-]{36}$/);
+  return new URL(page.url()).pathname;
+}
+
+const presence = (page: Page) => page.getByRole('region', { name: 'People here' });
+const content = (page: Page) => page.getByLabel('Content', { exact: true });
+const saveStatus = (page: Page) => page.locator('.save-status');
+
+test('two members edit one document together: presence, live edits, conflict, leaving', async ({
+  browser,
+}) => {
+  const owner = await userPage(browser, OWNER.email);
+  const path = await createDocument(owner.page, 'Launch plan');
+  const member = await userPage(browser, MEMBER.email, path);
+
+  // Both see each other.
+  await expect(presence(owner.page)).toContainText(MEMBER.name);
+  await expect(presence(member.page)).toContainText(OWNER.name);
+  await expect(presence(member.page)).toContainText(`${MEMBER.name} (you)`);
+
+  // An edit in one appears in the other, without a reload.
+  await content(owner.page).fill('First line from Olivia');
+  await expect(saveStatus(owner.page)).toHaveText('Saved');
+  await expect(content(member.page)).toHaveValue('First line from Olivia');
+  await expect(member.page.getByText('Version 2')).toBeVisible();
+  await screenshot(member.page, 'tenant-document');
+
+  // A simultaneous edit: the member's save is held on the wire while the owner saves on the same version.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await member.page.route('**/trpc/documents.update*', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await content(member.page).fill('Max rewrote it');
+  await expect(saveStatus(member.page)).toHaveText('Saving…');
+  await content(owner.page).fill('Olivia rewrote it');
+  await expect(saveStatus(owner.page)).toHaveText('Saved');
+  release();
+
+  const conflict = member.page.getByRole('region', { name: 'Conflict' });
+  await expect(conflict).toBeVisible();
+  await expect(saveStatus(member.page)).toHaveText('Not saved: someone else saved first');
+  await expect(conflict.getByRole('region', { name: 'Your version' }).locator('pre')).toHaveText(
+    'Max rewrote it',
+  );
+  await expect(conflict.getByRole('region', { name: 'Latest version' }).locator('pre')).toHaveText(
+    'Olivia rewrote it',
+  );
+  await screenshot(member.page, 'tenant-document-conflict');
+  await member.page.unroute('**/trpc/documents.update*');
+
+  await conflict.getByRole('button', { name: 'Keep mine' }).click();
+  await expect(conflict).toBeHidden();
+  await expect(saveStatus(member.page)).toHaveText('Saved');
+  await expect(content(owner.page)).toHaveValue('Max rewrote it');
+
+  // "Take latest" discards the local text for the other's.
+  let release2!: () => void;
+  const held2 = new Promise<void>((resolve) => (release2 = resolve));
+  await owner.page.route('**/trpc/documents.update*', async (route) => {
+    await held2;
+    await route.continue();
+  });
+  await content(owner.page).fill('Olivia again');
+  await expect(saveStatus(owner.page)).toHaveText('Saving…');
+  await content(member.page).fill('Max again');
+  await expect(saveStatus(member.page)).toHaveText('Saved');
+  release2();
+  const ownerConflict = owner.page.getByRole('region', { name: 'Conflict' });
+  await ownerConflict.getByRole('button', { name: 'Take latest' }).click();
+  await expect(content(owner.page)).toHaveValue('Max again');
+  await expect(saveStatus(owner.page)).toHaveText('Saved');
+  await owner.page.unroute('**/trpc/documents.update*');
+
+  // Closing one removes it from the other's presence bar (the server drops the tab when its socket closes).
+  await owner.context.close();
+  const people = presence(member.page).getByRole('listitem');
+  await expect(people.filter({ hasText: OWNER.name })).toHaveCount(0, { timeout: 20_000 });
+  await expect(people).toHaveCount(1);
+  await expect(presence(member.page)).toContainText(`${OWNER.name} left`);
+  await member.context.close();
+});
+
+test('a user of another organization cannot open the document URL', async ({ browser }) => {
+  const owner = await userPage(browser, OWNER.email);
+  const path = await createDocument(owner.page, 'Acme secret roadmap');
+  await owner.context.close();
+
+  const outsider = await userPage(browser, OTHER_TENANT, path);
+  await expect(outsider.page.getByText('Document not found or no access')).toBeVisible();
+  await expect(outsider.page.getByText('Acme secret roadmap')).toHaveCount(0);
+  await expect(outsider.page.getByLabel('Content', { exact: true })).toHaveCount(0);
+  await screenshot(outsider.page, 'tenant-document-no-access');
+  await outsider.context.close();
+});
+
+test('an API token created on the page works with the SDK until it is revoked', async ({ page }) => {
+  await signIn(page, OWNER.email, '/app/tokens');
+  await page.getByLabel('Name').fill('e2e sync');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const secret = (await page.getByLabel('Token secret').textContent())?.trim() ?? '';
+  expect(secret).toMatch(/^keel_/);
+  const row = page.getByRole('row', { name: /e2e sync/ });
+  await expect(row).toContainText('Never');
+  await screenshot(page, 'tenant-tokens');
+
+  const client = createKeelClient({ url: E2E_BASE_URL, token: secret });
+  try {
+    const members = await client.organization.members.query();
+    expect(members.map((m) => m.email)).toContain(OWNER.email);
+
+    await row.getByRole('button', { name: 'Revoke e2e sync' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke token' }).click();
+    await expect(row).toContainText('Revoked');
+    await expect(client.organization.members.query()).rejects.toMatchObject({
+      data: { httpStatus: 401 },
+    });
+  } finally {
+    await client.close();
+  }
+});
+
+test('the dashboard shows cached stats, and the flagged analytics panel only where the flag is on', async ({
+  browser,
+}) => {
+  const acme = await userPage(browser, OWNER.email);
+  await expect(acme.page.getByRole('region', { name: 'Statistics' })).toContainText('Members');
+  await expect(acme.page.getByRole('region', { name: 'New analytics' })).toBeVisible();
+  await screenshot(acme.page, 'tenant-dashboard');
+  await acme.context.close();
+
+  const globex = await userPage(browser, OTHER_TENANT);
+  await expect(globex.page.getByRole('region', { name: 'Statistics' })).toBeVisible();
+  await expect(globex.page.getByRole('region', { name: 'New analytics' })).toHaveCount(0);
+  await globex.context.close();
+});
+
+test('an export requested on the page reaches 100 % and downloads the filtered rows', async ({ page }) => {
+  await signIn(page, OWNER.email, '/app/exports');
+  await expect(page.getByText('No exports yet')).toBeVisible();
+  await page.getByRole('checkbox', { name: 'active' }).check();
+  await page.getByRole('button', { name: 'Request export' }).click();
+
+  const row = page.getByRole('table', { name: 'Exports' }).getByRole('row').nth(1);
+  await expect(row).toContainText('active');
+  await expect(row.getByRole('progressbar')).toHaveAttribute('value', '1', { timeout: 30_000 });
+  await expect(row).toContainText('100 %');
+  await expect(row).toContainText('completed');
+  await screenshot(page, 'tenant-exports');
+
+  const download = page.waitForEvent('download');
+  await row.getByRole('button', { name: 'Download' }).click();
+  const file = await (await download).path();
+  const lines = (await readFile(file, 'utf8')).trim().split(/\r?\n/);
+  const [header, ...rows] = lines;
+  expect(header).toContain('Status');
+  const statusColumn = header!.split(',').indexOf('Status');
+  expect(rows).toHaveLength(TENANT_APP.acmeRecords / 4);
+  expect(new Set(rows.map((r) => r.split(',')[statusColumn]))).toEqual(new Set(['active']));
+});
+
+test('a dropped WebSocket shows "reconnecting", and the editor catches up after reconnecting', async ({
+  browser,
+}) => {
+  const owner = await userPage(browser, OWNER.email);
+  const path = await createDocument(owner.page, 'Flaky network notes');
+
+  // The member's socket goes through this route, so the test can cut it and refuse reconnects for a while.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  let socket: { page: WebSocketRoute; server: WebSocketRoute } | null = null;
+  let refuse = false;
+  await page.routeWebSocket(/\/trpc$/, (ws) => {
+    // A refused socket opens (a mock, with no server behind it) and drops at once, as a flaky network would.
+    if (refuse) return void setTimeout(() => void ws.close({ code: 1011, reason: 'test: network down' }), 50);
+    socket = { page: ws, server: ws.connectToServer() };
+  });
+  await signIn(page, MEMBER.email, path);
+  await expect(presence(page)).toContainText(OWNER.name);
+  await expect(presence(owner.page)).toContainText(MEMBER.name);
+
+  refuse = true;
+  await socket!.server.close();
+  await socket!.page.close({ code: 1011, reason: 'test: network down' });
+  await expect(page.getByText('Reconnecting to live updates')).toBeVisible();
+  await expect(saveStatus(page)).toHaveText('Offline');
+  await screenshot(page, 'tenant-reconnecting');
+
+  // Saved while the member was away: it arrives after the reconnect, from the stream's last event id.
+  await content(owner.page).fill('Written while Max was offline');
+  await expect(saveStatus(owner.page)).toHaveText('Saved');
+  refuse = false;
+  await expect(page.getByText('Reconnecting to live updates')).toBeHidden({ timeout: 20_000 });
+  await expect(content(page)).toHaveValue('Written while Max was offline');
+  await expect(saveStatus(page)).toHaveText('Saved');
+  await context.close();
+  await owner.context.close();
+});
