@@ -178,3 +178,15 @@ describe('switching organization', () => {
     expect((await caller.auth.me()).organization?.id).toBe(b.id);
   });
 });
+
+describe('tenant settings', () => {
+  it('override configuration per organization, are cached, and change as soon as they are updated', async () => {
+    const caller = await callerAs(env.deps, a.owner);
+    expect((await caller.organization.current()).settings.timezone).toBe('UTC');
+    await caller.organization.update({ settings: { timezone: 'Europe/Paris', dashboardCacheSeconds: 30 } });
+    const after = await caller.organization.current();
+    expect(after.settings).toMatchObject({ timezone: 'Europe/Paris', dashboardCacheSeconds: 30 });
+    const other = await callerAs(env.deps, b.owner);
+    expect((await other.organization.current()).settings.timezone).toBe('UTC');
+  });
+});

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { AppError } from '../../../shared/errors.ts';
 import { effectiveAbilities, type Ability, type Role } from '../../../shared/permissions.ts';
 import type { IOrganization } from '../../modules/tenancy/organization.entity.ts';
-import { tenantSettings, type TenantSettings } from '../../modules/tenancy/tenant-settings.ts';
+import { cachedSettings } from '../../modules/dashboard/dashboard.service.ts';
+import type { TenantSettings } from '../../modules/tenancy/tenant-settings.ts';
 import { findOrganizationBySlug, membershipOfUser } from '../../modules/tenancy/tenancy.service.ts';
 import { enterTenant } from '../../platform/db/context.ts';
 import { setLogBindings } from '../../platform/logger/logger.ts';
@@ -76,7 +77,8 @@ export const resolveTenant = middleware(async ({ ctx, next }) => {
     organization,
     role: membership.role,
     abilities: effectiveAbilities(membership.role, auth.token ? auth.token.abilities : null),
-    settings: tenantSettings(organization),
+    // Per-tenant overrides of configuration, from the process cache (flushed by any write to the organization).
+    settings: await cachedSettings(ctx.deps.cache, organization),
   };
   return next({ ctx: { tenant } });
 });
