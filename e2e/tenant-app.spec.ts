@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { expect, test, type Browser, type Page, type WebSocketRoute } from '@playwright/test';
-import { createKeelClient } from '../shared/sdk/index.ts';
+import { createKeelClient, signIn as sdkSignIn } from '../shared/sdk/index.ts';
 import { readFile } from 'node:fs/promises';
 import { E2E_BASE_URL, TENANT_APP } from './fixtures.ts';
 
@@ -8,6 +8,7 @@ const PASSWORD = 'keel-demo-password';
 const OWNER = { email: 'owner@acme.test', name: 'Olivia Owner' };
 const MEMBER = { email: 'member@acme.test', name: 'Max Member' };
 const OTHER_TENANT = 'owner@globex.test';
+const OPERATOR = 'ops@keel.test';
 const SCREENSHOTS = fileURLToPath(new URL('./screenshots/', import.meta.url));
 
 const screenshot = (page: Page, name: string) =>
@@ -132,11 +133,12 @@ test('a user of another organization cannot open the document URL', async ({ bro
 
 test('an API token created on the page works with the SDK until it is revoked', async ({ page }) => {
   await signIn(page, OWNER.email, '/app/tokens');
-  await page.getByLabel('Name').fill('e2e sync');
+  const name = `e2e sync ${Date.now()}`;
+  await page.getByLabel('Name').fill(name);
   await page.getByRole('button', { name: 'Create token' }).click();
   const secret = (await page.getByLabel('Token secret').textContent())?.trim() ?? '';
   expect(secret).toMatch(/^keel_/);
-  const row = page.getByRole('row', { name: /e2e sync/ });
+  const row = page.getByRole('row', { name: new RegExp(name) });
   await expect(row).toContainText('Never');
   await screenshot(page, 'tenant-tokens');
 
@@ -144,8 +146,11 @@ test('an API token created on the page works with the SDK until it is revoked', 
   try {
     const members = await client.organization.members.query();
     expect(members.map((m) => m.email)).toContain(OWNER.email);
+    // The list shows the use.
+    await page.reload();
+    await expect(row.getByRole('cell').nth(2)).not.toHaveText('Never');
 
-    await row.getByRole('button', { name: 'Revoke e2e sync' }).click();
+    await row.getByRole('button', { name: `Revoke ${name}` }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke token' }).click();
     await expect(row).toContainText('Revoked');
     await expect(client.organization.members.query()).rejects.toMatchObject({
@@ -173,8 +178,9 @@ test('the dashboard shows cached stats, and the flagged analytics panel only whe
 
 test('an export requested on the page reaches 100 % and downloads the filtered rows', async ({ page }) => {
   await signIn(page, OWNER.email, '/app/exports');
-  await expect(page.getByText('No exports yet')).toBeVisible();
   await page.getByRole('checkbox', { name: 'active' }).check();
+  // Only the seeded records (all created before 2026), whatever other tests have imported since.
+  await page.getByLabel('Created before').fill('2026-01-01');
   await page.getByRole('button', { name: 'Request export' }).click();
 
   const row = page.getByRole('table', { name: 'Exports' }).getByRole('row').nth(1);
@@ -231,4 +237,107 @@ test('a dropped WebSocket shows "reconnecting", and the editor catches up after 
   await expect(saveStatus(page)).toHaveText('Saved');
   await context.close();
   await owner.context.close();
+});
+
+test('several CSV files upload as one batch, with live progress and a per-row error report', async ({
+  page,
+}) => {
+  await signIn(page, OWNER.email, '/app/imports');
+  const run = Date.now();
+  const csv = (rows: string[]) => Buffer.from(['Category,Status,Amount', ...rows].join('\n') + '\n');
+  await page.getByLabel('CSV files').setInputFiles([
+    {
+      name: `good-${run}.csv`,
+      mimeType: 'text/csv',
+      buffer: csv(['books,active,12.50', 'games,pending,3.00']),
+    },
+    { name: `bad-${run}.csv`, mimeType: 'text/csv', buffer: csv(['books,active,1.00', 'toys,bogus,abc']) },
+  ]);
+  await page.getByRole('button', { name: 'Import 2 files' }).click();
+
+  const table = page.getByRole('table', { name: 'Imports' });
+  const good = table.getByRole('row', { name: new RegExp(`good-${run}\\.csv`) });
+  const bad = table.getByRole('row', { name: new RegExp(`bad-${run}\\.csv`) });
+  await expect(good).toContainText('completed', { timeout: 30_000 });
+  await expect(good).toContainText('100 %');
+  await expect(good).toContainText('2 of 2');
+  await expect(bad).toContainText(/row errors?/, { timeout: 30_000 });
+  await bad.getByText(/row errors?/).click();
+  // Line 3 of bad.csv (header, good row, bad row) is wrong in two columns; the file is rejected as a whole.
+  await expect(bad).toContainText('invalid');
+  const problems = bad.getByRole('row', { name: /^3 / });
+  await expect(problems).toHaveCount(2);
+  await expect(problems.filter({ hasText: 'Status' })).toContainText('must be one of');
+  await expect(problems.filter({ hasText: 'Amount' })).toContainText('must be a number');
+  await screenshot(page, 'tenant-imports');
+});
+
+test('members: owners invite with a role, and server field errors show at the field', async ({ page }) => {
+  await signIn(page, OWNER.email, '/app/members');
+  const members = page.getByRole('region', { name: 'Members' });
+  await expect(members.getByRole('row', { name: /Max Member/ })).toContainText('member');
+
+  const invite = page.getByRole('region', { name: 'Invite someone' });
+  await invite.getByLabel('Email').fill('not-an-email');
+  await invite.getByRole('button', { name: 'Send invitation' }).click();
+  await expect(invite.getByLabel('Email')).toHaveAttribute('aria-invalid', 'true');
+  await expect(invite.getByText(/^Email /)).toBeVisible();
+
+  const hire = `new.hire.${Date.now()}@acme.test`;
+  await invite.getByLabel('Email').fill(hire);
+  await invite.getByLabel('Role').selectOption('admin');
+  await invite.getByRole('button', { name: 'Send invitation' }).click();
+  await expect(invite.getByRole('status')).toHaveText(`Invitation sent to ${hire}.`);
+  await expect(page.getByRole('region', { name: 'Pending invitations' })).toContainText(hire);
+  await screenshot(page, 'tenant-members');
+});
+
+test('forgot password answers the same whether or not the account exists', async ({ page }) => {
+  await page.goto('/sign-in');
+  await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  await expect(page).toHaveURL(/\/forgot-password$/);
+  await page.getByLabel('Email').fill('nobody@nowhere.test');
+  await page.getByRole('button', { name: 'Send reset link' }).click();
+  await expect(page.getByRole('status')).toContainText('If nobody@nowhere.test has an account');
+
+  await page.goto('/reset-password?token=short');
+  await page.getByLabel('New password').fill('a-new-password-123');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('alert')).toHaveText('This reset link is not valid. Request a new one.');
+});
+
+test('billing: the owner is told billing is not set up here; a member has no billing page in the menu', async ({
+  browser,
+}) => {
+  const owner = await userPage(browser, OWNER.email, '/app/billing');
+  await expect(owner.page.getByRole('heading', { level: 1, name: 'Billing' })).toBeVisible();
+  // The end-to-end server has no Stripe key: the page says so instead of failing.
+  await expect(owner.page.getByText('Billing is not set up on this server')).toBeVisible();
+  await expect(owner.page.getByRole('alert')).toHaveCount(0);
+  await screenshot(owner.page, 'tenant-billing');
+  await owner.context.close();
+
+  const member = await userPage(browser, MEMBER.email);
+  await expect(member.page.getByRole('navigation', { name: 'Main' })).toContainText('API tokens');
+  await expect(member.page.getByRole('link', { name: 'Billing' })).toHaveCount(0);
+  await member.context.close();
+});
+
+test('a suspended organization sees a banner that leads to billing', async ({ page }) => {
+  const owner = await sdkSignIn({ url: E2E_BASE_URL, email: OTHER_TENANT, password: PASSWORD });
+  const operator = await sdkSignIn({ url: E2E_BASE_URL, email: OPERATOR, password: PASSWORD });
+  const globex = (await owner.auth.me.query()).organization!;
+  await operator.ops.tenants.suspend.mutate({ id: globex.id, reason: 'e2e: unpaid invoices' });
+  try {
+    await signIn(page, OTHER_TENANT);
+    const banner = page.getByRole('alert').filter({ hasText: `${globex.name} is suspended` });
+    await expect(banner).toBeVisible();
+    await screenshot(page, 'tenant-suspended');
+    await banner.getByRole('link', { name: 'Review billing to restore the account' }).click();
+    await expect(page).toHaveURL(/\/app\/billing$/);
+    await expect(page.getByRole('heading', { level: 1, name: 'Billing' })).toBeVisible();
+  } finally {
+    await operator.ops.tenants.reactivate.mutate({ id: globex.id, reason: 'e2e: done' });
+    await Promise.all([owner.close(), operator.close()]);
+  }
 });

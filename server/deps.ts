@@ -20,6 +20,7 @@ import { FlagService } from './modules/flags/flags.service.ts';
 import { entities } from './modules/entities.ts';
 import { failedJobStore } from './modules/jobs/jobs.service.ts';
 import { createJobRegistry } from './modules/jobs/registry.ts';
+import { queueDepthCheck } from './platform/queue/depth.ts';
 import { queueSettingsFor } from './platform/queue/settings.ts';
 import { QueueSystem } from './platform/queue/system.ts';
 import { createMailer, type Mailer } from './platform/mail/mailer.ts';
@@ -148,5 +149,7 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
       await orm.close(true);
     },
   };
+  // Readiness reads the queues' depth through the (lazily created) queue system.
+  deps.healthChecks.push(queueDepthCheck(() => deps.queue));
   return deps;
 }

@@ -49,7 +49,12 @@ async function migrateUp(deps: AppDeps): Promise<void> {
   if (done.length) deps.logger.info({ migrations: done.map((m) => m.name) }, 'migrations applied');
 }
 
-async function serve(deps: AppDeps, banner: boolean): Promise<void> {
+/** `worker`: one started in the same process (`keel dev`), stopped before the deps close. */
+async function serve(
+  deps: AppDeps,
+  banner: boolean,
+  worker?: { stop(graceMs?: number): Promise<void> },
+): Promise<void> {
   const { config } = deps;
   const app = await buildApp(deps);
   await app.listen({ port: config.port, host: config.host });
@@ -81,6 +86,8 @@ async function serve(deps: AppDeps, banner: boolean): Promise<void> {
     const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
     await app.close();
+    // Running jobs get most of the 15 s; unfinished ones go back on their queue.
+    await worker?.stop(Math.min(deps.queue.settings.shutdownGraceMs, 10_000));
     await metricsServer?.close();
     await deps.close();
     process.exit(0);
@@ -101,7 +108,11 @@ program
     const deps = await open(config);
     await migrateUp(deps);
     if (config.seedDemo) await seedDemo(deps.em);
-    await serve(deps, true);
+    // All in one: the API and a worker (every queue, leader: scheduler and stall checks) in this process.
+    const { createAppWorker } = await import('./modules/jobs/worker.setup.ts');
+    const worker = createAppWorker(deps, { embedded: true });
+    await worker.start();
+    await serve(deps, true, worker);
   });
 
 program

@@ -3,6 +3,8 @@ import type { SubscriptionStatus } from '../../../shared/schemas/billing.ts';
 import type { Em } from '../../platform/db/context.ts';
 import type { Logger } from '../../platform/logger/logger.ts';
 import type { QueueSystem } from '../../platform/queue/system.ts';
+import { User } from '../auth/user.entity.ts';
+import { recordOperatorAction, type Operator } from '../ops/ops-audit.ts';
 import { StripeEvent, Subscription } from './billing.entity.ts';
 import { stripeEventJob } from './billing.jobs.ts';
 
@@ -55,14 +57,30 @@ export async function replayWebhookEvent(
   queue: QueueSystem,
   logger: Logger,
   eventId: string,
-  staffUserId: string,
+  /** The operator, or the staff user's id (their email is looked up for the audit log). */
+  staff: Operator | string,
+  requestId?: string,
 ): Promise<{ eventId: string; queued: boolean }> {
   const event = await em.findOne(StripeEvent, { id: eventId }, { exclude: ['payload'] });
   if (!event) throw new AppError('NOT_FOUND', `No stored Stripe event ${eventId}`);
   await em.nativeUpdate(StripeEvent, { id: eventId }, { processedAt: null });
   const result = await queue.dispatch(stripeEventJob, { eventId }, { organizationId: null });
-  logger.info({ staffUserId, eventId, type: event.type }, 'ops replayed a Stripe event');
+  const operator = typeof staff === 'string' ? await operatorById(em, staff) : staff;
+  logger.info({ operator, eventId, type: event.type }, 'ops replayed a Stripe event');
+  await recordOperatorAction(em, {
+    operator,
+    action: 'billing.replay',
+    targetType: 'stripe_event',
+    targetId: eventId,
+    details: { type: event.type, queued: result.dispatched },
+    requestId: requestId ?? null,
+  });
   return { eventId, queued: result.dispatched };
+}
+
+async function operatorById(em: Em, userId: string): Promise<Operator> {
+  const user = await em.findOne(User, { id: userId }, { fields: ['id', 'email'] });
+  return user ? { id: user.id, email: user.email } : { label: `user ${userId}` };
 }
 
 export async function listAllSubscriptions(

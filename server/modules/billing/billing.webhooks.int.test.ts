@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../../shared/errors.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { callerAs, createOrg, createStaff, type TestOrg } from '../../test/factories.ts';
+import { OpsAudit } from '../ops/ops-audit.entity.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
 import { BillingNotification, StripeEvent, Subscription } from './billing.entity.ts';
 import { processStripeEvent, storeVerifiedEvent } from './billing.events.ts';
@@ -261,6 +262,12 @@ describe('dunning', () => {
       queued: true,
     });
     await until(async () => (await storedEvent(t.deps, failureEvents[1]!))?.processedAt, 'the replay');
+    const audit = await withDbScope(t.deps.em, undefined, (em) =>
+      em.find(OpsAudit, { action: 'billing.replay', targetId: failureEvents[1]! }),
+    );
+    expect(audit.map((r) => [r.targetType, r.operator])).toEqual([
+      ['stripe_event', expect.stringContaining('@')],
+    ]);
     expect((await mirror(org, stripeId)).failedPaymentAttempts).toBe(3);
 
     const before = t.stripe.events.length;

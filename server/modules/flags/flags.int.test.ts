@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withDbScope } from '../../platform/db/context.ts';
 import { callerAs, createOrg, createStaff, type TestOrg, type TestUser } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
+import { OpsAudit } from '../ops/ops-audit.entity.ts';
 import { FlagAudit } from './flag.entity.ts';
 import { rolloutBucket } from './flags.evaluate.ts';
 import { KeelFlagProvider } from './openfeature.ts';
@@ -144,6 +145,19 @@ describe('evaluation', () => {
     await o.setOverride({ key: k, organizationId: other.id, variant: 'bold' });
     expect(await evalOrg()).toMatchObject({ variant: 'fresh' });
     expect((await o.list()).find((f) => f.key === k)?.overrides).toBe(1);
+    const audited = await withDbScope(env.deps.em, undefined, (em) =>
+      em.find(OpsAudit, { targetType: 'flag', targetId: k }, { orderBy: { id: 'asc' } }),
+    );
+    expect(audited.map((r) => [r.action, r.operatorId])).toEqual([
+      ['flag.create', staff.id],
+      ['flag.update', staff.id],
+      ['flag.update', staff.id],
+      ['flag.setOverride', staff.id],
+      ['flag.kill', staff.id],
+      ['flag.kill', staff.id],
+      ['flag.setOverride', staff.id],
+      ['flag.setOverride', staff.id],
+    ]);
   });
 
   it('an unknown flag gives the default, never an exception', async () => {

@@ -10,9 +10,12 @@ import {
   killFlagInput,
   setOverrideInput,
   updateFlagInput,
+  type JsonValue,
 } from '../../../shared/schemas/flags.ts';
+import type { Em } from '../../platform/db/context.ts';
 import { router } from '../../trpc/init.ts';
 import { opsProcedure, tenantProcedure } from '../../trpc/procedures.ts';
+import { operatorOf, recordOperatorAction } from '../ops/ops-audit.ts';
 
 const evaluations = z.record(z.string(), flagEvaluation);
 
@@ -41,24 +44,63 @@ const actorOf = (ctx: { auth: { user: { id: string; email: string } } }) => ({
   email: ctx.auth.user.email,
 });
 
+/**
+ * The operator audit log (all ops actions, one place) besides the flags' own before/after history: written once
+ * the change succeeded.
+ */
+function audit(
+  ctx: { em: Em; auth: { user: { id: string; email: string } }; requestId: string },
+  action: string,
+  flag: string,
+  details: object,
+): Promise<number> {
+  return recordOperatorAction(ctx.em, {
+    operator: operatorOf(ctx),
+    action,
+    targetType: 'flag',
+    targetId: flag,
+    // Inputs are JSON already; the round trip drops absent (undefined) fields.
+    details: JSON.parse(JSON.stringify(details)) as Record<string, JsonValue>,
+    requestId: ctx.requestId,
+  });
+}
+
 /** Mounted at `ops.flags`: staff manage definitions, overrides and the kill switch; every change is audited. */
 export const opsFlagsRouter = router({
   list: opsProcedure.output(z.array(flagOutput)).query(({ ctx }) => ctx.deps.flags.list()),
   create: opsProcedure
     .input(createFlagInput)
     .output(flagOutput)
-    .mutation(({ ctx, input }) => ctx.deps.flags.create(actorOf(ctx), input)),
+    .mutation(async ({ ctx, input }) => {
+      const flag = await ctx.deps.flags.create(actorOf(ctx), input);
+      await audit(ctx, 'flag.create', input.key, { kind: input.kind, owner: input.owner });
+      return flag;
+    }),
   update: opsProcedure
     .input(updateFlagInput)
     .output(flagOutput)
-    .mutation(({ ctx, input }) => ctx.deps.flags.update(actorOf(ctx), input)),
-  setOverride: opsProcedure
-    .input(setOverrideInput)
-    .mutation(({ ctx, input }) => ctx.deps.flags.setOverride(actorOf(ctx), input)),
+    .mutation(async ({ ctx, input }) => {
+      const flag = await ctx.deps.flags.update(actorOf(ctx), input);
+      const { key, ...changes } = input;
+      await audit(ctx, 'flag.update', key, changes);
+      return flag;
+    }),
+  setOverride: opsProcedure.input(setOverrideInput).mutation(async ({ ctx, input }) => {
+    const r = await ctx.deps.flags.setOverride(actorOf(ctx), input);
+    await audit(ctx, 'flag.setOverride', input.key, {
+      organizationId: input.organizationId,
+      variant: input.variant,
+    });
+    return r;
+  }),
   kill: opsProcedure
     .input(killFlagInput)
     .output(flagOutput)
-    .mutation(({ ctx, input }) => ctx.deps.flags.kill(actorOf(ctx), input.key, input.killed)),
+    .mutation(async ({ ctx, input }) => {
+      const flag = await ctx.deps.flags.kill(actorOf(ctx), input.key, input.killed);
+      await audit(ctx, 'flag.kill', input.key, { killed: input.killed });
+      return flag;
+    }),
   audit: opsProcedure
     .input(flagAuditInput)
     .output(z.object({ total: z.number().int(), items: z.array(flagAuditOutput) }))

@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import type { AppDeps } from '../../deps.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { QUEUE_NAMES, type QueueName } from '../../platform/queue/definition.ts';
-import { Worker } from '../../platform/queue/worker.ts';
 import { parseQueueName, queueOverview, retryFailedJob, retryFailedJobs } from './jobs.service.ts';
-import { scheduledTasks } from './registry.ts';
+import { createAppWorker } from './worker.setup.ts';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -45,11 +44,10 @@ export function registerQueueCommands(program: Command, openDeps: () => Promise<
         // 0 also after a recycle or queue:terminate: the process manager starts a fresh worker.
         process.exit(0);
       };
-      const worker = new Worker(deps.queue, {
+      const worker = createAppWorker(deps, {
         ...(queues ? { queues } : {}),
         ...(concurrency ? { concurrency } : {}),
         leader: opts.leader,
-        tasks: scheduledTasks(deps.em),
         onExitRequest: (reason) => void stop(reason),
       });
       process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -6,8 +6,10 @@ import { Worker } from '../../platform/queue/worker.ts';
 import { callerAs, createOrg, createStaff, type TestOrg, type TestUser } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { OpsAudit } from '../ops/ops-audit.entity.ts';
+import { createAlertEvaluator } from '../alerts/alerts.setup.ts';
 import { FailedJob } from './failed-job.entity.ts';
 import { failedJobStore } from './jobs.service.ts';
+import { scheduledTasks } from './registry.ts';
 
 let env: TestEnv;
 let org: TestOrg;
@@ -212,5 +214,18 @@ describe('failed jobs in PostgreSQL and the ops procedures', () => {
     // Last: the test's worker takes it as its own restart request.
     await ops.ops.workers.terminate();
     expect(await audited('workers.terminate')).toEqual([[null, staff.id]]);
+  });
+
+  it('the leader schedules the nightly prune and an alert evaluation every minute', async () => {
+    const tasks = scheduledTasks(env.deps);
+    expect(tasks.map((t) => [t.name, t.cron])).toEqual([
+      ['jobs:prune-failed', '0 15 3 * * *'],
+      ['alerts:evaluate', '0 * * * * *'],
+    ]);
+    const disk = async () =>
+      (await createAlertEvaluator(env.deps).statuses()).find((s) => s.rule.id === 'disk')?.value;
+    expect(await disk()).toBeNull();
+    await tasks.find((t) => t.name === 'alerts:evaluate')!.run();
+    expect(await disk()).toEqual(expect.any(Number));
   });
 });

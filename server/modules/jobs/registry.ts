@@ -1,10 +1,11 @@
-import type { Em } from '../../platform/db/context.ts';
+import type { AppDeps } from '../../deps.ts';
 import type { AnyJobDefinition } from '../../platform/queue/definition.ts';
 import { JobRegistry } from '../../platform/queue/registry.ts';
 import { stripeEventJob } from '../billing/billing.jobs.ts';
 import type { ScheduledTask } from '../../platform/queue/scheduler.ts';
 import { pruneFailedJobs } from './jobs.service.ts';
 import { withDbScope } from '../../platform/db/context.ts';
+import { createAlertEvaluator } from '../alerts/alerts.setup.ts';
 
 /**
  * Every module's job definitions, like entities.ts for entities: API processes dispatch from this list and workers
@@ -18,14 +19,22 @@ export function createJobRegistry(): JobRegistry {
   return registry;
 }
 
-/** Cron tasks the leader worker runs. */
-export function scheduledTasks(rootEm: Em): ScheduledTask[] {
+/** Cron tasks the leader worker runs (each tick once across the fleet). */
+export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
+  const alerts = createAlertEvaluator(deps);
   return [
     {
       name: 'jobs:prune-failed',
       cron: '0 15 3 * * *',
       run: async () => {
-        await withDbScope(rootEm, undefined, (em) => pruneFailedJobs(em, 30));
+        await withDbScope(deps.em, undefined, (em) => pruneFailedJobs(em, 30));
+      },
+    },
+    {
+      name: 'alerts:evaluate',
+      cron: '0 * * * * *',
+      run: async () => {
+        await alerts.evaluate();
       },
     },
   ];

@@ -8,6 +8,8 @@ export interface LogBindings {
   requestId?: string;
   tenantId?: string;
   userId?: string;
+  /** Set by jobs from their envelope so their lines join the dispatching request's trace even without tracing. */
+  traceId?: string;
 }
 
 // Bindings that follow the async call chain, so every log line written while serving a request or running a

@@ -114,6 +114,32 @@ describe('BeeConsumer', () => {
     expect((await s.index.get(id))?.attempts).toBe(1);
   });
 
+  it('an embedded worker (keel dev) ignores recycle limits; a standalone one asks to exit', async () => {
+    const s = system([], { recycle: { memoryMb: 1, maxJobs: 0, maxTimeMs: 0 } });
+    const exits: string[] = [];
+    await worker(s, {
+      queues: ['low'],
+      concurrency: 1,
+      leader: false,
+      onExitRequest: (reason) => void exits.push(reason),
+    });
+    const embedded = await worker(s, {
+      queues: ['low'],
+      concurrency: 1,
+      leader: false,
+      embedded: true,
+      onExitRequest: (reason) => void exits.push(`embedded: ${reason}`),
+    });
+    await until(() => exits.length > 0, 'the standalone worker to ask to exit');
+    // Two more heartbeats of the embedded worker.
+    const seen = async () => Number(await s.redis.zscore(s.keys.workersSeen(), embedded.id));
+    const first = await seen();
+    await until(async () => (await seen()) > first, 'a heartbeat');
+    const second = await seen();
+    await until(async () => (await seen()) > second, 'another heartbeat');
+    expect(exits).toEqual(['memory above 1 MB']);
+  });
+
   it('takes no job before start(), whatever concurrency or pause changes come first, then runs them all', async () => {
     const { def, ran } = counter('early');
     const s = system([def]);

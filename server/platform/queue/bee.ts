@@ -261,7 +261,7 @@ export class BeeConsumer {
   private async handle(job: BeeJob): Promise<unknown> {
     const handler = this.handler;
     if (!handler) {
-      // Back to the front of the queue at once (bee's retry with delay 0); not an attempt.
+      // Back on the queue at once (bee's retry with delay 0); the runner never saw it, so no attempt counts.
       job.options.keelDelay = 0;
       throw new Error(`Consumer of ${this.name} got job ${job.id} before it was started`);
     }

@@ -1,5 +1,5 @@
 import { withDbScope } from '../db/context.ts';
-import { withLogBindings } from '../logger/logger.ts';
+import { withLogBindings, type LogBindings } from '../logger/logger.ts';
 import { inSpan } from '../tracing/propagation.ts';
 import { keelJobOptions, type BeeJob } from './bee.ts';
 import { backoffDelay, type AnyJobDefinition, type JobContext, type QueueName } from './definition.ts';
@@ -27,6 +27,13 @@ class PermanentFailure extends Error {
   override name = 'PermanentFailure';
 }
 
+/** Where a worker reports jobs to the metrics console (`deps.observability.console`). */
+export interface QueueObserver {
+  count(metric: string, n?: number): void;
+  gauge(metric: string, value: number): void;
+  observe(metric: string, ms: number): void;
+}
+
 export interface RunningJob {
   id: string;
   name: string;
@@ -48,6 +55,7 @@ export class JobRunner {
   constructor(
     private readonly system: QueueSystem,
     readonly workerId: string,
+    private readonly observer?: QueueObserver,
   ) {}
 
   /** Aborts every running handler; their jobs go back to the queue without an attempt counted. */
@@ -55,9 +63,53 @@ export class JobRunner {
     for (const r of this.running.values()) r.controller.abort(new ShutdownAbort());
   }
 
+  /**
+   * One attempt, logged as one `job` line. Every line written meanwhile (the runner's, the handler's) carries the
+   * dispatcher's trace id as `traceId` (the logger's mixin puts the consumer span's there when tracing is on: the
+   * same id) and as `requestId`, and the job's organization as `tenantId`.
+   */
   async execute(job: BeeJob, queue: QueueName): Promise<unknown> {
-    const { system } = this;
     const env = job.data as Envelope;
+    const traceId = traceIdOf(env.trace);
+    const bindings: LogBindings = {
+      requestId: traceId,
+      traceId,
+      ...(env.org ? { tenantId: env.org } : {}),
+    };
+    return withLogBindings(bindings, async () => {
+      const startedAt = Date.now();
+      const line = () => ({
+        job: env.name,
+        jobId: job.id,
+        queue,
+        attempt: env.attempts,
+        ms: Date.now() - startedAt,
+      });
+      try {
+        const result = await this.attempt(job, queue, env);
+        this.system.logger.info({ ...line(), status: 'completed' }, 'job');
+        return result;
+      } catch (err) {
+        const delay = job.options.keelDelay;
+        const status =
+          delay === -1
+            ? 'failed'
+            : err instanceof ReleaseJob
+              ? 'released'
+              : err instanceof ShutdownAbort
+                ? 'returned'
+                : 'retrying';
+        const fields = { ...line(), status, ...(status === 'released' ? {} : { err }) };
+        if (status === 'failed') this.system.logger.error(fields, 'job');
+        else if (status === 'retrying') this.system.logger.warn(fields, 'job');
+        else this.system.logger.info(fields, 'job');
+        throw err;
+      }
+    });
+  }
+
+  private async attempt(job: BeeJob, queue: QueueName, env: Envelope): Promise<unknown> {
+    const { system } = this;
     delete job.options.keelDelay;
     keelJobOptions(job);
     job.options.stacktraces.splice(3);
@@ -126,42 +178,40 @@ export class JobRunner {
       });
     });
     let logger: JobContext['logger'] | undefined;
-    const handler = withDbScope(system.em, env.org, (em) =>
-      withLogBindings({ requestId: traceIdOf(env.trace), ...(env.org ? { tenantId: env.org } : {}) }, () => {
-        const ctx: JobContext = {
-          id,
-          name: env.name,
-          queue,
-          attempt: env.attempts,
-          organizationId: env.org,
-          traceparent: env.trace,
-          batchId: env.batch,
-          signal: controller.signal,
-          em,
-          get logger() {
-            return (logger ??= system.logger.child({ job: env.name, jobId: id }));
-          },
-          config: system.config,
-          redis: system.redis,
-          release(delayMs = 0): never {
-            throw new ReleaseJob(delayMs);
-          },
-        };
-        // A consumer span continuing the dispatcher's trace (a no-op when tracing is off).
-        return inSpan(
-          `job ${env.name}`,
-          'consumer',
-          { traceparent: env.trace },
-          async () => def.handle(payload, ctx),
-          {
-            'messaging.system': 'bee-queue',
-            'messaging.destination.name': queue,
-            'messaging.message.id': id,
-            'keel.job.attempt': env.attempts,
-          },
-        );
-      }),
-    );
+    const handler = withDbScope(system.em, env.org, (em) => {
+      const ctx: JobContext = {
+        id,
+        name: env.name,
+        queue,
+        attempt: env.attempts,
+        organizationId: env.org,
+        traceparent: env.trace,
+        batchId: env.batch,
+        signal: controller.signal,
+        em,
+        get logger() {
+          return (logger ??= system.logger.child({ job: env.name, jobId: id }));
+        },
+        config: system.config,
+        redis: system.redis,
+        release(delayMs = 0): never {
+          throw new ReleaseJob(delayMs);
+        },
+      };
+      // A consumer span continuing the dispatcher's trace (a no-op when tracing is off).
+      return inSpan(
+        `job ${env.name}`,
+        'consumer',
+        { traceparent: env.trace },
+        async () => def.handle(payload, ctx),
+        {
+          'messaging.system': 'bee-queue',
+          'messaging.destination.name': queue,
+          'messaging.message.id': id,
+          'keel.job.attempt': env.attempts,
+        },
+      );
+    });
     // An abandoned handler may still reject later; it must not become an unhandled rejection.
     handler.catch(() => undefined);
     aborted.catch(() => undefined);
@@ -190,6 +240,9 @@ export class JobRunner {
     });
     system.metrics.record(queue, env.name, true, waitMs, finishedAt - startedAt, finishedAt);
     this.processed += 1;
+    this.observer?.count('jobs.processed');
+    this.observer?.observe('jobs.wait', waitMs);
+    this.observer?.observe('jobs.runtime', finishedAt - startedAt);
     if (env.chain || env.batch) {
       // Chain and batch bookkeeping must see this job's record first.
       await write;
@@ -225,6 +278,8 @@ export class JobRunner {
     if (!released) {
       env.exceptions += 1;
       system.metrics.record(queue, env.name, false, waitMs, now - startedAt, now);
+      this.observer?.observe('jobs.wait', waitMs);
+      this.observer?.observe('jobs.runtime', now - startedAt);
     }
     const delay = released ? (error as ReleaseJob).delayMs : backoffDelay(def?.backoff, env.attempts);
     const exhausted =
@@ -235,6 +290,8 @@ export class JobRunner {
       (def.retryUntilMs !== undefined && now + delay > env.at + def.retryUntilMs);
     if (exhausted) {
       this.failed += 1;
+      // Jobs that failed for good (the `jobs-failed-spike` alert), not attempts that will be retried.
+      this.observer?.count('jobs.failed');
       const finalError =
         released && def
           ? new Error(`${env.name} was attempted ${env.attempts} times (the last attempt was released)`)

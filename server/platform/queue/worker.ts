@@ -1,10 +1,11 @@
 import os from 'node:os';
 import { balance, type QueueLoad } from './balance.ts';
 import { BeeConsumer, createBee } from './bee.ts';
+import { queueDepth } from './depth.ts';
 import { QUEUE_NAMES, type QueueName } from './definition.ts';
 import type { Envelope } from './envelope.ts';
 import { LeaderElection } from './leader.ts';
-import { JobRunner } from './runner.ts';
+import { JobRunner, type QueueObserver } from './runner.ts';
 import { Scheduler, type ScheduledTask } from './scheduler.ts';
 import { scripts } from './scripts.ts';
 import type { SupervisorConfig } from './settings.ts';
@@ -20,6 +21,17 @@ export interface WorkerOptions {
   tasks?: ScheduledTask[];
   /** Called when the worker decides to exit: recycle limits reached or `keel queue:terminate`. */
   onExitRequest?: (reason: string) => void;
+  /**
+   * The metrics console (`deps.observability.console`): job counts and timings from this worker, and, while it
+   * leads, the `queue.depth` and `queue.wait_max_s` gauges every `gaugeIntervalMs` (10 s).
+   */
+  observer?: QueueObserver;
+  gaugeIntervalMs?: number;
+  /**
+   * Runs inside another process (`keel dev`: the API's): recycle limits and `queue:terminate` do not apply, since
+   * the process's memory is not the worker's alone and no process manager would start it again.
+   */
+  embedded?: boolean;
 }
 
 interface SupervisorState {
@@ -50,7 +62,7 @@ export class Worker {
     private readonly system: QueueSystem,
     private readonly opts: WorkerOptions = {},
   ) {
-    this.runner = new JobRunner(system, this.id);
+    this.runner = new JobRunner(system, this.id, opts.observer);
     this.leader =
       opts.leader === false
         ? null
@@ -131,6 +143,11 @@ export class Worker {
       every(Math.max(100, Math.floor(s.stall.intervalMs / 2)), async () => {
         if (this.leader?.isLeader()) await this.checkStalls();
       });
+      if (this.opts.observer) {
+        every(this.opts.gaugeIntervalMs ?? 10_000, async () => {
+          if (this.leader?.isLeader()) await this.reportDepth();
+        });
+      }
       this.scheduler.start();
     }
     await this.heartbeat();
@@ -159,6 +176,13 @@ export class Worker {
       const next = balance(sv.config, queues, current, load);
       for (const q of queues) sv.consumers.get(q)!.setConcurrency(next[q] ?? 1);
     }
+  }
+
+  /** Sets the fleet-wide queue gauges (one process does it: the leader). */
+  async reportDepth(): Promise<void> {
+    const d = await queueDepth(this.system);
+    this.opts.observer?.gauge('queue.depth', d.waiting);
+    this.opts.observer?.gauge('queue.wait_max_s', d.waitMaxS);
   }
 
   /** Leader only: requeue stalled jobs, fail the ones that stalled too often. */
@@ -248,6 +272,7 @@ export class Worker {
     const pausedSet = new Set(paused);
     for (const c of this.consumers())
       if (c.paused !== pausedSet.has(c.name)) c.setPaused(pausedSet.has(c.name));
+    if (this.opts.embedded) return;
     if (terminate && Number(terminate) > this.startedAt) return this.requestExit('terminate requested');
     const { recycle } = system.settings;
     if (recycle.memoryMb && process.memoryUsage().rss > recycle.memoryMb * 1024 * 1024) {

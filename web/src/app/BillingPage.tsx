@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
 import { ConfirmDialog } from '../ui/ConfirmDialog.tsx';
-import { messageOf } from '../ui/errors.ts';
+import { isRetryable, messageOf } from '../ui/errors.ts';
 import { SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
@@ -17,9 +17,19 @@ const money = (cents: number, currency: string) =>
     cents / 100,
   );
 
+/** The server answers SERVICE_UNAVAILABLE with this reason when no Stripe key is set: a state, not a fault. */
+function notConfigured(error: unknown): boolean {
+  const details = (error as { data?: { details?: { reason?: string } } } | null)?.data?.details;
+  return details?.reason === 'billing_not_configured';
+}
+
 export function BillingPage() {
   const trpc = useTRPC();
-  const overview = useQuery(trpc.billing.overview.queryOptions());
+  const overview = useQuery(
+    trpc.billing.overview.queryOptions(undefined, {
+      retry: (failures, error) => !notConfigured(error) && isRetryable(error) && failures < 2,
+    }),
+  );
   return (
     <div className="page">
       <header className="page-head">
@@ -27,6 +37,10 @@ export function BillingPage() {
       </header>
       {overview.isPending ? (
         <Loading label="Loading billing…" />
+      ) : overview.isError && notConfigured(overview.error) ? (
+        <EmptyState title="Billing is not set up on this server">
+          <p>There is no plan to manage here. An operator can configure Stripe to enable billing.</p>
+        </EmptyState>
       ) : overview.isError ? (
         <ErrorState error={overview.error} onRetry={() => void overview.refetch()} />
       ) : (

@@ -1,0 +1,58 @@
+import type { HealthCheck } from '../health/health.ts';
+import { QUEUE_NAMES } from './definition.ts';
+import type { Envelope } from './envelope.ts';
+import type { QueueSystem } from './system.ts';
+
+export interface QueueDepth {
+  /** Jobs waiting in every queue (paused ones included: they wait too). */
+  waiting: number;
+  /** Age in seconds of the job that has waited longest, any queue; 0 with none waiting. */
+  waitMaxS: number;
+}
+
+/**
+ * Waiting jobs and the oldest one's age, in two round trips: bee takes jobs from the right end of `waiting`, so the
+ * next job of each queue is the one that has waited longest. Its wait counts from when it became due (`qa`).
+ */
+export async function queueDepth(system: QueueSystem, now = Date.now()): Promise<QueueDepth> {
+  const p = system.redis.pipeline();
+  for (const q of QUEUE_NAMES) {
+    p.llen(system.keys.beeKey(q, 'waiting')).lindex(system.keys.beeKey(q, 'waiting'), -1);
+  }
+  const res = (await p.exec()) ?? [];
+  let waiting = 0;
+  const oldest = system.redis.pipeline();
+  const queued: string[] = [];
+  QUEUE_NAMES.forEach((q, i) => {
+    waiting += Number(res[2 * i]?.[1] ?? 0);
+    const id = res[2 * i + 1]?.[1];
+    if (typeof id === 'string') {
+      oldest.hget(system.keys.beeKey(q, 'jobs'), id);
+      queued.push(id);
+    }
+  });
+  let waitMaxS = 0;
+  if (queued.length) {
+    for (const [, raw] of (await oldest.exec()) ?? []) {
+      if (typeof raw !== 'string') continue;
+      const env = (JSON.parse(raw) as { data?: Partial<Envelope> }).data;
+      if (typeof env?.qa === 'number') waitMaxS = Math.max(waitMaxS, Math.max(0, (now - env.qa) / 1000));
+    }
+  }
+  return { waiting, waitMaxS: Math.round(waitMaxS) };
+}
+
+/** Readiness: warn from 5,000 waiting jobs, fail from 10,000 (the `queue-depth` alert's thresholds). */
+export function queueDepthCheck(
+  system: () => QueueSystem,
+  thresholds = { warn: 5_000, fail: 10_000 },
+): HealthCheck {
+  return {
+    key: 'queue:depth',
+    componentType: 'component',
+    thresholds,
+    async run() {
+      return { value: (await queueDepth(system())).waiting, unit: 'jobs' };
+    },
+  };
+}
