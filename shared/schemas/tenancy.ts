@@ -47,3 +47,8 @@ export const memberOutput = z.object({
   role: z.enum(ROLES),
   joinedAt: z.date(),
 });
+
+export const changeRoleInput = z.object({ userId: uuid, role: z.enum(ROLES) }).strict();
+export const changeRoleOutput = z.object({ userId: uuid, role: z.enum(ROLES) });
+
+export const removeMemberInput = z.object({ userId: uuid }).strict();

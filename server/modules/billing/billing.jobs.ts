@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineJob } from '../../platform/queue/definition.ts';
 import { processStripeEvent } from './billing.events.ts';
+import { deliverBillingNotifications } from './billing.notify.ts';
 import { stripeClientFor } from './stripe.ts';
 
 /**
@@ -26,6 +27,8 @@ export const stripeEventJob = defineJob({
     );
     // Another worker holds this event (a duplicate job, or a dead worker's lease not yet expired): come back later.
     if (outcome === 'busy') ctx.release(5_000);
+    // The dunning / trial emails this event recorded (also those a failed earlier attempt left unsent).
+    await deliverBillingNotifications(ctx, eventId);
     return { outcome };
   },
 });

@@ -247,10 +247,18 @@ describe('dunning', () => {
         em.find(BillingNotification, {}, { orderBy: { createdAt: 'asc', id: 'asc' } }),
       );
     expect((await notices()).map((n) => [n.kind, n.attempt, n.recipient, n.status])).toEqual([
-      ['payment_failed_first', 1, org.owner.email, 'recorded'],
-      ['payment_failed_second', 2, org.owner.email, 'recorded'],
-      ['payment_failed_final', 3, org.owner.email, 'recorded'],
+      ['payment_failed_first', 1, org.owner.email, 'queued'],
+      ['payment_failed_second', 2, org.owner.email, 'queued'],
+      ['payment_failed_final', 3, org.owner.email, 'queued'],
     ]);
+    // The three emails arrive through the mail queue, in order, to the billing contact.
+    const mails = (await t.smtp.waitFor(3, 15_000)).filter((m) => m.to.includes(org.owner.email));
+    expect(mails.map((m) => m.subject)).toEqual([
+      expect.stringMatching(/^Payment for .* could not be charged/),
+      expect.stringMatching(/^Payment for .* failed again/),
+      expect.stringMatching(/^Final notice: payment for .* failed/),
+    ]);
+    expect(mails[0]!.decoded).toContain('/app/billing');
     const view = await caller.billing.overview();
     expect(view.subscription).toMatchObject({ status: 'past_due', failedPaymentAttempts: 3 });
     expect(view.entitlement).toMatchObject({ allowed: true, reason: 'past_due_grace' });

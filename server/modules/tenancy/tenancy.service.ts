@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
 import { AppError } from '../../../shared/errors.ts';
 import type { Role } from '../../../shared/permissions.ts';
 import type { OrganizationOutput } from '../../../shared/schemas/tenancy.ts';
 import type { Em } from '../../platform/db/context.ts';
 import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { recordActivity } from '../activity/activity.service.ts';
+import { ApiToken } from '../auth/api-token.entity.ts';
 import { User } from '../auth/user.entity.ts';
 import { Membership, type IMembership } from './membership.entity.ts';
 import { Organization, type IOrganization } from './organization.entity.ts';
@@ -113,4 +115,131 @@ export async function updateOrganization(
 
 export async function setCurrentOrganization(em: Em, userId: string, organizationId: string): Promise<void> {
   await em.nativeUpdate(User, { id: userId }, { currentOrganization: organizationId });
+}
+
+/**
+ * The memberships a membership change must see in one consistent state: the target's, and every owner's (for the
+ * last-owner rule). They are locked for the transaction, so two owners demoting each other at the same time cannot
+ * both see "another owner remains" and leave the organization without one; `refresh` re-reads the rows the request
+ * already holds (the caller's own membership, loaded when the tenant was resolved).
+ */
+async function lockMemberships(tx: Em, userId: string) {
+  const rows = await tx.find(
+    Membership,
+    { $or: [{ user: userId }, { role: 'owner' }] },
+    { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true, orderBy: { id: 'asc' } },
+  );
+  const target = rows.find((m) => m.user.id === userId);
+  if (!target) throw new AppError('NOT_FOUND', 'No such member in this organization');
+  const owners = rows.filter((m) => m.role === 'owner').length;
+  return { target, owners };
+}
+
+function assertNotLastOwner(target: IMembership, owners: number, message: string): void {
+  if (target.role === 'owner' && owners <= 1)
+    throw new AppError('LAST_OWNER', message, { fieldErrors: { role: [message] } });
+}
+
+/** Only an owner may make an owner or touch one; an admin manages admins and members. */
+function assertMayManage(actorRole: Role, target: IMembership, newRole?: Role): void {
+  if (actorRole === 'owner') return;
+  if (target.role === 'owner') {
+    throw new AppError('ABILITY_MISSING', 'Only an owner can change or remove an owner');
+  }
+  if (newRole === 'owner') {
+    throw new AppError('ABILITY_MISSING', 'Only an owner can make someone an owner', {
+      fieldErrors: { role: ['only an owner can grant the owner role'] },
+    });
+  }
+}
+
+export interface ChangeRoleInput {
+  organizationId: string;
+  actorId: string;
+  actorRole: Role;
+  userId: string;
+  role: Role;
+}
+
+export async function changeMemberRole(em: Em, input: ChangeRoleInput) {
+  return em.transactional(async (tx) => {
+    const { target, owners } = await lockMemberships(tx, input.userId);
+    assertMayManage(input.actorRole, target, input.role);
+    const from = target.role;
+    if (from === input.role) return { userId: input.userId, role: from };
+    if (input.role !== 'owner') {
+      assertNotLastOwner(
+        target,
+        owners,
+        'The last owner cannot be demoted; make someone else an owner first',
+      );
+    }
+    target.role = input.role;
+    recordActivity(tx, {
+      organizationId: input.organizationId,
+      userId: input.actorId,
+      action: 'member.role_changed',
+      subjectType: 'user',
+      subjectId: input.userId,
+      metadata: { from, to: input.role },
+    });
+    await tx.flush();
+    return { userId: input.userId, role: input.role };
+  });
+}
+
+/**
+ * Ends a membership: the membership row goes (through the unit of work, so the realtime access watcher ends the
+ * user's live subscriptions here), their API tokens for this organization are revoked, and the organization stops
+ * being their current one. The actor is the remover, or the member themselves when they leave.
+ */
+async function endMembership(
+  tx: Em,
+  input: {
+    organizationId: string;
+    actorId: string;
+    userId: string;
+    action: 'member.removed' | 'member.left';
+  },
+  target: IMembership,
+): Promise<void> {
+  const tokens = await tx.find(ApiToken, { user: input.userId, revokedAt: null });
+  const now = new Date();
+  for (const token of tokens) token.revokedAt = now;
+  const user = await tx.findOne(User, { id: input.userId, currentOrganization: input.organizationId });
+  if (user) user.currentOrganization = null;
+  tx.remove(target);
+  recordActivity(tx, {
+    organizationId: input.organizationId,
+    userId: input.actorId,
+    action: input.action,
+    subjectType: 'user',
+    subjectId: input.userId,
+    metadata: { role: target.role, tokensRevoked: tokens.length },
+  });
+  await tx.flush();
+}
+
+export interface RemoveMemberInput {
+  organizationId: string;
+  actorId: string;
+  actorRole: Role;
+  userId: string;
+}
+
+export async function removeMember(em: Em, input: RemoveMemberInput): Promise<void> {
+  await em.transactional(async (tx) => {
+    const { target, owners } = await lockMemberships(tx, input.userId);
+    assertMayManage(input.actorRole, target);
+    assertNotLastOwner(target, owners, 'The last owner cannot be removed; make someone else an owner first');
+    await endMembership(tx, { ...input, action: 'member.removed' }, target);
+  });
+}
+
+export async function leaveOrganization(em: Em, organizationId: string, userId: string): Promise<void> {
+  await em.transactional(async (tx) => {
+    const { target, owners } = await lockMemberships(tx, userId);
+    assertNotLastOwner(target, owners, 'The last owner cannot leave; make someone else an owner first');
+    await endMembership(tx, { organizationId, actorId: userId, userId, action: 'member.left' }, target);
+  });
 }

@@ -45,6 +45,15 @@ export interface JobContext {
   redis: Redis;
   /** Put the job back on its queue after delayMs without counting an exception. */
   release(delayMs?: number): never;
+  /**
+   * Queue another job (by definition or registered name) for the same organization and trace, e.g. the email a
+   * webhook leads to. Dispatch is not part of the job's database transaction: make the follow-up idempotent.
+   */
+  dispatch(
+    job: AnyJobDefinition | string,
+    payload: unknown,
+    opts?: { delayMs?: number; organizationId?: string | null },
+  ): Promise<unknown>;
 }
 
 export interface FailureInfo {

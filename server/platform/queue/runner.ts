@@ -197,6 +197,12 @@ export class JobRunner {
         release(delayMs = 0): never {
           throw new ReleaseJob(delayMs);
         },
+        dispatch: (job, jobPayload, opts) =>
+          system.dispatch(job, jobPayload as never, {
+            organizationId: opts?.organizationId !== undefined ? opts.organizationId : (env.org ?? null),
+            traceparent: env.trace,
+            ...(opts?.delayMs ? { delayMs: opts.delayMs } : {}),
+          }),
       };
       // A consumer span continuing the dispatcher's trace (a no-op when tracing is off).
       return inSpan(

@@ -1,9 +1,13 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { hashKey, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { inferRouterOutputs } from '@trpc/server';
+import { useId, useState, type FormEvent } from 'react';
+import { useNavigate } from 'react-router';
+import type { AppRouter } from '../../../server/trpc/router.ts';
 import { ROLES, type Role } from '../../../shared/permissions.ts';
 import { useMe } from '../auth/session.tsx';
 import { useTRPC } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
+import { ConfirmDialog } from '../ui/ConfirmDialog.tsx';
 import { fieldErrorsOf, messageOf } from '../ui/errors.ts';
 import { Field, FormError, formErrorOf, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
@@ -33,8 +37,12 @@ export function MembersPage() {
   );
 }
 
+type Member = inferRouterOutputs<AppRouter>['organization']['members'][number];
+
 function MemberList() {
   const trpc = useTRPC();
+  const me = useMe();
+  const canManage = me.abilities.includes('members:manage');
   const members = useQuery(trpc.organization.members.queryOptions());
   return (
     <Section title="Members">
@@ -51,23 +59,180 @@ function MemberList() {
               <th scope="col">Name</th>
               <th scope="col">Role</th>
               <th scope="col">Joined</th>
+              {canManage ? (
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              ) : null}
             </tr>
           </thead>
           <tbody>
             {members.data.map((m) => (
-              <tr key={m.userId}>
-                <td>
-                  {m.name}
-                  <span className="muted block">{m.email}</span>
-                </td>
-                <td className="capitalize">{m.role}</td>
-                <td>{formatDate(m.joinedAt)}</td>
-              </tr>
+              <MemberRow key={m.userId} member={m} canManage={canManage} />
             ))}
           </tbody>
         </table>
       )}
+      <Leave />
     </Section>
+  );
+}
+
+/**
+ * Refreshes what a membership change can alter: the list, and auth.me when the change was the caller's own (their
+ * abilities, or their organizations).
+ */
+function useAfterMembershipChange() {
+  const trpc = useTRPC();
+  const me = useMe();
+  const queryClient = useQueryClient();
+  return async (userId: string) => {
+    await queryClient.invalidateQueries({ queryKey: trpc.organization.members.queryKey() });
+    if (userId === me.user.id) await queryClient.invalidateQueries({ queryKey: trpc.auth.me.queryKey() });
+  };
+}
+
+function MemberRow({ member, canManage }: { member: Member; canManage: boolean }) {
+  const trpc = useTRPC();
+  const me = useMe();
+  const afterChange = useAfterMembershipChange();
+  const [confirming, setConfirming] = useState(false);
+  const errorId = useId();
+  const changeRole = useMutation(
+    trpc.organization.changeRole.mutationOptions({ onSettled: (_d, _e, v) => afterChange(v.userId) }),
+  );
+  const remove = useMutation(
+    trpc.organization.removeMember.mutationOptions({
+      onSuccess: async (_d, v) => {
+        setConfirming(false);
+        await afterChange(v.userId);
+      },
+    }),
+  );
+  const actorIsOwner = me.organization?.role === 'owner';
+  // The server refuses the rest (an admin touching an owner, or making one); the controls do not offer it.
+  const manageable = canManage && (actorIsOwner || member.role !== 'owner');
+  const roles = ROLES.filter((r) => r !== 'owner' || actorIsOwner);
+  const roleError = changeRole.error
+    ? (fieldErrorsOf(changeRole.error).role?.[0] ?? messageOf(changeRole.error))
+    : null;
+  const isMe = member.userId === me.user.id;
+  return (
+    <tr>
+      <td>
+        {member.name}
+        {isMe ? ' (you)' : ''}
+        <span className="muted block">{member.email}</span>
+      </td>
+      <td className="capitalize">
+        {manageable ? (
+          <>
+            <SelectField
+              label={`Role of ${member.name}`}
+              hideLabel
+              value={member.role}
+              disabled={changeRole.isPending}
+              aria-invalid={roleError ? true : undefined}
+              aria-describedby={roleError ? errorId : undefined}
+              onChange={(e) => changeRole.mutate({ userId: member.userId, role: e.target.value as Role })}
+            >
+              {roles.map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
+            </SelectField>
+            {roleError ? (
+              <p id={errorId} className="field-error" role="alert">
+                {roleError}
+              </p>
+            ) : null}
+          </>
+        ) : (
+          member.role
+        )}
+      </td>
+      <td>{formatDate(member.joinedAt)}</td>
+      {canManage ? (
+        <td>
+          {manageable && !isMe ? (
+            <>
+              <Button
+                variant="link"
+                onClick={() => {
+                  remove.reset();
+                  setConfirming(true);
+                }}
+              >
+                Remove
+              </Button>
+              <ConfirmDialog
+                open={confirming}
+                title={`Remove ${member.name}?`}
+                confirmLabel="Remove member"
+                danger
+                busy={remove.isPending}
+                error={remove.error ? messageOf(remove.error) : null}
+                onConfirm={() => remove.mutate({ userId: member.userId })}
+                onCancel={() => setConfirming(false)}
+              >
+                <p>
+                  {member.name} ({member.email}) loses access to this organization at once, and their API tokens
+                  here are revoked.
+                </p>
+              </ConfirmDialog>
+            </>
+          ) : null}
+        </td>
+      ) : null}
+    </tr>
+  );
+}
+
+function Leave() {
+  const trpc = useTRPC();
+  const me = useMe();
+  const queryClient = useQueryClient();
+  const navigate = useNavigate();
+  const [confirming, setConfirming] = useState(false);
+  const leave = useMutation(
+    trpc.organization.leave.mutationOptions({
+      onSuccess: async () => {
+        setConfirming(false);
+        // Like switching organization: everything cached belonged to the one just left.
+        const meKey = trpc.auth.me.queryKey();
+        const meHash = hashKey(meKey);
+        queryClient.removeQueries({ predicate: (q) => q.queryHash !== meHash });
+        await queryClient.invalidateQueries({ queryKey: meKey });
+        void navigate('/app');
+      },
+    }),
+  );
+  const name = me.organization?.name ?? 'this organization';
+  return (
+    <div className="section-foot">
+      <Button
+        variant="danger"
+        onClick={() => {
+          leave.reset();
+          setConfirming(true);
+        }}
+      >
+        Leave organization
+      </Button>
+      <ConfirmDialog
+        open={confirming}
+        title={`Leave ${name}?`}
+        confirmLabel="Leave"
+        danger
+        busy={leave.isPending}
+        error={leave.error ? messageOf(leave.error) : null}
+        onConfirm={() => leave.mutate()}
+        onCancel={() => setConfirming(false)}
+      >
+        <p>You lose access to {name} and your API tokens here are revoked. An owner can invite you back.</p>
+      </ConfirmDialog>
+    </div>
   );
 }
 

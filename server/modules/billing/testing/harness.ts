@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import type { AppDeps } from '../../../deps.ts';
 import { withDbScope } from '../../../platform/db/context.ts';
+import { startSmtpCapture, type SmtpCapture } from '../../../platform/mail/testing/smtp-capture.ts';
 import { Worker } from '../../../platform/queue/worker.ts';
 import { createTestEnv, startServer, type RunningServer, type TestEnv } from '../../../test/harness.ts';
 import { StripeEvent } from '../billing.entity.ts';
@@ -19,13 +20,17 @@ export interface BillingTestEnv {
   stripe: StripeTestServer;
   server: RunningServer;
   worker: Worker;
+  /** Every email Keel sent (dunning, trial), captured by a real SMTP server. */
+  smtp: SmtpCapture;
   close(): Promise<void>;
 }
 
 /** A Stripe test server, app deps pointed at it, the HTTP app and a worker on the `webhooks` queue. */
 export async function createBillingTestEnv(overrides: Record<string, string> = {}): Promise<BillingTestEnv> {
   const stripe = await new StripeTestServer().start();
+  const smtp = await startSmtpCapture();
   const env = await createTestEnv({
+    SMTP_URL: smtp.url,
     STRIPE_SECRET_KEY: stripe.secretKey,
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     STRIPE_API_BASE: stripe.url,
@@ -33,7 +38,7 @@ export async function createBillingTestEnv(overrides: Record<string, string> = {
     ...overrides,
   });
   const server = await startServer(env.deps);
-  const worker = new Worker(env.deps.queue, { queues: ['webhooks'], concurrency: 4, leader: false });
+  const worker = new Worker(env.deps.queue, { queues: ['webhooks', 'mail'], concurrency: 4, leader: false });
   await worker.start();
   return {
     env,
@@ -41,11 +46,13 @@ export async function createBillingTestEnv(overrides: Record<string, string> = {
     stripe,
     server,
     worker,
+    smtp,
     async close() {
       await worker.stop(1_000);
       await server.close();
       await env.close();
       await stripe.close();
+      await smtp.close();
     },
   };
 }
