@@ -153,6 +153,19 @@ export async function buildApp(deps: AppDeps) {
       keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
       allowMethodOverride: false,
       maxBatchSize: 20,
+      // Rate-limit headers on every tRPC HTTP response that passed a limit (and Retry-After on a refusal).
+      responseMeta: ({ ctx }) => {
+        const d = ctx?.limits.decision;
+        if (!d) return {};
+        return {
+          headers: {
+            'x-ratelimit-limit': String(d.limit),
+            'x-ratelimit-remaining': String(d.remaining),
+            'x-ratelimit-reset': String(Math.ceil(d.resetAt / 1000)),
+            ...(d.allowed ? {} : { 'retry-after': String(d.retryAfter) }),
+          },
+        };
+      },
     },
   } satisfies FastifyTRPCPluginOptions<AppRouter>);
 

@@ -3,6 +3,7 @@ import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify'
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppDeps } from '../deps.ts';
 import type { Em } from '../platform/db/context.ts';
+import type { RateLimitDecision } from '../platform/rate-limit/rate-limiter.ts';
 
 export const SESSION_COOKIE = 'keel_session';
 
@@ -31,6 +32,11 @@ export interface InnerContext {
   host: string | null;
   organizationHeader: string | null;
   cookies: CookieJar;
+  /**
+   * What the HTTP response should say about limits: the most restrictive rate-limit decision made while serving the
+   * request (a batch shares it). The adapter turns it into X-RateLimit-* and Retry-After headers.
+   */
+  limits: { decision: RateLimitDecision | null };
   /** Set by the dbScope middleware: the EntityManager fork of this call. */
   em?: Em;
 }
@@ -61,6 +67,7 @@ export function createInnerContext(deps: AppDeps, opts: InnerContextOptions = {}
     host: opts.host ?? null,
     organizationHeader: opts.organizationHeader ?? null,
     cookies: opts.cookies ?? noCookies,
+    limits: { decision: null },
   };
 }
 

@@ -137,9 +137,17 @@ describe('over HTTP', () => {
     const secret = await tokenFor(env.deps, org.id, org.owner);
     const call = () =>
       fetch(`${server.url}/trpc/auth.me`, { headers: { authorization: `Bearer ${secret}` } });
-    for (let i = 0; i < 60; i++) expect((await call()).status).toBe(200);
+    for (let i = 0; i < 60; i++) {
+      const res = await call();
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-ratelimit-limit')).toBe('60');
+      expect(res.headers.get('x-ratelimit-remaining')).toBe(String(59 - i));
+      expect(Number(res.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000);
+    }
     const refused = await call();
     expect(refused.status).toBe(429);
+    expect(refused.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     const body = (await refused.json()) as {
       error: { json: { data: { code: string; appCode: string; retryAfter: number } } };
     };

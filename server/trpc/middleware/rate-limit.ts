@@ -1,3 +1,4 @@
+import { AppError } from '../../../shared/errors.ts';
 import type { PolicyName } from '../../platform/rate-limit/policies.ts';
 import type { InnerContext } from '../context.ts';
 import { middleware } from '../init.ts';
@@ -11,7 +12,17 @@ type LimitedContext = InnerContext & { auth?: Auth };
  */
 export const rateLimit = (policy: PolicyName, keyOf: (ctx: LimitedContext) => string) =>
   middleware(async ({ ctx, next }) => {
-    await ctx.deps.rateLimits.enforce(policy, keyOf(ctx as LimitedContext));
+    const decision = await ctx.deps.rateLimits.consume(policy, keyOf(ctx as LimitedContext));
+    const current = ctx.limits.decision;
+    if (!current || !decision.allowed || (current.allowed && decision.remaining < current.remaining)) {
+      ctx.limits.decision = decision;
+    }
+    if (!decision.allowed) {
+      throw new AppError('RATE_LIMITED', `Too many requests, retry in ${decision.retryAfter} s`, {
+        retryAfter: decision.retryAfter,
+        policy,
+      });
+    }
     return next();
   });
 
