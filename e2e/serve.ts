@@ -109,6 +109,31 @@ async function seedSwitcher(rootEm: Em): Promise<void> {
 }
 
 /**
+ * People of Acme that the tenant app's members test changes, removes or lets leave (e2e/tenant-app.spec.ts), so
+ * the demo logins other specs sign in with keep their roles. Only in end-to-end databases.
+ */
+const MEMBERS_SPEC_PEOPLE = [
+  { email: 'casey@e2e.test', name: 'Casey Churn' },
+  { email: 'lee@e2e.test', name: 'Lee Leaver' },
+];
+
+async function seedMembersSpecPeople(rootEm: Em): Promise<void> {
+  const passwordHash = await hashPassword(DEMO_PASSWORD);
+  const acme = await withDbScope(rootEm, undefined, (em) => em.findOneOrFail(Organization, { slug: 'acme' }));
+  const userIds = await withDbScope(rootEm, undefined, async (em) => {
+    const users = MEMBERS_SPEC_PEOPLE.map((p) =>
+      em.create(User, { ...p, passwordHash, currentOrganization: acme.id }),
+    );
+    await em.flush();
+    return users.map((u) => u.id);
+  });
+  await withDbScope(rootEm, acme.id, async (em) => {
+    for (const user of userIds) em.create(Membership, { organization: acme.id, user, role: 'member' });
+    await em.flush();
+  });
+}
+
+/**
  * The tenant app spec's data. The dashboard's "new analytics" panel is behind this flag: off by default, on for Acme by override, so
  * the spec sees it in Acme and not in Globex.
  */
@@ -168,6 +193,7 @@ try {
   await deps.orm.migrator.up();
   await seedDemo(deps.em);
   await seedSwitcher(deps.em);
+  await seedMembersSpecPeople(deps.em);
   worker = await seedOpsConsole(deps);
   await seedAnalyticsFlag(deps);
   app = await buildApp(deps);

@@ -341,3 +341,55 @@ test('a suspended organization sees a banner that leads to billing', async ({ pa
     await Promise.all([owner.close(), operator.close()]);
   }
 });
+
+// Seeded in Acme by e2e/serve.ts (seedMembersSpecPeople) for this test alone, so the demo logins keep their roles.
+const CASEY = { email: 'casey@e2e.test', name: 'Casey Churn' };
+const LEE = { email: 'lee@e2e.test', name: 'Lee Leaver' };
+
+test('members: an owner changes a role and removes a member; the last owner cannot step down; a member leaves', async ({
+  browser,
+}) => {
+  const owner = await userPage(browser, OWNER.email, '/app/members');
+  const members = owner.page.getByRole('region', { name: 'Members' });
+
+  // The server's LAST_OWNER refusal shows at the owner's own role, which stays as it was.
+  const ownRole = members.getByLabel(`Role of ${OWNER.name}`);
+  await ownRole.selectOption('admin');
+  await expect(members.getByRole('alert')).toHaveText(/last owner cannot be demoted/);
+  await expect(ownRole).toHaveValue('owner');
+  await expect(ownRole).toHaveAttribute('aria-invalid', 'true');
+
+  const caseyRow = members.getByRole('row', { name: new RegExp(CASEY.name) });
+  await caseyRow.getByLabel(`Role of ${CASEY.name}`).selectOption('admin');
+  await expect(caseyRow.getByLabel(`Role of ${CASEY.name}`)).toHaveValue('admin');
+  await owner.page.reload();
+  await expect(caseyRow.getByLabel(`Role of ${CASEY.name}`)).toHaveValue('admin');
+
+  await caseyRow.getByRole('button', { name: 'Remove' }).click();
+  const dialog = owner.page.getByRole('dialog', { name: `Remove ${CASEY.name}?` });
+  await expect(dialog).toBeVisible();
+  await screenshot(owner.page, 'tenant-members-remove');
+  await dialog.getByRole('button', { name: 'Remove member' }).click();
+  await expect(dialog).toBeHidden();
+  await expect(caseyRow).toHaveCount(0);
+  await expect(members.getByRole('row', { name: new RegExp(OWNER.name) })).toBeVisible();
+
+  // A member sees no management controls, and can leave.
+  const lee = await userPage(browser, LEE.email, '/app/members');
+  const leeMembers = lee.page.getByRole('region', { name: 'Members' });
+  await expect(leeMembers.getByRole('row', { name: new RegExp(OWNER.name) })).toBeVisible();
+  await expect(leeMembers.getByRole('combobox')).toHaveCount(0);
+  await expect(leeMembers.getByRole('button', { name: 'Remove' })).toHaveCount(0);
+  await leeMembers.getByRole('button', { name: 'Leave organization' }).click();
+  await lee.page
+    .getByRole('dialog', { name: /^Leave / })
+    .getByRole('button', { name: 'Leave' })
+    .click();
+  await expect(lee.page).toHaveURL(/\/app$/);
+  await expect(lee.page.getByRole('link', { name: 'Members' })).toHaveCount(0);
+  await lee.context.close();
+
+  await owner.page.reload();
+  await expect(members.getByRole('row', { name: new RegExp(LEE.name) })).toHaveCount(0);
+  await owner.context.close();
+});

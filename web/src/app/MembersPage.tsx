@@ -1,11 +1,9 @@
 import { hashKey, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import type { inferRouterOutputs } from '@trpc/server';
 import { useId, useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router';
-import type { AppRouter } from '../../../server/trpc/router.ts';
 import { ROLES, type Role } from '../../../shared/permissions.ts';
 import { useMe } from '../auth/session.tsx';
-import { useTRPC } from '../trpc.ts';
+import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
 import { ConfirmDialog } from '../ui/ConfirmDialog.tsx';
 import { fieldErrorsOf, messageOf } from '../ui/errors.ts';
@@ -37,7 +35,7 @@ export function MembersPage() {
   );
 }
 
-type Member = inferRouterOutputs<AppRouter>['organization']['members'][number];
+type Member = RouterOutputs['organization']['members'][number];
 
 function MemberList() {
   const trpc = useTRPC();
@@ -177,8 +175,8 @@ function MemberRow({ member, canManage }: { member: Member; canManage: boolean }
                 onCancel={() => setConfirming(false)}
               >
                 <p>
-                  {member.name} ({member.email}) loses access to this organization at once, and their API tokens
-                  here are revoked.
+                  {member.name} ({member.email}) loses access to this organization at once, and their API
+                  tokens here are revoked.
                 </p>
               </ConfirmDialog>
             </>
@@ -210,7 +208,7 @@ function Leave() {
   );
   const name = me.organization?.name ?? 'this organization';
   return (
-    <div className="section-foot">
+    <div style={{ marginTop: '1rem' }}>
       <Button
         variant="danger"
         onClick={() => {
