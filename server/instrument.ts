@@ -9,7 +9,11 @@ try {
   if (config.tracing.enabled) {
     register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
     const { startTracing } = await import('./platform/tracing/sdk.ts');
-    startTracing({ serviceName: config.tracing.serviceName, otlpEndpoint: config.tracing.otlpEndpoint });
+    startTracing({
+      serviceName: config.tracing.serviceName,
+      otlpEndpoint: config.tracing.otlpEndpoint,
+      sampleRatio: config.tracing.sampleRatio,
+    });
   }
 } catch (err) {
   // main.ts reports configuration errors with the variable's name; do not fail twice.

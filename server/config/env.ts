@@ -75,6 +75,7 @@ const envSchema = z.object({
   OTEL_ENABLED: bool.default(false),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   OTEL_SERVICE_NAME: z.string().min(1).default('keel'),
+  OTEL_TRACES_SAMPLE_RATIO: z.coerce.number().min(0).max(1).optional(),
   SENTRY_DSN: z.string().url().optional(),
   STRIPE_SECRET_KEY: z
     .string()
@@ -154,6 +155,8 @@ export interface Config {
     enabled: boolean;
     otlpEndpoint: string | undefined;
     serviceName: string;
+    /** Share of new traces recorded: 10 % in production unless set, every trace elsewhere. */
+    sampleRatio: number;
   };
   sentryDsn: string | undefined;
   alerts: {
@@ -255,6 +258,7 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
       enabled: e.OTEL_ENABLED || Boolean(e.OTEL_EXPORTER_OTLP_ENDPOINT),
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
       serviceName: e.OTEL_SERVICE_NAME,
+      sampleRatio: e.OTEL_TRACES_SAMPLE_RATIO ?? (e.NODE_ENV === 'production' ? 0.1 : 1),
     },
     sentryDsn: e.SENTRY_DSN,
     alerts: {

@@ -5,7 +5,13 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { BatchSpanProcessor, NoopSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BatchSpanProcessor,
+  NoopSpanProcessor,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
 
 export interface TracingOptions {
   serviceName: string;
@@ -13,6 +19,11 @@ export interface TracingOptions {
   otlpEndpoint?: string | undefined;
   /** Tests pass an in-memory exporter. */
   exporter?: SpanExporter;
+  /**
+   * Share of new traces recorded (0..1); a request continuing a caller's trace follows the caller's decision.
+   * Unrecorded requests still get a trace id (in logs and jobs), at a fraction of the cost of a recorded one.
+   */
+  sampleRatio?: number;
 }
 
 /**
@@ -33,6 +44,7 @@ export function startTracing(opts: TracingOptions): NodeSDK {
   // so that spans (and the trace ids in logs and jobs) exist.
   if (!processors.length) processors.push(new NoopSpanProcessor());
   const sdk = new NodeSDK({
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(opts.sampleRatio ?? 1) }),
     resource: resourceFromAttributes({ 'service.name': opts.serviceName }),
     spanProcessors: processors,
     instrumentations: [
