@@ -1,23 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
-import { loadTestServices, parseConfig } from '../server/config/env.ts';
+import { createBenchEnvironment } from './bench-env.ts';
+import { parseConfig } from '../server/config/env.ts';
 import { createDeps } from '../server/deps.ts';
 import { createToken, register } from '../server/modules/auth/auth.service.ts';
-import { entities } from '../server/modules/entities.ts';
 import { withDbScope } from '../server/platform/db/context.ts';
-import { createOrm } from '../server/platform/db/orm.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
-import { deleteKeys } from '../server/test/harness.ts';
 
 const DURATION_S = 10;
 const CONNECTIONS = 50;
-
-function dbUrl(base: string, name: string) {
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 export interface ApiBench {
   env: Record<string, string>;
@@ -28,21 +19,7 @@ export interface ApiBench {
 
 /** A fresh migrated database with one organization and token, and a Redis key prefix of its own. */
 export async function prepareApiBench(): Promise<ApiBench> {
-  const services = loadTestServices();
-  const dbName = `keel_bench_${Date.now()}`;
-  const prefix = `keel:bench:${randomBytes(3).toString('hex')}:`;
-  const env = {
-    NODE_ENV: 'production',
-    DATABASE_URL: dbUrl(services.pgUrl, dbName),
-    REDIS_URL: services.redisUrl,
-    KEY_PREFIX: prefix,
-    SESSION_SECRET: randomBytes(24).toString('hex'),
-    LOG_LEVEL: 'silent',
-  };
-  const orm = await createOrm({ databaseUrl: env.DATABASE_URL, pgliteDir: '', entities, poolMax: 2 });
-  await orm.schema.ensureDatabase({ create: true });
-  await orm.migrator.up();
-  await orm.close(true);
+  const { env, cleanup } = await createBenchEnvironment('api');
   const deps = await createDeps(parseConfig(env), {
     logger: createLogger({ level: 'silent', pretty: false }),
   });
@@ -63,21 +40,7 @@ export async function prepareApiBench(): Promise<ApiBench> {
     return created.secret;
   });
   await deps.close();
-  return {
-    env,
-    secret,
-    async cleanup() {
-      const admin = await createOrm({
-        databaseUrl: dbUrl(services.pgUrl, 'postgres'),
-        pgliteDir: '',
-        entities,
-        poolMax: 1,
-      });
-      await admin.em.getConnection().execute(`drop database if exists "${dbName}" with (force)`);
-      await admin.close(true);
-      await deleteKeys(services.redisUrl, prefix);
-    },
-  };
+  return { env, secret, cleanup };
 }
 
 /** Starts bench/api-server.ts in its own process (so load generator and server do not share an event loop). */

@@ -1,14 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadTestServices, parseConfig } from '../server/config/env.ts';
+import { parseConfig } from '../server/config/env.ts';
 import { createDeps, type AppDeps } from '../server/deps.ts';
-import { entities } from '../server/modules/entities.ts';
 import { Organization } from '../server/modules/tenancy/organization.entity.ts';
 import { withDbScope } from '../server/platform/db/context.ts';
-import { createOrm } from '../server/platform/db/orm.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
-import { deleteKeys } from '../server/test/harness.ts';
+import { createBenchEnvironment } from './bench-env.ts';
 import { printFigures } from './lib.ts';
 
 // evaluateAll with 50 flags (mixed kinds, rollouts, overrides for 1,000 organizations), against one raw Redis GET
@@ -19,28 +16,8 @@ const FLAGS = 50;
 const ORGS = 1000;
 const OVERRIDES = 300;
 
-function dbUrl(base: string, name: string) {
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
 export async function run(): Promise<void> {
-  const services = loadTestServices();
-  const dbName = `keel_bench_flags_${Date.now()}`;
-  const prefix = `keel:bench:${randomBytes(3).toString('hex')}:`;
-  const env = {
-    NODE_ENV: 'production',
-    DATABASE_URL: dbUrl(services.pgUrl, dbName),
-    REDIS_URL: services.redisUrl,
-    KEY_PREFIX: prefix,
-    SESSION_SECRET: randomBytes(24).toString('hex'),
-    LOG_LEVEL: 'silent',
-  };
-  const orm = await createOrm({ databaseUrl: env.DATABASE_URL, pgliteDir: '', entities, poolMax: 2 });
-  await orm.schema.ensureDatabase({ create: true });
-  await orm.migrator.up();
-  await orm.close(true);
+  const { env, cleanup } = await createBenchEnvironment('flags');
 
   const open = () =>
     createDeps(parseConfig(env), { logger: createLogger({ level: 'silent', pretty: false }) });
@@ -87,12 +64,12 @@ export async function run(): Promise<void> {
     }
 
     const raw = p1.redis.get('cache');
-    await raw.set(`${prefix}bench:raw`, 'x');
+    await raw.set(`${env.KEY_PREFIX}bench:raw`, 'x');
     const rawRun = async (ms: number) => {
       let n = 0;
       const end = performance.now() + ms;
       while (performance.now() < end) {
-        await raw.get(`${prefix}bench:raw`);
+        await raw.get(`${env.KEY_PREFIX}bench:raw`);
         n++;
       }
       return n / (ms / 1000);
@@ -160,14 +137,6 @@ export async function run(): Promise<void> {
     ]);
   } finally {
     for (const d of deps) await d.close();
-    const admin = await createOrm({
-      databaseUrl: dbUrl(services.pgUrl, 'postgres'),
-      pgliteDir: '',
-      entities,
-      poolMax: 1,
-    });
-    await admin.em.getConnection().execute(`drop database if exists "${dbName}" with (force)`);
-    await admin.close(true);
-    await deleteKeys(services.redisUrl, prefix);
+    await cleanup();
   }
 }

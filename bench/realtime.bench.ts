@@ -1,16 +1,13 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
-import { loadTestServices, parseConfig } from '../server/config/env.ts';
+import { parseConfig } from '../server/config/env.ts';
 import { createDeps } from '../server/deps.ts';
 import { createToken, register } from '../server/modules/auth/auth.service.ts';
-import { entities } from '../server/modules/entities.ts';
 import { publishOrgEvent } from '../server/modules/realtime/realtime.service.ts';
 import { startProcess, type ServerProcess } from '../server/modules/realtime/testing/cluster.ts';
 import { withDbScope } from '../server/platform/db/context.ts';
-import { createOrm } from '../server/platform/db/orm.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
-import { deleteKeys } from '../server/test/harness.ts';
+import { createBenchEnvironment } from './bench-env.ts';
 import { percentile, printFigures, type Figure } from './lib.ts';
 
 // publish → receive latency of `org.events` with subscribers spread over two Keel API processes (fan-out through
@@ -29,12 +26,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Round {
   latencies: number[];
   expected: number;
-}
-
-function dbUrl(base: string, name: string) {
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return u.toString();
 }
 
 /** Finds the `{ seq, t }` a message carries, whichever envelope (tRPC + superjson, or raw) it came in. */
@@ -125,22 +116,8 @@ async function measure(
 }
 
 export async function run(): Promise<void> {
-  const services = loadTestServices();
-  const dbName = `keel_bench_rt_${Date.now()}`;
-  const prefix = `keel:bench:${randomBytes(3).toString('hex')}:`;
-  const env = {
-    NODE_ENV: 'production',
-    DATABASE_URL: dbUrl(services.pgUrl, dbName),
-    REDIS_URL: services.redisUrl,
-    KEY_PREFIX: prefix,
-    SESSION_SECRET: randomBytes(24).toString('hex'),
-    LOG_LEVEL: 'silent',
-    APP_URL: 'http://127.0.0.1:3000',
-  };
-  const orm = await createOrm({ databaseUrl: env.DATABASE_URL, pgliteDir: '', entities, poolMax: 2 });
-  await orm.schema.ensureDatabase({ create: true });
-  await orm.migrator.up();
-  await orm.close(true);
+  const bench = await createBenchEnvironment('rt');
+  const env = { ...bench.env, APP_URL: 'http://127.0.0.1:3000' };
 
   const config = parseConfig(env);
   const deps = await createDeps(config, { logger: createLogger({ level: 'silent', pretty: false }) });
@@ -236,12 +213,6 @@ export async function run(): Promise<void> {
     baseline.kill();
     await Promise.allSettled(processes.map((p) => p.stop()));
     await deps.close();
-    await deleteKeys(services.redisUrl, prefix);
-    const admin = await createOrm({ databaseUrl: services.pgUrl, pgliteDir: '', entities, poolMax: 1 });
-    await admin.em
-      .getConnection()
-      .execute(`drop database if exists "${dbName}" with (force)`)
-      .catch(() => undefined);
-    await admin.close(true);
+    await bench.cleanup();
   }
 }

@@ -5,23 +5,21 @@ import Fastify from 'fastify';
 import Stripe from 'stripe';
 import { z } from 'zod';
 import { buildApp } from '../server/app.ts';
-import { loadTestServices, parseConfig } from '../server/config/env.ts';
+import { parseConfig } from '../server/config/env.ts';
 import { createDeps } from '../server/deps.ts';
 import { register } from '../server/modules/auth/auth.service.ts';
 import { StripeEvent } from '../server/modules/billing/billing.entity.ts';
 import { subscribe } from '../server/modules/billing/billing.service.ts';
 import { createStripeClient } from '../server/modules/billing/stripe.ts';
 import { StripeTestServer } from '../server/modules/billing/testing/stripe-server.ts';
-import { entities } from '../server/modules/entities.ts';
 import { withDbScope } from '../server/platform/db/context.ts';
-import { createOrm } from '../server/platform/db/orm.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
 import { defineJob } from '../server/platform/queue/definition.ts';
 import { JobRegistry } from '../server/platform/queue/registry.ts';
 import { queueSettingsFor } from '../server/platform/queue/settings.ts';
 import { QueueSystem } from '../server/platform/queue/system.ts';
 import { Worker } from '../server/platform/queue/worker.ts';
-import { deleteKeys } from '../server/test/harness.ts';
+import { createBenchEnvironment } from './bench-env.ts';
 import { printFigures } from './lib.ts';
 
 // Stripe webhooks, end to end on this machine:
@@ -42,12 +40,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const step = (what: string) => {
   if (process.env.BENCH_DEBUG) process.stderr.write(`  ${what} (${Math.round(now())} ms)\n`);
 };
-
-function dbUrl(base: string, name: string) {
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 async function post(url: string, bodies: { payload: string; signature: string }[]): Promise<number> {
   let next = 0;
@@ -72,27 +64,17 @@ async function post(url: string, bodies: { payload: string; signature: string }[
 }
 
 export async function run(): Promise<void> {
-  const services = loadTestServices();
-  const dbName = `keel_bench_wh_${Date.now()}`;
-  const prefix = `keel:bench:${randomBytes(3).toString('hex')}:`;
+  const bench = await createBenchEnvironment('wh');
+  const prefix = bench.env.KEY_PREFIX!;
   const stripe = await new StripeTestServer().start();
   const config = parseConfig({
-    NODE_ENV: 'production',
-    DATABASE_URL: dbUrl(services.pgUrl, dbName),
-    REDIS_URL: services.redisUrl,
-    KEY_PREFIX: prefix,
-    SESSION_SECRET: randomBytes(24).toString('hex'),
-    LOG_LEVEL: 'silent',
+    ...bench.env,
     DB_POOL_MAX: '20',
     STRIPE_SECRET_KEY: stripe.secretKey,
     STRIPE_WEBHOOK_SECRET: SECRET,
     STRIPE_API_BASE: stripe.url,
     STRIPE_PLANS: JSON.stringify({ price_bench: { name: 'Bench', tier: 'professional', limits: {} } }),
   });
-  const migrator = await createOrm({ databaseUrl: config.databaseUrl, pgliteDir: '', entities, poolMax: 2 });
-  await migrator.schema.ensureDatabase({ create: true });
-  await migrator.migrator.up();
-  await migrator.close(true);
   const deps = await createDeps(config, {
     logger: createLogger({ level: process.env.BENCH_DEBUG ? 'warn' : 'silent', pretty: false }),
   });
@@ -204,15 +186,7 @@ export async function run(): Promise<void> {
   await app.close();
   await deps.close();
   await stripe.close();
-  await deleteKeys(services.redisUrl, prefix);
-  const admin = await createOrm({
-    databaseUrl: dbUrl(services.pgUrl, 'postgres'),
-    pgliteDir: '',
-    entities,
-    poolMax: 1,
-  });
-  await admin.em.getConnection().execute(`drop database if exists "${dbName}" with (force)`);
-  await admin.close(true);
+  await bench.cleanup();
 
   printFigures('webhooks', [
     {
