@@ -1,5 +1,6 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
+import { DataTable } from '../ui/DataTable.tsx';
 import { SelectField } from '../ui/Field.tsx';
 import { Section } from '../ui/layout.tsx';
 import { Pagination } from '../ui/Pagination.tsx';
@@ -42,48 +43,42 @@ export function AlertsPage() {
         ) : rules.length === 0 ? (
           <EmptyState title="No alert rules are configured" />
         ) : (
-          <div className="table-scroll">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">Rule</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Value</th>
-                  <th scope="col">Warn / critical</th>
-                  <th scope="col">Window · for · keep firing</th>
-                  <th scope="col">Channels</th>
-                  <th scope="col">Since</th>
-                </tr>
-              </thead>
-              <tbody>
-                {rules.map((s) => (
-                  <tr key={s.rule.id} aria-label={s.rule.summary}>
-                    <td>
-                      {s.rule.summary}
-                      <div className="muted small">
-                        <code>{s.rule.id}</code> on <code>{s.rule.metric}</code>
-                        {s.rule.runbook ? <> · runbook {s.rule.runbook}</> : null}
-                      </div>
-                    </td>
-                    <td>
-                      <StateBadge s={s} />
-                    </td>
-                    <td>{s.value === null ? '—' : formatDecimal(s.value)}</td>
-                    <td>
-                      {formatDecimal(s.rule.warn)} / {formatDecimal(s.rule.critical)}
-                    </td>
-                    <td>
-                      {formatDuration(s.rule.windowSeconds * 1000)} ·{' '}
-                      {formatDuration(s.rule.forSeconds * 1000)} ·{' '}
-                      {formatDuration(s.rule.keepFiringForSeconds * 1000)}
-                    </td>
-                    <td>{s.rule.channels.join(', ')}</td>
-                    <td className="nowrap">{s.since ? formatAgo(s.since, now) : '—'}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            columns={[
+              'Rule',
+              'State',
+              'Value',
+              'Warn / critical',
+              'Window · for · keep firing',
+              'Channels',
+              'Since',
+            ]}
+          >
+            {rules.map((s) => (
+              <tr key={s.rule.id} aria-label={s.rule.summary}>
+                <td>
+                  {s.rule.summary}
+                  <div className="muted small">
+                    <code>{s.rule.id}</code> on <code>{s.rule.metric}</code>
+                    {s.rule.runbook ? <> · runbook {s.rule.runbook}</> : null}
+                  </div>
+                </td>
+                <td>
+                  <StateBadge s={s} />
+                </td>
+                <td>{s.value === null ? '—' : formatDecimal(s.value)}</td>
+                <td>
+                  {formatDecimal(s.rule.warn)} / {formatDecimal(s.rule.critical)}
+                </td>
+                <td>
+                  {formatDuration(s.rule.windowSeconds * 1000)} · {formatDuration(s.rule.forSeconds * 1000)} ·{' '}
+                  {formatDuration(s.rule.keepFiringForSeconds * 1000)}
+                </td>
+                <td>{s.rule.channels.join(', ')}</td>
+                <td className="nowrap">{s.since ? formatAgo(s.since, now) : '—'}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </Section>
       <History rules={rules.map((r) => ({ id: r.rule.id, summary: r.rule.summary }))} />
@@ -132,55 +127,41 @@ function History({ rules }: { rules: { id: string; summary: string }[] }) {
         />
       ) : (
         <>
-          <div className="table-scroll">
-            <table className="table" aria-busy={history.isPlaceholderData || undefined}>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Rule</th>
-                  <th scope="col">Change</th>
-                  <th scope="col">Value</th>
-                  <th scope="col">Notified</th>
-                </tr>
-              </thead>
-              <tbody>
-                {history.data.items.map((e) => (
-                  <tr key={e.id}>
-                    <td className="nowrap">{formatTimestamp(e.at)}</td>
-                    <td>
-                      {e.summary}
-                      <div className="muted small">
-                        <code>{e.ruleId}</code>
-                      </div>
-                    </td>
-                    <td>
-                      <span
-                        className={
-                          e.kind === 'resolve'
-                            ? 'badge badge-ok'
-                            : e.kind === 'pending'
-                              ? 'badge badge-warn'
-                              : 'badge badge-bad'
-                        }
-                      >
-                        {KIND_LABELS[e.kind] ?? e.kind}
-                        {e.severity ? ` · ${e.severity}` : ''}
-                      </span>
-                    </td>
-                    <td>
-                      {e.value === null || e.value === undefined ? '—' : formatDecimal(Number(e.value))}
-                    </td>
-                    <td>
-                      {e.delivered.join(', ') || '—'}
-                      {e.failed.length ? (
-                        <div className="field-error">failed: {e.failed.join(', ')}</div>
-                      ) : null}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            columns={['When', 'Rule', 'Change', 'Value', 'Notified']}
+            busy={history.isPlaceholderData}
+          >
+            {history.data.items.map((e) => (
+              <tr key={e.id}>
+                <td className="nowrap">{formatTimestamp(e.at)}</td>
+                <td>
+                  {e.summary}
+                  <div className="muted small">
+                    <code>{e.ruleId}</code>
+                  </div>
+                </td>
+                <td>
+                  <span
+                    className={
+                      e.kind === 'resolve'
+                        ? 'badge badge-ok'
+                        : e.kind === 'pending'
+                          ? 'badge badge-warn'
+                          : 'badge badge-bad'
+                    }
+                  >
+                    {KIND_LABELS[e.kind] ?? e.kind}
+                    {e.severity ? ` · ${e.severity}` : ''}
+                  </span>
+                </td>
+                <td>{e.value === null || e.value === undefined ? '—' : formatDecimal(Number(e.value))}</td>
+                <td>
+                  {e.delivered.join(', ') || '—'}
+                  {e.failed.length ? <div className="field-error">failed: {e.failed.join(', ')}</div> : null}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
           <Pagination
             label="Alert history pages"
             page={page}

@@ -4,6 +4,7 @@ import { Link } from 'react-router';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
 import { ConfirmDialog } from '../ui/ConfirmDialog.tsx';
+import { DataTable } from '../ui/DataTable.tsx';
 import { messageOf } from '../ui/errors.ts';
 import { FormError } from '../ui/Field.tsx';
 import { Section } from '../ui/layout.tsx';
@@ -84,98 +85,88 @@ export function BatchesPage() {
           </EmptyState>
         ) : (
           <>
-            <div className="table-scroll">
-              <table className="table" aria-busy={batches.isPlaceholderData || undefined}>
-                <thead>
-                  <tr>
-                    <th scope="col">Batch</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Progress</th>
-                    <th scope="col">Jobs</th>
-                    <th scope="col">Failed</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">
-                      <span className="visually-hidden">Actions</span>
-                    </th>
+            <DataTable
+              columns={[
+                'Batch',
+                'State',
+                'Progress',
+                'Jobs',
+                'Failed',
+                'Created',
+                { label: 'Actions', hidden: true },
+              ]}
+              busy={batches.isPlaceholderData}
+            >
+              {batches.data.items.map((b) => {
+                const state = stateOf(b);
+                return (
+                  <tr key={b.id} id={b.id}>
+                    <td>
+                      {b.name || 'Unnamed batch'}
+                      <div className="muted small">
+                        <code>{shortId(b.id)}</code>
+                        {b.organizationId ? (
+                          <>
+                            {' · '}
+                            <Link to={`/ops/tenants/${b.organizationId}`}>tenant</Link>
+                          </>
+                        ) : null}
+                      </div>
+                    </td>
+                    <td>
+                      <span className={`badge ${state.tone}`}>{state.label}</span>
+                    </td>
+                    <td>
+                      <progress max={100} value={b.progress} aria-label={`${b.name || 'Batch'} progress`} />{' '}
+                      {b.progress} %
+                    </td>
+                    <td>
+                      {formatInt(b.total - b.pending)} of {formatInt(b.total)} succeeded
+                      {b.pending - b.failed > 0 ? (
+                        <div className="muted small">{formatInt(b.pending - b.failed)} still to run</div>
+                      ) : null}
+                    </td>
+                    <td>
+                      {b.failed ? (
+                        <details>
+                          <summary>{formatInt(b.failed)}</summary>
+                          <ul className="plain">
+                            {b.failedJobIds.slice(0, 20).map((id) => (
+                              <li key={id}>
+                                <Link to={`/ops/jobs/${encodeURIComponent(id)}`}>
+                                  <code>{shortId(id)}</code>
+                                </Link>
+                              </li>
+                            ))}
+                          </ul>
+                        </details>
+                      ) : (
+                        0
+                      )}
+                    </td>
+                    <td className="nowrap">{formatAgo(b.createdAt, now)}</td>
+                    <td className="actions">
+                      <Button
+                        disabled={!b.failedJobIds.length}
+                        busy={retryFailed.isPending && retryFailed.variables.id === b.id}
+                        onClick={() => retryFailed.mutate({ id: b.id })}
+                        aria-label={`Retry failed jobs of ${b.name || b.id}`}
+                      >
+                        Retry failed
+                      </Button>
+                      <Button
+                        variant="danger"
+                        disabled={Boolean(b.cancelledAt || b.finishedAt)}
+                        onClick={() => setCancelling(b)}
+                        aria-label={`Cancel ${b.name || b.id}`}
+                      >
+                        Cancel
+                      </Button>
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {batches.data.items.map((b) => {
-                    const state = stateOf(b);
-                    return (
-                      <tr key={b.id} id={b.id}>
-                        <td>
-                          {b.name || 'Unnamed batch'}
-                          <div className="muted small">
-                            <code>{shortId(b.id)}</code>
-                            {b.organizationId ? (
-                              <>
-                                {' · '}
-                                <Link to={`/ops/tenants/${b.organizationId}`}>tenant</Link>
-                              </>
-                            ) : null}
-                          </div>
-                        </td>
-                        <td>
-                          <span className={`badge ${state.tone}`}>{state.label}</span>
-                        </td>
-                        <td>
-                          <progress
-                            max={100}
-                            value={b.progress}
-                            aria-label={`${b.name || 'Batch'} progress`}
-                          />{' '}
-                          {b.progress} %
-                        </td>
-                        <td>
-                          {formatInt(b.total - b.pending)} of {formatInt(b.total)} succeeded
-                          {b.pending - b.failed > 0 ? (
-                            <div className="muted small">{formatInt(b.pending - b.failed)} still to run</div>
-                          ) : null}
-                        </td>
-                        <td>
-                          {b.failed ? (
-                            <details>
-                              <summary>{formatInt(b.failed)}</summary>
-                              <ul className="plain">
-                                {b.failedJobIds.slice(0, 20).map((id) => (
-                                  <li key={id}>
-                                    <Link to={`/ops/jobs/${encodeURIComponent(id)}`}>
-                                      <code>{shortId(id)}</code>
-                                    </Link>
-                                  </li>
-                                ))}
-                              </ul>
-                            </details>
-                          ) : (
-                            0
-                          )}
-                        </td>
-                        <td className="nowrap">{formatAgo(b.createdAt, now)}</td>
-                        <td className="actions">
-                          <Button
-                            disabled={!b.failedJobIds.length}
-                            busy={retryFailed.isPending && retryFailed.variables.id === b.id}
-                            onClick={() => retryFailed.mutate({ id: b.id })}
-                            aria-label={`Retry failed jobs of ${b.name || b.id}`}
-                          >
-                            Retry failed
-                          </Button>
-                          <Button
-                            variant="danger"
-                            disabled={Boolean(b.cancelledAt || b.finishedAt)}
-                            onClick={() => setCancelling(b)}
-                            aria-label={`Cancel ${b.name || b.id}`}
-                          >
-                            Cancel
-                          </Button>
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
+                );
+              })}
+            </DataTable>
             <Pagination
               label="Batch pages"
               page={page}

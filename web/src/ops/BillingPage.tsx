@@ -4,6 +4,7 @@ import { Link } from 'react-router';
 import { SUBSCRIPTION_STATUSES } from '../../../shared/schemas/billing.ts';
 import { useTRPC } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
+import { DataTable } from '../ui/DataTable.tsx';
 import { messageOf } from '../ui/errors.ts';
 import { Field, FormError, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
@@ -110,67 +111,61 @@ function WebhookLog() {
         </EmptyState>
       ) : (
         <>
-          <div className="table-scroll">
-            <table className="table" aria-busy={events.isPlaceholderData || undefined}>
-              <thead>
-                <tr>
-                  <th scope="col">Event</th>
-                  <th scope="col">Organization</th>
-                  <th scope="col">Received</th>
-                  <th scope="col">Processed</th>
-                  <th scope="col">Attempts</th>
-                  <th scope="col">Error</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {events.data.items.map((e) => (
-                  <tr key={e.id} aria-label={`${e.type} ${e.id}`}>
-                    <td>
-                      <code>{e.type}</code>
-                      <div className="muted small">
-                        <code>{e.id}</code>
-                      </div>
-                    </td>
-                    <td>
-                      {e.organizationId ? (
-                        <Link to={`/ops/tenants/${e.organizationId}`}>
-                          <code>{shortId(e.organizationId)}</code>
-                        </Link>
-                      ) : (
-                        '—'
-                      )}
-                    </td>
-                    <td className="nowrap">{formatTimestamp(e.receivedAt)}</td>
-                    <td>
-                      {e.processedAt ? (
-                        <span className="badge badge-ok">{formatTimestamp(e.processedAt)}</span>
-                      ) : (
-                        <span className={e.error ? 'badge badge-bad' : 'badge badge-warn'}>
-                          {e.error ? 'failed' : 'pending'}
-                        </span>
-                      )}
-                    </td>
-                    <td>{e.attempts}</td>
-                    <td className="error-cell" title={e.error ?? undefined}>
-                      {e.error ?? ''}
-                    </td>
-                    <td>
-                      <Button
-                        onClick={() => replay.mutate({ eventId: e.id })}
-                        busy={replay.isPending && replay.variables.eventId === e.id}
-                        aria-label={`Replay ${e.id}`}
-                      >
-                        Replay
-                      </Button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            columns={[
+              'Event',
+              'Organization',
+              'Received',
+              'Processed',
+              'Attempts',
+              'Error',
+              { label: 'Actions', hidden: true },
+            ]}
+            busy={events.isPlaceholderData}
+          >
+            {events.data.items.map((e) => (
+              <tr key={e.id} aria-label={`${e.type} ${e.id}`}>
+                <td>
+                  <code>{e.type}</code>
+                  <div className="muted small">
+                    <code>{e.id}</code>
+                  </div>
+                </td>
+                <td>
+                  {e.organizationId ? (
+                    <Link to={`/ops/tenants/${e.organizationId}`}>
+                      <code>{shortId(e.organizationId)}</code>
+                    </Link>
+                  ) : (
+                    '—'
+                  )}
+                </td>
+                <td className="nowrap">{formatTimestamp(e.receivedAt)}</td>
+                <td>
+                  {e.processedAt ? (
+                    <span className="badge badge-ok">{formatTimestamp(e.processedAt)}</span>
+                  ) : (
+                    <span className={e.error ? 'badge badge-bad' : 'badge badge-warn'}>
+                      {e.error ? 'failed' : 'pending'}
+                    </span>
+                  )}
+                </td>
+                <td>{e.attempts}</td>
+                <td className="error-cell" title={e.error ?? undefined}>
+                  {e.error ?? ''}
+                </td>
+                <td>
+                  <Button
+                    onClick={() => replay.mutate({ eventId: e.id })}
+                    busy={replay.isPending && replay.variables.eventId === e.id}
+                    aria-label={`Replay ${e.id}`}
+                  >
+                    Replay
+                  </Button>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
           <Pagination
             label="Webhook log pages"
             page={page}
@@ -230,47 +225,34 @@ function Subscriptions() {
         />
       ) : (
         <>
-          <div className="table-scroll">
-            <table className="table" aria-busy={subs.isPlaceholderData || undefined}>
-              <thead>
-                <tr>
-                  <th scope="col">Organization</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Price</th>
-                  <th scope="col">Period ends</th>
-                  <th scope="col">Failed payments</th>
-                  <th scope="col">Since</th>
-                </tr>
-              </thead>
-              <tbody>
-                {subs.data.items.map((s) => (
-                  <tr key={s.stripeId}>
-                    <td>
-                      <Link to={`/ops/tenants/${s.organization.id}`}>{s.organization.name}</Link>
-                      {!s.organization.active ? <span className="badge badge-bad">suspended</span> : null}
-                    </td>
-                    <td>
-                      <span
-                        className={
-                          s.status === 'active' || s.status === 'trialing'
-                            ? 'badge badge-ok'
-                            : 'badge badge-warn'
-                        }
-                      >
-                        {s.status.replace('_', ' ')}
-                      </span>
-                    </td>
-                    <td>
-                      <code>{s.price}</code> × {s.quantity}
-                    </td>
-                    <td>{s.currentPeriodEnd ? formatDate(s.currentPeriodEnd) : '—'}</td>
-                    <td>{s.failedPaymentAttempts}</td>
-                    <td>{formatDate(s.createdAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            columns={['Organization', 'Status', 'Price', 'Period ends', 'Failed payments', 'Since']}
+            busy={subs.isPlaceholderData}
+          >
+            {subs.data.items.map((s) => (
+              <tr key={s.stripeId}>
+                <td>
+                  <Link to={`/ops/tenants/${s.organization.id}`}>{s.organization.name}</Link>
+                  {!s.organization.active ? <span className="badge badge-bad">suspended</span> : null}
+                </td>
+                <td>
+                  <span
+                    className={
+                      s.status === 'active' || s.status === 'trialing' ? 'badge badge-ok' : 'badge badge-warn'
+                    }
+                  >
+                    {s.status.replace('_', ' ')}
+                  </span>
+                </td>
+                <td>
+                  <code>{s.price}</code> × {s.quantity}
+                </td>
+                <td>{s.currentPeriodEnd ? formatDate(s.currentPeriodEnd) : '—'}</td>
+                <td>{s.failedPaymentAttempts}</td>
+                <td>{formatDate(s.createdAt)}</td>
+              </tr>
+            ))}
+          </DataTable>
           <Pagination
             label="Subscription pages"
             page={page}

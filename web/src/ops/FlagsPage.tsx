@@ -3,6 +3,7 @@ import { useId, useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
+import { DataTable } from '../ui/DataTable.tsx';
 import { fieldErrorsOf, messageOf } from '../ui/errors.ts';
 import { Field, FormError, formErrorOf, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
@@ -101,48 +102,33 @@ export function FlagsPage() {
         ) : shown.length === 0 ? (
           <EmptyState title={`No flag matches “${get('q')}”`} />
         ) : (
-          <div className="table-scroll">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">On</th>
-                  <th scope="col">Flag</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Rollout</th>
-                  <th scope="col">Overrides</th>
-                  <th scope="col">Owner</th>
-                  <th scope="col">Updated</th>
+          <DataTable columns={['On', 'Flag', 'State', 'Rollout', 'Overrides', 'Owner', 'Updated']}>
+            {shown.map((f) => {
+              const state = flagState(f);
+              return (
+                <tr key={f.key} aria-label={f.key}>
+                  <td>
+                    <FlagSwitch flag={f} />
+                  </td>
+                  <td>
+                    <Link to={`/ops/flags/${encodeURIComponent(f.key)}`}>
+                      <code>{f.key}</code>
+                    </Link>
+                    <div className="muted small">{f.description}</div>
+                  </td>
+                  <td>
+                    <span className={`badge ${state.tone}`}>{state.label}</span>
+                    {f.stale ? <span className="badge badge-warn">Stale</span> : null}
+                    <div className="muted small">{f.kind}</div>
+                  </td>
+                  <td>{formatDecimal(f.rolloutPercentage)} %</td>
+                  <td>{f.overrides}</td>
+                  <td>{f.owner}</td>
+                  <td>{formatDate(f.updatedAt)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {shown.map((f) => {
-                  const state = flagState(f);
-                  return (
-                    <tr key={f.key} aria-label={f.key}>
-                      <td>
-                        <FlagSwitch flag={f} />
-                      </td>
-                      <td>
-                        <Link to={`/ops/flags/${encodeURIComponent(f.key)}`}>
-                          <code>{f.key}</code>
-                        </Link>
-                        <div className="muted small">{f.description}</div>
-                      </td>
-                      <td>
-                        <span className={`badge ${state.tone}`}>{state.label}</span>
-                        {f.stale ? <span className="badge badge-warn">Stale</span> : null}
-                        <div className="muted small">{f.kind}</div>
-                      </td>
-                      <td>{formatDecimal(f.rolloutPercentage)} %</td>
-                      <td>{f.overrides}</td>
-                      <td>{f.owner}</td>
-                      <td>{formatDate(f.updatedAt)}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+              );
+            })}
+          </DataTable>
         )}
       </Section>
       <Section title="Recent flag changes">

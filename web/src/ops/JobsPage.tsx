@@ -5,6 +5,7 @@ import { QUEUES } from '../../../shared/schemas/jobs.ts';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
 import { ConfirmDialog } from '../ui/ConfirmDialog.tsx';
+import { DataTable } from '../ui/DataTable.tsx';
 import { messageOf } from '../ui/errors.ts';
 import { Field, FormError, SelectField } from '../ui/Field.tsx';
 import { Section } from '../ui/layout.tsx';
@@ -132,47 +133,35 @@ function IndexedJobs({ list, onTag }: { list: 'recent' | 'completed'; onTag: (ta
         </EmptyState>
       ) : (
         <>
-          <div className="table-scroll">
-            <table className="table" aria-busy={jobs.isPlaceholderData || undefined}>
-              <thead>
-                <tr>
-                  <th scope="col">Job</th>
-                  <th scope="col">Queue</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Tags</th>
-                  <th scope="col">Attempts</th>
-                  <th scope="col">Queued</th>
-                  <th scope="col">Runtime</th>
-                </tr>
-              </thead>
-              <tbody>
-                {jobs.data.items.map((j: IndexedJob) => (
-                  <tr key={j.id}>
-                    <td>
-                      <Link to={`/ops/jobs/${encodeURIComponent(j.id)}`}>{j.name}</Link>
-                      <div className="muted small">
-                        <code>{shortId(j.id)}</code>
-                      </div>
-                    </td>
-                    <td>{j.queue}</td>
-                    <td>
-                      <StatusBadge status={j.status} />
-                    </td>
-                    <td>
-                      {j.tags.map((t) => (
-                        <button key={t} type="button" className="chip" onClick={() => onTag(t)}>
-                          {t}
-                        </button>
-                      ))}
-                    </td>
-                    <td>{j.attempts}</td>
-                    <td className="nowrap">{formatAgo(j.enqueuedAt, now)}</td>
-                    <td>{formatDuration(j.runtimeMs)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            columns={['Job', 'Queue', 'Status', 'Tags', 'Attempts', 'Queued', 'Runtime']}
+            busy={jobs.isPlaceholderData}
+          >
+            {jobs.data.items.map((j: IndexedJob) => (
+              <tr key={j.id}>
+                <td>
+                  <Link to={`/ops/jobs/${encodeURIComponent(j.id)}`}>{j.name}</Link>
+                  <div className="muted small">
+                    <code>{shortId(j.id)}</code>
+                  </div>
+                </td>
+                <td>{j.queue}</td>
+                <td>
+                  <StatusBadge status={j.status} />
+                </td>
+                <td>
+                  {j.tags.map((t) => (
+                    <button key={t} type="button" className="chip" onClick={() => onTag(t)}>
+                      {t}
+                    </button>
+                  ))}
+                </td>
+                <td>{j.attempts}</td>
+                <td className="nowrap">{formatAgo(j.enqueuedAt, now)}</td>
+                <td>{formatDuration(j.runtimeMs)}</td>
+              </tr>
+            ))}
+          </DataTable>
           <Pagination
             label="Job pages"
             page={page}

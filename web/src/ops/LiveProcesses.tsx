@@ -1,6 +1,7 @@
 import { useSubscription } from '@trpc/tanstack-react-query';
 import { useState } from 'react';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
+import { DataTable } from '../ui/DataTable.tsx';
 import { EmptyState } from '../ui/states.tsx';
 import { formatDecimal, formatDuration, formatInt } from './format.ts';
 import { LiveBadge } from './LiveBadge.tsx';
@@ -87,38 +88,33 @@ export function LiveProcesses({ live }: { live: LiveMetrics }) {
       {live.processes.length === 0 ? (
         <EmptyState title="No samples from API processes yet" />
       ) : (
-        <div className="table-scroll">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Process</th>
-                <th scope="col">CPU</th>
-                <th scope="col">Memory (RSS)</th>
-                <th scope="col">Heap</th>
-                <th scope="col">Event loop lag</th>
-                <th scope="col">Connections</th>
-                <th scope="col">Subscriptions</th>
-                <th scope="col">Messages out</th>
-              </tr>
-            </thead>
-            <tbody>
-              {live.processes.map((p) => (
-                <tr key={p.process}>
-                  <td>
-                    <code>{p.process}</code>
-                  </td>
-                  <td>{formatDecimal(p.cpuPercent)} %</td>
-                  <td>{formatInt(p.rssMb)} MB</td>
-                  <td>{formatInt(p.heapUsedMb)} MB</td>
-                  <td>{formatDuration(p.eventLoopLagMs)}</td>
-                  <td>{formatInt(p.connections)}</td>
-                  <td>{formatInt(p.subscriptions)}</td>
-                  <td>{formatInt(p.messagesOut)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          columns={[
+            'Process',
+            'CPU',
+            'Memory (RSS)',
+            'Heap',
+            'Event loop lag',
+            'Connections',
+            'Subscriptions',
+            'Messages out',
+          ]}
+        >
+          {live.processes.map((p) => (
+            <tr key={p.process}>
+              <td>
+                <code>{p.process}</code>
+              </td>
+              <td>{formatDecimal(p.cpuPercent)} %</td>
+              <td>{formatInt(p.rssMb)} MB</td>
+              <td>{formatInt(p.heapUsedMb)} MB</td>
+              <td>{formatDuration(p.eventLoopLagMs)}</td>
+              <td>{formatInt(p.connections)}</td>
+              <td>{formatInt(p.subscriptions)}</td>
+              <td>{formatInt(p.messagesOut)}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </section>
   );

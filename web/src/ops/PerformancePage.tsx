@@ -1,6 +1,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { useTRPC } from '../trpc.ts';
+import { DataTable } from '../ui/DataTable.tsx';
 import { SelectField } from '../ui/Field.tsx';
 import { Section } from '../ui/layout.tsx';
 import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
@@ -136,48 +137,33 @@ function SlowRequests() {
       ) : slow.data.length === 0 ? (
         <EmptyState title="No request took longer than a second." />
       ) : (
-        <div className="table-scroll">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Route</th>
-                <th scope="col">Status</th>
-                <th scope="col">Took</th>
-                <th scope="col">Queries</th>
-                <th scope="col">Organization</th>
-                <th scope="col">When</th>
-                <th scope="col">Request id</th>
-              </tr>
-            </thead>
-            <tbody>
-              {slow.data.map((r) => (
-                <tr key={`${r.requestId}-${r.at}`}>
-                  <td>
-                    <code>
-                      {r.method} {r.route}
-                    </code>
-                  </td>
-                  <td>{r.status}</td>
-                  <td>{formatDuration(r.ms)}</td>
-                  <td>{r.queries}</td>
-                  <td>
-                    {r.organizationId ? (
-                      <Link to={`/ops/tenants/${r.organizationId}`}>
-                        <code>{shortId(r.organizationId)}</code>
-                      </Link>
-                    ) : (
-                      '—'
-                    )}
-                  </td>
-                  <td className="nowrap">{formatAgo(r.at, now)}</td>
-                  <td>
-                    <code className="small">{r.requestId}</code>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['Route', 'Status', 'Took', 'Queries', 'Organization', 'When', 'Request id']}>
+          {slow.data.map((r) => (
+            <tr key={`${r.requestId}-${r.at}`}>
+              <td>
+                <code>
+                  {r.method} {r.route}
+                </code>
+              </td>
+              <td>{r.status}</td>
+              <td>{formatDuration(r.ms)}</td>
+              <td>{r.queries}</td>
+              <td>
+                {r.organizationId ? (
+                  <Link to={`/ops/tenants/${r.organizationId}`}>
+                    <code>{shortId(r.organizationId)}</code>
+                  </Link>
+                ) : (
+                  '—'
+                )}
+              </td>
+              <td className="nowrap">{formatAgo(r.at, now)}</td>
+              <td>
+                <code className="small">{r.requestId}</code>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </Section>
   );

@@ -6,6 +6,7 @@ import { QUEUES } from '../../../shared/schemas/jobs.ts';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
 import { ConfirmDialog } from '../ui/ConfirmDialog.tsx';
+import { DataTable } from '../ui/DataTable.tsx';
 import { messageOf } from '../ui/errors.ts';
 import { FormError, SelectField } from '../ui/Field.tsx';
 import { Section } from '../ui/layout.tsx';
@@ -285,50 +286,45 @@ function Workers({ workers }: { workers: WorkerRow[] }) {
           after a deploy; jobs wait on their queues until the new workers start.
         </p>
       </ConfirmDialog>
-      <div className="table-scroll">
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Worker</th>
-              <th scope="col">Status</th>
-              <th scope="col">Supervisors and queues (running / slots)</th>
-              <th scope="col">Processed</th>
-              <th scope="col">Failed</th>
-              <th scope="col">Memory</th>
-              <th scope="col">Seen</th>
-            </tr>
-          </thead>
-          <tbody>
-            {workers.map((w) => (
-              <tr key={w.id}>
-                <td>
-                  <code>{w.host}</code> pid {w.pid}
-                  {w.leader ? <span className="badge"> leader</span> : null}
-                </td>
-                <td>
-                  <span className={w.status === 'running' ? 'badge badge-ok' : 'badge badge-warn'}>
-                    {w.status}
-                  </span>
-                </td>
-                <td>
-                  {w.supervisors.map((s) => (
-                    <div key={s.name}>
-                      <strong>{s.name}</strong> <span className="muted small">({s.balance})</span>:{' '}
-                      {s.queues
-                        .map((q) => `${q.queue} ${q.running}/${q.concurrency}${q.paused ? ' paused' : ''}`)
-                        .join(', ')}
-                    </div>
-                  ))}
-                </td>
-                <td>{formatInt(w.processed)}</td>
-                <td>{formatInt(w.failed)}</td>
-                <td>{formatInt(w.memoryMb)} MB</td>
-                <td>{formatAgo(w.lastSeenAt, now)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        columns={[
+          'Worker',
+          'Status',
+          'Supervisors and queues (running / slots)',
+          'Processed',
+          'Failed',
+          'Memory',
+          'Seen',
+        ]}
+      >
+        {workers.map((w) => (
+          <tr key={w.id}>
+            <td>
+              <code>{w.host}</code> pid {w.pid}
+              {w.leader ? <span className="badge"> leader</span> : null}
+            </td>
+            <td>
+              <span className={w.status === 'running' ? 'badge badge-ok' : 'badge badge-warn'}>
+                {w.status}
+              </span>
+            </td>
+            <td>
+              {w.supervisors.map((s) => (
+                <div key={s.name}>
+                  <strong>{s.name}</strong> <span className="muted small">({s.balance})</span>:{' '}
+                  {s.queues
+                    .map((q) => `${q.queue} ${q.running}/${q.concurrency}${q.paused ? ' paused' : ''}`)
+                    .join(', ')}
+                </div>
+              ))}
+            </td>
+            <td>{formatInt(w.processed)}</td>
+            <td>{formatInt(w.failed)}</td>
+            <td>{formatInt(w.memoryMb)} MB</td>
+            <td>{formatAgo(w.lastSeenAt, now)}</td>
+          </tr>
+        ))}
+      </DataTable>
     </>
   );
 }

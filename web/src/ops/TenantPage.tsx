@@ -4,6 +4,7 @@ import { Link, useParams } from 'react-router';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
 import { ConfirmDialog } from '../ui/ConfirmDialog.tsx';
+import { DataTable } from '../ui/DataTable.tsx';
 import { appCodeOf, fieldErrorsOf, messageOf } from '../ui/errors.ts';
 import { formatDate, formatDateTime } from '../ui/format.ts';
 import { Section, Stat } from '../ui/layout.tsx';
@@ -252,33 +253,20 @@ function Members({ tenant }: { tenant: Tenant }) {
         <EmptyState title="No members" />
       ) : (
         <>
-          <div className="table-scroll">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Email</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Last active</th>
-                  <th scope="col">Joined</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.items.map((m) => (
-                  <tr key={m.userId}>
-                    <td>
-                      {m.name}
-                      {m.staff ? <span className="badge"> staff</span> : null}
-                    </td>
-                    <td>{m.email}</td>
-                    <td className="capitalize">{m.role}</td>
-                    <td>{m.lastActiveAt ? formatDateTime(m.lastActiveAt) : '—'}</td>
-                    <td>{formatDate(m.joinedAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={['Name', 'Email', 'Role', 'Last active', 'Joined']}>
+            {data.items.map((m) => (
+              <tr key={m.userId}>
+                <td>
+                  {m.name}
+                  {m.staff ? <span className="badge"> staff</span> : null}
+                </td>
+                <td>{m.email}</td>
+                <td className="capitalize">{m.role}</td>
+                <td>{m.lastActiveAt ? formatDateTime(m.lastActiveAt) : '—'}</td>
+                <td>{formatDate(m.joinedAt)}</td>
+              </tr>
+            ))}
+          </DataTable>
           {data.total > MEMBERS_PAGE ? (
             <Pagination
               label="Member pages"

@@ -5,6 +5,7 @@ import { TENANT_STATUSES } from '../../../shared/schemas/ops.ts';
 import { ORGANIZATION_TIERS } from '../../../shared/schemas/tenancy.ts';
 import { useTRPC } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
+import { DataTable } from '../ui/DataTable.tsx';
 import { Field, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
@@ -103,39 +104,29 @@ export function TenantsPage() {
           </EmptyState>
         ) : (
           <>
-            <div className="table-scroll">
-              <table className="table" aria-busy={list.isPlaceholderData || undefined}>
-                <thead>
-                  <tr>
-                    <th scope="col">Tenant</th>
-                    <th scope="col">Tier</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Members</th>
-                    <th scope="col">Created</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.data.items.map((o) => (
-                    <tr key={o.id}>
-                      <td>
-                        <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
-                        <div className="muted small">
-                          <code>{o.slug}</code>
-                        </div>
-                      </td>
-                      <td className="capitalize">{o.tier}</td>
-                      <td>
-                        <span className={o.active ? 'badge badge-ok' : 'badge badge-bad'}>
-                          {o.active ? 'Active' : 'Suspended'}
-                        </span>
-                      </td>
-                      <td>{formatInt(o.members)}</td>
-                      <td>{formatDate(o.createdAt)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              columns={['Tenant', 'Tier', 'Status', 'Members', 'Created']}
+              busy={list.isPlaceholderData}
+            >
+              {list.data.items.map((o) => (
+                <tr key={o.id}>
+                  <td>
+                    <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
+                    <div className="muted small">
+                      <code>{o.slug}</code>
+                    </div>
+                  </td>
+                  <td className="capitalize">{o.tier}</td>
+                  <td>
+                    <span className={o.active ? 'badge badge-ok' : 'badge badge-bad'}>
+                      {o.active ? 'Active' : 'Suspended'}
+                    </span>
+                  </td>
+                  <td>{formatInt(o.members)}</td>
+                  <td>{formatDate(o.createdAt)}</td>
+                </tr>
+              ))}
+            </DataTable>
             <Pagination
               label="Tenant pages"
               page={page}
