@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { loadTestServices } from '../server/config/env.ts';
 import { entities } from '../server/modules/entities.ts';
 import { createOrm } from '../server/platform/db/orm.ts';
+import { adminUrl } from '../server/test/env.ts';
 import { deleteKeys } from '../server/test/harness.ts';
 
 export interface BenchEnvironment {
@@ -11,12 +12,6 @@ export interface BenchEnvironment {
   cleanup(): Promise<void>;
 }
 
-function databaseUrl(base: string, name: string): string {
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
 /** A freshly migrated PostgreSQL database and a Redis key prefix for one benchmark run. */
 export async function createBenchEnvironment(label: string): Promise<BenchEnvironment> {
   const services = loadTestServices();
@@ -24,7 +19,7 @@ export async function createBenchEnvironment(label: string): Promise<BenchEnviro
   const prefix = `keel:bench:${label}:${randomBytes(3).toString('hex')}:`;
   const env = {
     NODE_ENV: 'production',
-    DATABASE_URL: databaseUrl(services.pgUrl, dbName),
+    DATABASE_URL: adminUrl(services.pgUrl, dbName),
     REDIS_URL: services.redisUrl,
     KEY_PREFIX: prefix,
     SESSION_SECRET: randomBytes(24).toString('hex'),
@@ -38,7 +33,7 @@ export async function createBenchEnvironment(label: string): Promise<BenchEnviro
     env,
     async cleanup() {
       const admin = await createOrm({
-        databaseUrl: databaseUrl(services.pgUrl, 'postgres'),
+        databaseUrl: adminUrl(services.pgUrl, 'postgres'),
         pgliteDir: '',
         entities,
         poolMax: 1,

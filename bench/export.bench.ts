@@ -14,6 +14,7 @@ import { seedRecords } from '../server/modules/records/testing/seed.ts';
 import { withDbScope } from '../server/platform/db/context.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
 import { Worker } from '../server/platform/queue/worker.ts';
+import { adminUrl } from '../server/test/env.ts';
 import { printFigures, type Figure } from './lib.ts';
 
 // A 1,000,000-row export of one organization's records, requested through the service and run by an in-process
@@ -63,9 +64,7 @@ async function ensureDatabase(pgUrl: string): Promise<string> {
   const exists = await admin.query('select 1 from pg_database where datname = $1', [DB]);
   if (!exists.rowCount) await admin.query(`create database ${DB}`);
   await admin.end();
-  const u = new URL(pgUrl);
-  u.pathname = `/${DB}`;
-  return u.toString();
+  return adminUrl(pgUrl, DB);
 }
 
 async function seeded(deps: AppDeps): Promise<{ organizationId: string; userId: string }> {

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { buildApp, type KeelApp } from '../server/app.ts';
 import { loadTestServices, parseConfig } from '../server/config/env.ts';
 import { createDeps, type AppDeps } from '../server/deps.ts';
+import { adminUrl } from '../server/test/env.ts';
 import { hashPassword } from '../server/modules/auth/password.ts';
 import { User } from '../server/modules/auth/user.entity.ts';
 import { DEMO_PASSWORD, seedDemo } from '../server/modules/demo/demo.seed.ts';
@@ -24,18 +25,12 @@ const stamp = Date.now();
 const database = `keel_e2e_${stamp}`;
 const keyPrefix = `keel:e2e:${stamp}:`;
 
-function databaseUrl(name: string): string {
-  const u = new URL(services.pgUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
 const config = parseConfig({
   NODE_ENV: 'test',
   HOST: '127.0.0.1',
   PORT: String(E2E_PORT),
   APP_URL: E2E_BASE_URL,
-  DATABASE_URL: databaseUrl(database),
+  DATABASE_URL: adminUrl(services.pgUrl, database),
   REDIS_URL: services.redisUrl,
   KEY_PREFIX: keyPrefix,
   SESSION_SECRET: `e2e-session-secret-${stamp}-0123456789abcdef`,

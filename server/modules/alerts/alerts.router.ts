@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { router } from '../../trpc/init.ts';
 import { opsProcedure } from '../../trpc/procedures.ts';
-import { createAlertEvaluator } from './alerts.setup.ts';
+import { alertEvaluatorOf } from './alerts.setup.ts';
 
 export const alertsOpsRouter = router({
   /** Every rule with its current state (inactive, pending, firing), severity and last value. */
-  statuses: opsProcedure.query(({ ctx }) => createAlertEvaluator(ctx.deps).statuses()),
+  statuses: opsProcedure.query(({ ctx }) => alertEvaluatorOf(ctx.deps).statuses()),
 
   history: opsProcedure
     .input(
@@ -17,7 +17,5 @@ export const alertsOpsRouter = router({
         })
         .strict(),
     )
-    .query(({ ctx, input }) =>
-      createAlertEvaluator(ctx.deps).history(input.limit, input.offset, input.ruleId),
-    ),
+    .query(({ ctx, input }) => alertEvaluatorOf(ctx.deps).history(input.limit, input.offset, input.ruleId)),
 });

@@ -33,3 +33,12 @@ export function createAlertEvaluator(deps: AppDeps, opts: AlertSetupOptions = {}
     environment: new URL(config.appUrl).host,
   });
 }
+
+const defaults = new WeakMap<AppDeps, AlertEvaluator>();
+
+/** The process's evaluator with the default rules, built once (its channels hold HTTP and SMTP clients). */
+export function alertEvaluatorOf(deps: AppDeps): AlertEvaluator {
+  let evaluator = defaults.get(deps);
+  if (!evaluator) defaults.set(deps, (evaluator = createAlertEvaluator(deps)));
+  return evaluator;
+}

@@ -5,7 +5,7 @@ import { stripeEventJob } from '../billing/billing.jobs.ts';
 import type { ScheduledTask } from '../../platform/queue/scheduler.ts';
 import { pruneFailedJobs } from './jobs.service.ts';
 import { withDbScope } from '../../platform/db/context.ts';
-import { createAlertEvaluator } from '../alerts/alerts.setup.ts';
+import { alertEvaluatorOf } from '../alerts/alerts.setup.ts';
 
 /**
  * Every module's job definitions, like entities.ts for entities: API processes dispatch from this list and workers
@@ -21,7 +21,7 @@ export function createJobRegistry(): JobRegistry {
 
 /** Cron tasks the leader worker runs (each tick once across the fleet). */
 export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
-  const alerts = createAlertEvaluator(deps);
+  const alerts = alertEvaluatorOf(deps);
   return [
     {
       name: 'jobs:prune-failed',
