@@ -5,6 +5,7 @@ import { buildApp } from '../server/app.ts';
 import { parseConfig } from '../server/config/env.ts';
 import { createDeps } from '../server/deps.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
+import { LIFTED_LIMITS } from '../server/test/harness.ts';
 
 const [mode, configJson] = process.argv.slice(2);
 
@@ -24,7 +25,7 @@ if (mode === 'bare') {
   // The load generator is one user sending thousands of requests a second: lift the per-user API limit.
   const deps = await createDeps(config, {
     logger: createLogger({ level: 'silent', pretty: false }),
-    rateLimitPolicies: { api: { per: 'user', rules: [{ points: 1e9, duration: 60 }] } },
+    rateLimitPolicies: LIFTED_LIMITS,
   });
   const app = await buildApp(deps);
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -7,6 +7,7 @@ import { buildApp, type KeelApp } from '../server/app.ts';
 import { loadTestServices, parseConfig } from '../server/config/env.ts';
 import { createDeps, type AppDeps } from '../server/deps.ts';
 import { adminUrl } from '../server/test/env.ts';
+import { LIFTED_LIMITS } from '../server/test/harness.ts';
 import { hashPassword } from '../server/modules/auth/password.ts';
 import { User } from '../server/modules/auth/user.entity.ts';
 import { DEMO_PASSWORD, seedDemo } from '../server/modules/demo/demo.seed.ts';
@@ -177,13 +178,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 try {
   // Every spec signs in from 127.0.0.1 within a minute or two: lift the per-IP sign-in limits and the per-user API
   // limit for this server (the limits themselves are tested in server/platform/rate-limit).
-  deps = await createDeps(config, {
-    rateLimitPolicies: {
-      api: { per: 'user', rules: [{ points: 1e9, duration: 60 }] },
-      login: { per: 'IP', rules: [{ points: 1e9, duration: 60 }] },
-      register: { per: 'IP', rules: [{ points: 1e9, duration: 3600 }] },
-    },
-  });
+  deps = await createDeps(config, { rateLimitPolicies: LIFTED_LIMITS });
   await deps.orm.schema.ensureDatabase({ create: true });
   await deps.orm.migrator.up();
   await seedDemo(deps.em);

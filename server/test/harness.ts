@@ -20,11 +20,11 @@ export interface TestEnv {
  * never see each other's sessions, limits or cache entries.
  */
 /**
- * Functional tests sign in and call procedures far more often than a person: unless a test is about limits
- * (`realLimits`), the per-user and per-IP request limits are lifted. Limits on business actions (exports, mail)
- * stay real.
+ * Functional tests, the e2e server and load benchmarks sign in and call procedures far more often than a person:
+ * unless a test is about limits (`realLimits`), the per-user and per-IP request limits are lifted. Limits on
+ * business actions (exports, mail) stay real.
  */
-const LIFTED_LIMITS = {
+export const LIFTED_LIMITS = {
   api: { per: 'user', rules: [{ points: 1e9, duration: 60 }] },
   login: { per: 'IP', rules: [{ points: 1e9, duration: 60 }] },
   register: { per: 'IP', rules: [{ points: 1e9, duration: 3600 }] },
