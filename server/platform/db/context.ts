@@ -5,20 +5,55 @@ import { TENANT_FILTER } from './tenant-filter.ts';
 export type Em = EntityManager;
 
 interface DbScope {
-  em: Em;
+  readonly em: Em;
   organizationId: string | undefined;
 }
 
 // One EntityManager fork per request / job / script step, found through AsyncLocalStorage. The global EM is never
 // used for queries (allowGlobalContext: false), so state cannot leak between requests through the identity map.
-const scopes = new AsyncLocalStorage<DbScope>();
+const scopes = new AsyncLocalStorage<LazyScope>();
+
+/** A scope whose fork is made on first use: most jobs and many requests never query. */
+class LazyScope implements DbScope {
+  private forked: Em | undefined;
+
+  /** The scope this one was opened in: MikroORM forks from the context EntityManager, which is the parent's. */
+  readonly parent = scopes.getStore();
+
+  constructor(
+    private readonly rootEm: Em,
+    public organizationId: string | undefined,
+  ) {}
+
+  /** True while the fork is being made: MikroORM's fork() asks for the context EntityManager (the parent's then). */
+  forking = false;
+
+  get em(): Em {
+    if (!this.forked) {
+      this.forking = true;
+      try {
+        this.forked = this.rootEm.fork({ clear: true, useContext: false }) as Em;
+      } finally {
+        this.forking = false;
+      }
+      if (this.organizationId) scopeTenant(this.forked, this.organizationId);
+    }
+    return this.forked;
+  }
+
+  /** The fork, if one was made. */
+  get made(): Em | undefined {
+    return this.forked;
+  }
+}
 
 export function currentScope(): DbScope | undefined {
   return scopes.getStore();
 }
 
 export function contextEm(): Em | undefined {
-  return scopes.getStore()?.em;
+  const scope = scopes.getStore();
+  return scope?.forking ? scope.parent?.em : scope?.em;
 }
 
 export function requireEm(): Em {
@@ -43,9 +78,18 @@ function scopeTenant(em: Em, organizationId: string): void {
 
 /** Runs fn with a fresh EntityManager fork; with an organization id the fork is scoped to that tenant. */
 export function withDbScope<T>(rootEm: Em, organizationId: string | undefined, fn: (em: Em) => T): T {
-  const em = rootEm.fork({ clear: true, useContext: false }) as Em;
-  if (organizationId) scopeTenant(em, organizationId);
-  return scopes.run({ em, organizationId }, () => fn(em));
+  const scope = new LazyScope(rootEm, organizationId);
+  return scopes.run(scope, () => fn(scope.em));
+}
+
+/** As withDbScope, but the fork is only made when `scope.em` is first read. */
+export function withLazyDbScope<T>(
+  rootEm: Em,
+  organizationId: string | undefined,
+  fn: (scope: { readonly em: Em }) => T,
+): T {
+  const scope = new LazyScope(rootEm, organizationId);
+  return scopes.run(scope, () => fn(scope));
 }
 
 /** Narrows the current request's scope to a tenant once it is resolved (after authentication). */
@@ -56,5 +100,6 @@ export function enterTenant(organizationId: string): void {
     throw new Error('This scope already belongs to another organization');
   }
   scope.organizationId = organizationId;
-  scopeTenant(scope.em, organizationId);
+  // A fork made before the tenant was known is narrowed now; one made later is scoped when it is made.
+  if (scope.made) scopeTenant(scope.made, organizationId);
 }

@@ -1,15 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
-import { BeeConsumer, createBee, type BeeJob } from './bee.ts';
+import { BeeConsumer, createBee } from './bee.ts';
 import { defineJob, type AnyJobDefinition } from './definition.ts';
 import { JobRegistry } from './registry.ts';
 import { mergeSettings, queueSettingsFor, type QueueSettings } from './settings.ts';
 import { QueueSystem } from './system.ts';
 import { Worker, type WorkerOptions } from './worker.ts';
 
-// Keel's fetch loop around bee-queue's private `_runJob`: a job must never end up in `active` where neither a
-// slot runs it nor the stall checker can reach it.
+// Keel's consumer of a bee-queue queue: a job must never end up in `active` where neither a slot runs it nor the
+// stall checker can reach it.
 
 let env: TestEnv;
 let n = 0;
@@ -67,18 +67,17 @@ function counter(name: string) {
 }
 
 describe('BeeConsumer', () => {
-  it('a job whose attempt broke inside bee (this.handler is not a function) is requeued by the stall checker and runs', async () => {
+  it('a job whose attempt broke before its outcome was decided is requeued by the stall checker and runs', async () => {
     const { def, ran } = counter('broken-once');
     const s = system([def], { stall: { intervalMs: 400, maxStalls: 2 } });
     // No leader: the stall checks below are driven by the test, one at a time.
     const w = await worker(s, { queues: ['default'], concurrency: 1, leader: false });
-    const bee = w.consumers()[0]!.bee;
-    const handler = bee.handler!;
+    const execute = w.runner.execute.bind(w.runner);
     let broke = false;
-    // What the report saw: bee's `_runJob` had already started renewing the job's claim when calling its handler
-    // threw synchronously. That renewal used to go on forever, so the job sat in `active` out of the checker's reach.
-    bee.handler = (job: BeeJob) => {
-      if (broke) return handler(job);
+    // A bug between the take and the runner's decision (the report: bee's own job loop calling a missing handler)
+    // must not leave the job in `active` with its claim renewed forever, out of the stall checker's reach.
+    w.runner.execute = (job, queue) => {
+      if (broke) return execute(job, queue);
       broke = true;
       throw new TypeError('this.handler is not a function');
     };
@@ -152,7 +151,7 @@ describe('BeeConsumer', () => {
       stallIntervalMs: 1_000,
       delayedDebounceMs: 50,
     });
-    const consumer = new BeeConsumer(bee, s.redis, 1, s.logger);
+    const consumer = new BeeConsumer(bee, s.redis, 1, s.logger, 1_000);
     cleanups.push(() => consumer.stop());
     consumer.setPaused(true);
     consumer.setConcurrency(20);
@@ -164,7 +163,7 @@ describe('BeeConsumer', () => {
     expect(await s.redis.llen(k('waiting'))).toBe(5);
     const w = new Worker(s, { leader: false });
     await consumer.start((job) => w.runner.execute(job, 'default'));
-    await expect(consumer.start(async () => undefined)).rejects.toThrow('started twice');
+    await expect(consumer.start(async () => ({ kind: 'completed' }))).rejects.toThrow('started twice');
     await until(() => ran.length === 5, 'all five jobs');
     expect(ran.sort()).toEqual(ids.sort());
     await until(async () => (await s.redis.llen(k('active'))) === 0, 'active to empty');

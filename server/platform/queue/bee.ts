@@ -2,6 +2,7 @@ import BeeQueue from 'bee-queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger/logger.ts';
 import { QueueKeys } from './keys.ts';
+import type { IndexRecord } from './job-index.ts';
 import { scripts } from './scripts.ts';
 
 /**
@@ -21,19 +22,13 @@ export function beeRedisOptions(url: string): Record<string, unknown> {
 }
 
 export type BeeJob = BeeQueue.Job<unknown> & {
-  options: {
-    timestamp: number;
-    stacktraces: string[];
-    retries?: number;
-    backoff?: { strategy: string; delay?: number };
-    /** Set by the runner just before it throws: ms until the next attempt, or -1 to fail the job. */
-    keelDelay?: number;
-  };
+  options: { timestamp: number; stacktraces: string[] };
+  /** bee's serialisation of a job (data, options, status): what its `jobs` hash holds. */
+  toData(): string;
 };
 
 /** The parts of bee-queue's Queue that Keel's consumer uses (stable in the pinned 2.0.0; see ADR 0020). */
 interface BeeInternals {
-  handler: ((job: BeeJob) => Promise<unknown>) | undefined;
   bclient: {
     brpoplpush(
       src: string,
@@ -42,16 +37,11 @@ interface BeeInternals {
       cb: (err: Error | null, id: string | null) => void,
     ): void;
   } | null;
-  _runJob(job: BeeJob): Promise<[string, unknown]>;
-  _preventStall(jobId: string): Promise<unknown>;
   _activateDelayed(): void;
   toKey(key: string): string;
 }
 
 export type KeelBee = BeeQueue<unknown> & BeeInternals;
-
-/** The backoff strategy every Keel job names: the runner decides the delay (or failure) itself. */
-const KEEL_STRATEGY = 'keel';
 
 export function createBee(
   name: string,
@@ -79,22 +69,37 @@ export function createBee(
     stallInterval: opts.stallIntervalMs,
     delayedDebounce: opts.delayedDebounceMs,
   }) as KeelBee;
-  bee.backoffStrategies.set(KEEL_STRATEGY, (job) => (job as BeeJob).options.keelDelay ?? -1);
   // Connection errors are retried by node_redis; without a listener an 'error' event would crash the process.
   bee.on('error', () => undefined);
   return bee;
 }
 
-/** Options every Keel job is saved with, so bee asks Keel's strategy for each retry. */
-export function keelJobOptions(job: BeeJob): void {
-  job.options.retries = 1;
-  job.options.backoff = { strategy: KEEL_STRATEGY };
+/**
+ * What the handler decided about an attempt. `completed` may carry the job's index record, written in the same
+ * script call that takes the job out of `active`.
+ */
+export type JobOutcome =
+  { kind: 'completed'; index?: IndexRecord } | { kind: 'retry'; delayMs: number } | { kind: 'failed' };
+
+export type ConsumerHandler = (job: BeeJob) => Promise<JobOutcome>;
+
+interface PendingFinish {
+  id: string;
+  op: 'done' | 'again' | 'later';
+  data: string;
+  due: number;
+  index: IndexRecord | undefined;
+  resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 /**
- * Takes jobs from one bee-queue queue and runs them through bee's own `_runJob` (stall renewals, atomic finish,
- * retries, delayed re-queue), replacing only bee's fetch loop: concurrency can change at runtime (the balancer),
- * a paused queue stops fetching, and a shutdown never leaves a popped job orphaned in `active`.
+ * Takes jobs from one bee-queue queue and runs them, keeping bee's storage and its hand-offs: a job moves from
+ * `waiting` to `active` as with bee's BRPOPLPUSH, its claim is renewed through bee's `stalling` set, and its end is
+ * bee's `_finishJob` (out of `active`; retried onto `waiting` or bee's `delayed` set, whose timer bee's worker runs)
+ * done by one script call for every job that finished in the same event-loop turn, together with their index
+ * records. Concurrency can change at runtime (the balancer), a paused queue stops fetching, and a shutdown never
+ * leaves a popped job orphaned in `active`.
  *
  * Each concurrency slot loops "take a job, run it". Takes are a non-blocking script call on the auto-pipelined
  * connection, so the slots freed in one tick share one round trip; when the queue is empty one slot waits in a
@@ -110,15 +115,24 @@ export class BeeConsumer {
   private blocked = false;
   private sleepers: (() => void)[] = [];
   private drained: (() => void) | null = null;
-  private handler: ((job: BeeJob) => Promise<unknown>) | null = null;
+  private handler: ConsumerHandler | null = null;
   /**
-   * Next jobs taken while the previous one's outcome is still being written, by that previous job (its object, not
-   * its id: a stalled job requeued while still running can be run twice at once under one id).
+   * Ids this consumer has taken and not yet finished or given back, counted (a stalled job requeued while still
+   * running can be held twice under one id). Only these have their claim renewed: a job left in `active` by
+   * anything else (an attempt whose outcome was never decided, a finish that failed) is returned by the stall
+   * checker.
    */
-  private readonly prefetched = new Map<BeeJob, Promise<BeeJob | undefined>>();
-  /** Ids of the jobs this consumer is running (a count: see `prefetched`); only these have their claim renewed. */
-  private readonly live = new Map<string, number>();
-  private readonly keys: { waiting: string; active: string; jobs: string };
+  private readonly held = new Map<string, number>();
+  private renewTimer: NodeJS.Timeout | null = null;
+  private finishes: PendingFinish[] = [];
+  private readonly keys: {
+    waiting: string;
+    active: string;
+    jobs: string;
+    stalling: string;
+    delayed: string;
+    earlierDelayed: string;
+  };
   /** bee-queue does not export its Job class; its instances lead to it (for `Job.fromData`). */
   private readonly Job: { fromData(queue: KeelBee, id: string, data: string): BeeJob };
 
@@ -127,32 +141,39 @@ export class BeeConsumer {
     private readonly redis: Redis,
     concurrency: number,
     private readonly logger: Logger,
+    private readonly stallIntervalMs: number,
   ) {
     this.concurrency = concurrency;
-    this.keys = { waiting: bee.toKey('waiting'), active: bee.toKey('active'), jobs: bee.toKey('jobs') };
+    const k = (key: string) => bee.toKey(key);
+    this.keys = {
+      waiting: k('waiting'),
+      active: k('active'),
+      jobs: k('jobs'),
+      stalling: k('stalling'),
+      delayed: k('delayed'),
+      earlierDelayed: k('earlierDelayed'),
+    };
     this.Job = bee.createJob({}).constructor as unknown as BeeConsumer['Job'];
-    // bee's `_runJob` calls `this.handler` synchronously, after it has started renewing the job's claim: were the
-    // handler ever missing, the TypeError would leave the job in `active` with its claim renewed forever, out of the
-    // stall checker's reach. So the handler is bee's from construction on and never changes; before start() it
-    // hands jobs straight back.
-    bee.handler = (job) => this.handle(job);
-    // Only a job that is running here keeps its claim: whatever leaves a job in `active` without running it (a
-    // finish that failed, an attempt abandoned by a bug) stops renewing, and the leader's stall checker requeues it.
-    const renew = bee._preventStall.bind(bee);
-    bee._preventStall = (jobId) => (this.live.has(jobId) ? renew(jobId) : Promise.resolve());
   }
 
   get name(): string {
     return this.bee.name;
   }
 
-  async start(handler: (job: BeeJob) => Promise<unknown>): Promise<void> {
+  async start(handler: ConsumerHandler): Promise<void> {
     if (this.started || this.handler) throw new Error(`Consumer of ${this.name} started twice`);
     this.handler = handler;
     // Slots need bee's blocking client, which exists once bee is ready.
     await this.bee.ready();
     this.bee._activateDelayed();
     this.started = true;
+    // The stall checker marks every job in `active` once per interval and takes back those still marked at the
+    // next check: clearing the marks of held jobs twice per interval keeps them.
+    this.renewTimer = setInterval(
+      () => void this.renew(),
+      Math.max(50, Math.floor(this.stallIntervalMs / 2)),
+    );
+    this.renewTimer.unref();
     this.spawn();
   }
 
@@ -189,9 +210,27 @@ export class BeeConsumer {
     return !this.stopping && !this.paused && this.slots <= this.concurrency;
   }
 
+  private hold(id: string): void {
+    this.held.set(id, (this.held.get(id) ?? 0) + 1);
+  }
+
+  private release(id: string): void {
+    const n = (this.held.get(id) ?? 1) - 1;
+    if (n > 0) this.held.set(id, n);
+    else this.held.delete(id);
+  }
+
+  private async renew(): Promise<void> {
+    if (!this.held.size) return;
+    await this.redis.srem(this.keys.stalling, ...this.held.keys()).catch((err: unknown) => {
+      this.logger.warn({ err, queue: this.name }, 'renewing job claims failed');
+    });
+  }
+
   private async slot(): Promise<void> {
     let failures = 0;
     let next: Promise<BeeJob | undefined> | undefined;
+    let ending: Promise<void> | undefined;
     try {
       while (this.open) {
         let job: BeeJob | undefined;
@@ -218,17 +257,20 @@ export class BeeConsumer {
           }
           failures = 0;
         } catch (err) {
+          next = undefined;
           if (this.stopping) break;
           failures += 1;
           this.logger.warn({ err, queue: this.name }, 'queue fetch failed; retrying');
           await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** failures, 5_000)));
           continue;
         }
-        if (job) next = (await this.run(job)).next;
+        if (job) ({ next, ending } = await this.run(job, ending));
       }
       const left = await next?.catch(() => undefined);
       if (left) await this.giveBack([left.id]);
     } finally {
+      // A stop waits for every end to be written.
+      await ending;
       this.slots -= 1;
       // An exiting slot may have been the one blocked: another sleeper takes over.
       this.wakeAll();
@@ -236,42 +278,75 @@ export class BeeConsumer {
     }
   }
 
-  /** Runs one job; resolves to the next job's take if one was started meanwhile. */
-  private async run(job: BeeJob): Promise<{ next: Promise<BeeJob | undefined> | undefined }> {
+  /**
+   * Runs one job, then starts writing its end (after the slot's previous one: at most one in flight per slot, so
+   * slots slow down with Redis). Resolves to that write and to the next job's take, started meanwhile.
+   */
+  private async run(
+    job: BeeJob,
+    previous: Promise<void> | undefined,
+  ): Promise<{ next: Promise<BeeJob | undefined> | undefined; ending: Promise<void> | undefined }> {
     this.running += 1;
-    this.live.set(job.id, (this.live.get(job.id) ?? 0) + 1);
+    let outcome: JobOutcome;
     try {
-      await this.bee._runJob(job);
+      outcome = await this.handler!(job);
     } catch (err) {
-      // The job may still be in `active`; it is no longer renewed (see the constructor), so the stall checker
+      // The handler never decided (a bug): the job stays in `active`, no longer renewed, and the stall checker
       // returns it to the queue.
-      this.logger.error({ err, queue: this.name, jobId: job.id }, 'job finish failed');
+      this.logger.error({ err, queue: this.name, jobId: job.id }, 'job attempt broke before its outcome');
+      this.release(job.id);
+      return { next: undefined, ending: previous };
     } finally {
       this.running -= 1;
-      const n = (this.live.get(job.id) ?? 1) - 1;
-      if (n > 0) this.live.set(job.id, n);
-      else this.live.delete(job.id);
     }
-    const next = this.prefetched.get(job);
-    this.prefetched.delete(job);
-    return { next };
+    // The next job is taken while this one's end is written: a round trip overlapped per job.
+    let next: Promise<BeeJob | undefined> | undefined;
+    if (this.open) {
+      next = this.take();
+      next.catch(() => undefined);
+    }
+    await previous;
+    const ending = this.finish(job, outcome)
+      .catch((err: unknown) => {
+        // The job may still be in `active`; it is no longer renewed, so the stall checker returns it to the queue.
+        this.logger.error({ err, queue: this.name, jobId: job.id }, 'job finish failed');
+      })
+      .finally(() => this.release(job.id));
+    return { next, ending };
   }
 
-  /** bee's handler for this queue. */
-  private async handle(job: BeeJob): Promise<unknown> {
-    const handler = this.handler;
-    if (!handler) {
-      // Back on the queue at once (bee's retry with delay 0); the runner never saw it, so no attempt counts.
-      job.options.keelDelay = 0;
-      throw new Error(`Consumer of ${this.name} got job ${job.id} before it was started`);
-    }
-    try {
-      return await handler(job);
-    } finally {
-      // Once a handler returns, its slot takes the next job while bee writes the outcome: one round trip overlapped
-      // per job. Never earlier: a job taken while another runs would sit unrenewed and could be seen as stalled.
-      if (this.open) this.prefetched.set(job, this.take());
-    }
+  private finish(job: BeeJob, outcome: JobOutcome): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const entry: PendingFinish = {
+        id: job.id,
+        op: 'done',
+        data: '',
+        due: 0,
+        index: undefined,
+        resolve,
+        reject,
+      };
+      if (outcome.kind === 'completed') entry.index = outcome.index;
+      else if (outcome.kind === 'retry') {
+        entry.op = outcome.delayMs > 0 ? 'later' : 'again';
+        entry.due = Date.now() + outcome.delayMs;
+        entry.data = job.toData();
+      }
+      if (this.finishes.push(entry) === 1) setImmediate(() => this.flushFinishes());
+    });
+  }
+
+  private flushFinishes(): void {
+    const batch = this.finishes;
+    this.finishes = [];
+    const args: (string | number)[] = [this.keys.earlierDelayed, batch.length];
+    for (const f of batch) args.push(f.id, f.op, f.data, f.due);
+    for (const f of batch) if (f.index) for (const a of f.index) args.push(a);
+    const k = this.keys;
+    scripts.finish(this.redis, [k.active, k.stalling, k.jobs, k.waiting, k.delayed], args).then(
+      () => batch.forEach((f) => f.resolve()),
+      (err: unknown) => batch.forEach((f) => f.reject(err)),
+    );
   }
 
   private takers: { resolve: (job: BeeJob | undefined) => void; reject: (err: unknown) => void }[] = [];
@@ -293,14 +368,18 @@ export class BeeConsumer {
 
   /** Up to n waiting jobs moved to active and read in one script call. */
   private async fetch(n: number): Promise<BeeJob[]> {
+    const k = this.keys;
+    // The script unpacks the ids into one call: far below Lua's limit of 8,000 values.
     const flat = (await scripts.fetch(
       this.redis,
-      [this.keys.waiting, this.keys.active, this.keys.jobs],
-      [n],
+      [k.waiting, k.active, k.jobs, k.stalling],
+      [Math.min(n, 1_000)],
     )) as string[] | null;
     const jobs: BeeJob[] = [];
     for (let i = 0; flat && i < flat.length; i += 2) {
-      jobs.push(this.Job.fromData(this.bee, flat[i]!, flat[i + 1]!));
+      const job = this.Job.fromData(this.bee, flat[i]!, flat[i + 1]!);
+      this.hold(job.id);
+      jobs.push(job);
     }
     return jobs;
   }
@@ -311,11 +390,14 @@ export class BeeConsumer {
     const gone: string[] = [];
     ids.forEach((id, i) => {
       const d = data[i];
-      if (d) jobs.push(this.Job.fromData(this.bee, id, d));
-      else gone.push(id);
+      if (d) {
+        this.hold(id);
+        jobs.push(this.Job.fromData(this.bee, id, d));
+      } else gone.push(id);
     });
     // Removed between the pop and the read: drop the dangling id from active.
     for (const id of gone) await this.redis.lrem(this.keys.active, 0, id);
+    if (jobs.length) await this.redis.srem(this.keys.stalling, ...jobs.map((j) => j.id));
     return jobs;
   }
 
@@ -332,8 +414,11 @@ export class BeeConsumer {
 
   private async giveBack(ids: string[]): Promise<void> {
     const multi = this.redis.multi();
-    for (const id of ids) multi.lrem(this.keys.active, 0, id).rpush(this.keys.waiting, id);
+    for (const id of ids) {
+      multi.lrem(this.keys.active, 0, id).srem(this.keys.stalling, id).rpush(this.keys.waiting, id);
+    }
     await multi.exec();
+    for (const id of ids) this.release(id);
   }
 
   /**
@@ -345,6 +430,7 @@ export class BeeConsumer {
     const drained = new Promise<void>((resolve) => (this.drained = resolve));
     this.wakeAll();
     if (this.slots > 0) await drained;
+    if (this.renewTimer) clearInterval(this.renewTimer);
     await this.bee.close(1_000).catch(() => undefined);
   }
 }

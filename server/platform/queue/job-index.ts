@@ -28,27 +28,58 @@ export interface JobSummary {
   payload: string | null;
 }
 
+export interface Outcome {
+  status: JobStatus;
+  startedAt: number;
+  finishedAt: number;
+  worker: string;
+  error?: string;
+  nextAt?: number;
+  /** Failed jobs keep their full envelope, so they can be retried from Redis alone. */
+  keepEnvelope?: boolean;
+}
+
+/** One job's index update, flattened as the index script reads it. */
+export type IndexRecord = (string | number)[];
+
 const PAYLOAD_PREVIEW = 8 * 1024;
 
-const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
+/** A stored record: the summary, plus the full envelope for failed jobs (so they can be retried from Redis alone). */
+type StoredRecord = JobSummary & { envelope?: Envelope };
 
-/** One job's index update, flattened for the INDEX_WRITE script (see scripts.ts for the layout). */
-class Rec {
-  readonly args: (string | number)[] = [];
-  constructor(key: string, ttlMs: number) {
-    this.args.push(key, ttlMs);
-  }
-  section(items: (string | number)[], width: number): this {
-    this.args.push(items.length / width, ...items);
-    return this;
-  }
+/** One job's index update, flattened for the index script (see scripts.ts for the layout). */
+function record(
+  key: string,
+  ttlMs: number,
+  rec: StoredRecord,
+  w: { zadd: (string | number)[]; zrem?: string[]; hdel?: string[]; sadd: string[]; delIfEq?: string[] },
+): IndexRecord {
+  const zrem = w.zrem ?? [];
+  const hdel = w.hdel ?? [];
+  const delIfEq = w.delIfEq ?? [];
+  return [
+    key,
+    ttlMs,
+    JSON.stringify(rec),
+    w.zadd.length / 3,
+    ...w.zadd,
+    zrem.length / 2,
+    ...zrem,
+    hdel.length / 2,
+    ...hdel,
+    w.sadd.length / 2,
+    ...w.sadd,
+    delIfEq.length / 2,
+    ...delIfEq,
+  ];
 }
 
 /**
  * Per-job metadata plus ordered recent / completed / failed lists (sorted sets by time), trimmed by age the way
  * Horizon does. A job that has not run yet is described by bee-queue's own record (its envelope in
- * `bq:<queue>:jobs`), so dispatch writes nothing here; each attempt's outcome writes the full record. Outcomes are
- * queued in memory and written by one script call per event-loop turn for every job of that turn.
+ * `bq:<queue>:jobs`), so dispatch writes nothing here; each attempt's outcome replaces the job's record, one JSON
+ * string with a TTL (one SET where a hash took a multi-field write and an expiry). Outcomes are written with the
+ * job's finish (scripts.finish), or queued in memory and written by one script call per event-loop turn.
  */
 export class JobIndex {
   private readonly knownTags = new Set<string>();
@@ -62,8 +93,9 @@ export class JobIndex {
     private readonly retention: QueueSettings['retention'],
   ) {}
 
-  private write(rec: Rec): Promise<void> {
-    for (const a of rec.args) this.buffered.push(a);
+  /** Buffers a record; every record of one event-loop turn goes out in one script call. */
+  write(rec: IndexRecord): Promise<void> {
+    for (const a of rec) this.buffered.push(a);
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.scheduled) {
       this.scheduled = true;
@@ -85,26 +117,18 @@ export class JobIndex {
     );
   }
 
-  private describe(id: string, queue: QueueName, env: Envelope): (string | number)[] {
+  private describe(id: string, queue: QueueName, env: Envelope) {
     const payload = JSON.stringify(env.payload) ?? 'null';
-    return [
-      'id',
+    return {
       id,
-      'name',
-      env.name,
-      'queue',
+      name: env.name,
       queue,
-      'org',
-      env.org ?? '',
-      'tags',
-      JSON.stringify(env.tags ?? []),
-      'batch',
-      env.batch ?? '',
-      'enqueuedAt',
-      env.at,
-      'payload',
-      payload.length > PAYLOAD_PREVIEW ? payload.slice(0, PAYLOAD_PREVIEW) + '…' : payload,
-    ];
+      organizationId: env.org ?? null,
+      tags: env.tags ?? [],
+      batchId: env.batch ?? null,
+      enqueuedAt: env.at,
+      payload: payload.length > PAYLOAD_PREVIEW ? payload.slice(0, PAYLOAD_PREVIEW) + '…' : payload,
+    };
   }
 
   private tagWrites(id: string, env: Envelope): { zadd: (string | number)[]; sadd: string[] } {
@@ -124,56 +148,51 @@ export class JobIndex {
   /** A job id queued again (an operator's retry): its last outcome is cleared before it can run. */
   requeued(id: string, queue: QueueName, env: Envelope): Promise<void> {
     const { zadd, sadd } = this.tagWrites(id, env);
-    const rec = new Rec(this.keys.job(id), this.retention.recentMs + this.retention.failedMs)
-      .section(
-        [...this.describe(id, queue, env), 'status', 'queued', 'attempts', 0, 'availableAt', env.qa],
-        2,
-      )
-      .section(['startedAt', 'finishedAt', 'runtimeMs', 'error', 'envelope', 'worker'], 1)
-      .section(zadd, 3)
-      .section([this.keys.failed(), id], 2)
-      .section([], 2)
-      .section(sadd, 2)
-      .section([], 2);
-    return this.write(rec);
+    const rec: StoredRecord = {
+      ...this.describe(id, queue, env),
+      status: 'queued',
+      attempts: 0,
+      availableAt: env.qa,
+      startedAt: null,
+      finishedAt: null,
+      runtimeMs: null,
+      worker: null,
+      error: null,
+    };
+    return this.write(
+      record(this.keys.job(id), this.retention.recentMs + this.retention.failedMs, rec, {
+        zadd,
+        zrem: [this.keys.failed(), id],
+        sadd,
+      }),
+    );
   }
 
   /** The outcome of one attempt. */
-  finished(
-    id: string,
-    queue: QueueName,
-    env: Envelope,
-    f: {
-      status: JobStatus;
-      startedAt: number;
-      finishedAt: number;
-      worker: string;
-      error?: string;
-      nextAt?: number;
-      /** Failed jobs keep their full envelope, so they can be retried from Redis alone. */
-      keepEnvelope?: boolean;
-    },
-  ): Promise<void> {
+  finished(id: string, queue: QueueName, env: Envelope, f: Outcome): Promise<void> {
+    return this.write(this.outcome(id, queue, env, f));
+  }
+
+  /**
+   * The outcome of one attempt as arguments for the index script, for a caller that writes it in the same step as
+   * the job's move out of `active` (scripts.finish).
+   */
+  outcome(id: string, queue: QueueName, env: Envelope, f: Outcome): IndexRecord {
     const final = f.status === 'completed' || f.status === 'cancelled' || f.status === 'failed';
     const failed = f.status === 'failed';
-    const fields: (string | number)[] = [
+    const rec: StoredRecord = {
       ...this.describe(id, queue, env),
-      'status',
-      f.status,
-      'attempts',
-      env.attempts,
-      'startedAt',
-      f.startedAt,
-      'finishedAt',
-      f.finishedAt,
-      'runtimeMs',
-      f.finishedAt - f.startedAt,
-      'worker',
-      f.worker,
-    ];
-    if (f.error) fields.push('error', f.error.slice(0, 4000));
-    if (f.nextAt) fields.push('availableAt', f.nextAt);
-    if (f.keepEnvelope) fields.push('envelope', JSON.stringify(env));
+      status: f.status,
+      attempts: env.attempts,
+      // Set when the attempt was delayed (a delayed dispatch, a backoff, a release), else it ran "at once".
+      availableAt: f.nextAt ?? (env.qa !== env.at ? env.qa : null),
+      startedAt: f.startedAt,
+      finishedAt: f.finishedAt,
+      runtimeMs: f.finishedAt - f.startedAt,
+      worker: f.worker,
+      error: f.error ? f.error.slice(0, 4000) : null,
+      ...(f.keepEnvelope ? { envelope: env } : {}),
+    };
     const ttl = final
       ? failed
         ? this.retention.failedMs
@@ -181,15 +200,12 @@ export class JobIndex {
       : this.retention.recentMs + this.retention.failedMs;
     const { zadd, sadd } = this.tagWrites(id, env);
     if (final) zadd.push(failed ? this.keys.failed() : this.keys.completed(), f.finishedAt, id);
-    const rec = new Rec(this.keys.job(id), ttl)
-      .section(fields, 2)
-      .section(f.error ? [] : ['error'], 1)
-      .section(zadd, 3)
-      .section([], 2)
-      .section(final ? [this.keys.stalls(queue), id] : [], 2)
-      .section(sadd, 2)
-      .section(final && env.unique ? [env.unique, id] : [], 2);
-    return this.write(rec);
+    return record(this.keys.job(id), ttl, rec, {
+      zadd,
+      ...(final ? { hdel: [this.keys.stalls(queue), id] } : {}),
+      sadd,
+      ...(final && env.unique ? { delIfEq: [env.unique, id] } : {}),
+    });
   }
 
   /** A job that has not run yet, from bee-queue's record (status queued, delayed or running). */
@@ -245,14 +261,15 @@ export class JobIndex {
   }
 
   async get(id: string): Promise<(JobSummary & { envelope: Envelope | null }) | null> {
-    const h = await this.redis.hgetall(this.keys.job(id));
+    const raw = await this.redis.get(this.keys.job(id));
+    const rec = raw ? (JSON.parse(raw) as StoredRecord) : null;
     // Not run yet, or running its first attempt: bee-queue's record describes it.
-    if (!h.id || h.status === 'queued' || h.status === 'retrying' || h.status === 'released') {
+    if (!rec || rec.status === 'queued' || rec.status === 'retrying' || rec.status === 'released') {
       const live = await this.fromBee(id);
-      if (live) return h.id ? { ...toSummary(h), status: live.status, envelope: live.envelope } : live;
+      if (live) return rec ? { ...summary(rec), status: live.status, envelope: live.envelope } : live;
     }
-    if (!h.id) return null;
-    return { ...toSummary(h), envelope: h.envelope ? (JSON.parse(h.envelope) as Envelope) : null };
+    if (!rec) return null;
+    return { ...summary(rec), envelope: rec.envelope ?? null };
   }
 
   async list(
@@ -269,13 +286,8 @@ export class JobIndex {
 
   async many(ids: string[]): Promise<JobSummary[]> {
     if (!ids.length) return [];
-    const p = this.redis.pipeline();
-    for (const id of ids) p.hgetall(this.keys.job(id));
-    const res = (await p.exec()) ?? [];
-    return res
-      .map(([, h]) => h as Record<string, string>)
-      .filter((h) => h.id)
-      .map(toSummary);
+    const raw = await this.redis.mget(ids.map((id) => this.keys.job(id)));
+    return raw.filter((r): r is string => !!r).map((r) => summary(JSON.parse(r) as StoredRecord));
   }
 
   async forget(id: string): Promise<void> {
@@ -288,7 +300,7 @@ export class JobIndex {
       .exec();
   }
 
-  /** Drops list entries past their retention (the hashes expire on their own). */
+  /** Drops list entries past their retention (the records expire on their own). */
   async trim(now = Date.now()): Promise<void> {
     const tags = await this.redis.smembers(this.keys.tags());
     const p = this.redis.pipeline();
@@ -300,23 +312,7 @@ export class JobIndex {
   }
 }
 
-function toSummary(h: Record<string, string>): JobSummary {
-  return {
-    id: h.id!,
-    name: h.name ?? '',
-    queue: h.queue ?? '',
-    status: (h.status ?? 'queued') as JobStatus,
-    organizationId: h.org || null,
-    tags: h.tags ? (JSON.parse(h.tags) as string[]) : [],
-    attempts: Number(h.attempts ?? 0),
-    batchId: h.batch || null,
-    enqueuedAt: Number(h.enqueuedAt ?? 0),
-    availableAt: num(h.availableAt),
-    startedAt: num(h.startedAt),
-    finishedAt: num(h.finishedAt),
-    runtimeMs: num(h.runtimeMs),
-    worker: h.worker ?? null,
-    error: h.error ?? null,
-    payload: h.payload ?? null,
-  };
+function summary(rec: StoredRecord): JobSummary {
+  const { envelope: _envelope, ...rest } = rec;
+  return rest;
 }

@@ -15,8 +15,9 @@ export class QueueKeys {
     return `${this.bee}:${queue}:${key}`;
   }
 
+  /** One job's index record, a JSON string (`job:` held hashes before; the new name keeps old records out of reach). */
   job(id: string) {
-    return `${this.q}job:${id}`;
+    return `${this.q}jobrec:${id}`;
   }
   recent() {
     return `${this.q}recent`;

@@ -1,9 +1,10 @@
-import { withDbScope } from '../db/context.ts';
+import { withLazyDbScope } from '../db/context.ts';
 import { withLogBindings, type LogBindings } from '../logger/logger.ts';
 import { inSpan } from '../tracing/propagation.ts';
-import { keelJobOptions, type BeeJob } from './bee.ts';
+import type { BeeJob, JobOutcome } from './bee.ts';
 import { backoffDelay, type AnyJobDefinition, type JobContext, type QueueName } from './definition.ts';
 import { traceIdOf, type Envelope } from './envelope.ts';
+import type { IndexRecord } from './job-index.ts';
 import { scripts } from './scripts.ts';
 import { JobTimeoutError, type QueueSystem } from './system.ts';
 
@@ -43,9 +44,8 @@ export interface RunningJob {
 }
 
 /**
- * Runs one attempt of a job inside bee-queue's `_runJob`: tenant scope, AbortSignal timeout, rate limit and
- * overlap middleware, then decides what bee should do next by setting `keelDelay` before throwing (bee asks the
- * `keel` backoff strategy, which returns it): ≥ 0 retries after that delay, -1 fails the job.
+ * Runs one attempt of a job for a queue consumer: tenant scope, AbortSignal timeout, rate limit and overlap
+ * middleware, then decides what happens next (done, again after a delay, or failed for good).
  */
 export class JobRunner {
   readonly running = new Map<string, RunningJob>();
@@ -68,7 +68,7 @@ export class JobRunner {
    * dispatcher's trace id as `traceId` (the logger's mixin puts the consumer span's there when tracing is on: the
    * same id) and as `requestId`, and the job's organization as `tenantId`.
    */
-  async execute(job: BeeJob, queue: QueueName): Promise<unknown> {
+  async execute(job: BeeJob, queue: QueueName): Promise<JobOutcome> {
     const env = job.data as Envelope;
     const traceId = traceIdOf(env.trace);
     const bindings: LogBindings = {
@@ -78,41 +78,35 @@ export class JobRunner {
     };
     return withLogBindings(bindings, async () => {
       const startedAt = Date.now();
-      const line = () => ({
+      const { outcome, error } = await this.attempt(job, queue, env);
+      const line = {
         job: env.name,
         jobId: job.id,
         queue,
         attempt: env.attempts,
         ms: Date.now() - startedAt,
-      });
-      try {
-        const result = await this.attempt(job, queue, env);
-        this.system.logger.info({ ...line(), status: 'completed' }, 'job');
-        return result;
-      } catch (err) {
-        const delay = job.options.keelDelay;
-        const status =
-          delay === -1
-            ? 'failed'
-            : err instanceof ReleaseJob
-              ? 'released'
-              : err instanceof ShutdownAbort
-                ? 'returned'
-                : 'retrying';
-        const fields = { ...line(), status, ...(status === 'released' ? {} : { err }) };
-        if (status === 'failed') this.system.logger.error(fields, 'job');
-        else if (status === 'retrying') this.system.logger.warn(fields, 'job');
-        else this.system.logger.info(fields, 'job');
-        throw err;
+      };
+      if (outcome.kind === 'completed') {
+        this.system.logger.info({ ...line, status: 'completed' }, 'job');
+      } else if (outcome.kind === 'failed') {
+        this.system.logger.error({ ...line, status: 'failed', err: error }, 'job');
+      } else if (error instanceof ReleaseJob) {
+        this.system.logger.info({ ...line, status: 'released' }, 'job');
+      } else if (error instanceof ShutdownAbort) {
+        this.system.logger.info({ ...line, status: 'returned', err: error }, 'job');
+      } else {
+        this.system.logger.warn({ ...line, status: 'retrying', err: error }, 'job');
       }
+      return outcome;
     });
   }
 
-  private async attempt(job: BeeJob, queue: QueueName, env: Envelope): Promise<unknown> {
+  private async attempt(
+    job: BeeJob,
+    queue: QueueName,
+    env: Envelope,
+  ): Promise<{ outcome: JobOutcome; error?: Error }> {
     const { system } = this;
-    delete job.options.keelDelay;
-    keelJobOptions(job);
-    job.options.stacktraces.splice(3);
     const startedAt = Date.now();
     const waitMs = startedAt - env.qa;
     const controller = new AbortController();
@@ -123,8 +117,7 @@ export class JobRunner {
       if (!def)
         throw new PermanentFailure(`Unknown job "${env.name}": no definition registered on this worker`);
       if (env.batch && (await system.isBatchCancelled(env.batch))) {
-        await this.finish(job.id, queue, env, 'cancelled', startedAt, waitMs);
-        return undefined;
+        return { outcome: await this.finish(job.id, queue, env, 'cancelled', startedAt, waitMs) };
       }
       env.attempts += 1;
       const parsed = def.payload.safeParse(env.payload);
@@ -140,22 +133,12 @@ export class JobRunner {
         }
         overlapKey = key;
       }
-      const result = await this.runHandler(def, parsed.data, env, job.id, queue, controller);
-      await this.finish(job.id, queue, env, 'completed', startedAt, waitMs);
-      return result;
+      await this.runHandler(def, parsed.data, env, job.id, queue, controller);
+      return { outcome: await this.finish(job.id, queue, env, 'completed', startedAt, waitMs) };
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
-      job.options.keelDelay = await this.decide(
-        job.id,
-        queue,
-        env,
-        def,
-        error,
-        startedAt,
-        waitMs,
-        controller,
-      );
-      throw error;
+      const delayMs = await this.decide(job.id, queue, env, def, error, startedAt, waitMs, controller);
+      return { outcome: delayMs < 0 ? { kind: 'failed' } : { kind: 'retry', delayMs }, error };
     } finally {
       this.running.delete(job.id);
       if (overlapKey) await scripts.delIfEq(system.redis, [overlapKey], [job.id]).catch(() => undefined);
@@ -178,7 +161,7 @@ export class JobRunner {
       });
     });
     let logger: JobContext['logger'] | undefined;
-    const handler = withDbScope(system.em, env.org, (em) => {
+    const handler = withLazyDbScope(system.em, env.org, (scope) => {
       const ctx: JobContext = {
         id,
         name: env.name,
@@ -188,7 +171,9 @@ export class JobRunner {
         traceparent: env.trace,
         batchId: env.batch,
         signal: controller.signal,
-        em,
+        get em() {
+          return scope.em;
+        },
         get logger() {
           return (logger ??= system.logger.child({ job: env.name, jobId: id }));
         },
@@ -228,6 +213,10 @@ export class JobRunner {
     }
   }
 
+  /**
+   * Bookkeeping of a successful (or skipped) attempt. The index record goes out with the job's finish (one script
+   * call), except for chain and batch steps, whose bookkeeping must see it first.
+   */
   private async finish(
     id: string,
     queue: QueueName,
@@ -235,10 +224,10 @@ export class JobRunner {
     status: 'completed' | 'cancelled',
     startedAt: number,
     waitMs: number,
-  ): Promise<void> {
+  ): Promise<JobOutcome> {
     const { system } = this;
     const finishedAt = Date.now();
-    const write = system.index.finished(id, queue, env, {
+    const index: IndexRecord = system.index.outcome(id, queue, env, {
       status,
       startedAt,
       finishedAt,
@@ -249,14 +238,10 @@ export class JobRunner {
     this.observer?.count('jobs.processed');
     this.observer?.observe('jobs.wait', waitMs);
     this.observer?.observe('jobs.runtime', finishedAt - startedAt);
-    if (env.chain || env.batch) {
-      // Chain and batch bookkeeping must see this job's record first.
-      await write;
-      await system.afterSuccess(id, env);
-    } else {
-      // The index is bookkeeping: its write goes out with bee's finish instead of before it.
-      write.catch((err: unknown) => system.logger.warn({ err, jobId: id }, 'job index write failed'));
-    }
+    if (!env.chain && !env.batch) return { kind: 'completed', index };
+    await system.index.write(index);
+    await system.afterSuccess(id, env);
+    return { kind: 'completed' };
   }
 
   /** What happens after a failed or released attempt: ms until the next one, or -1 when the job has failed. */

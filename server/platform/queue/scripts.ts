@@ -2,20 +2,34 @@ import type { ChainableCommander, Redis } from 'ioredis';
 
 // The queue layer's atomic steps, as Lua run through ioredis (EVALSHA with an automatic EVAL fallback).
 
-const FETCH = `
--- KEYS: waiting, active, jobs; ARGV: max jobs. Same hand-off as bee's BRPOPLPUSH, without blocking.
+// Lua's unpack() is bounded by its C stack (8,000 values); the batched calls below go in chunks under it.
+const CHUNKED = `
+local function chunked(cmd, key, list)
+  for j = 1, #list, 7000 do redis.call(cmd, key, unpack(list, j, math.min(j + 6999, #list))) end
+end
+`;
+
+const FETCH = `${CHUNKED}
+-- KEYS: waiting, active, jobs, stalling; ARGV: max jobs. The same hand-off as bee's BRPOPLPUSH, for up to n jobs
+-- at once, oldest first. A taken job leaves the stalling set at once (bee does it when a job starts): a mark left
+-- from an earlier stay in active must not make the stall checker take it back before the consumer's next renewal.
+local ids = redis.call('lrange', KEYS[1], -tonumber(ARGV[1]), -1)
+if #ids == 0 then return {} end
+redis.call('ltrim', KEYS[1], 0, -#ids - 1)
+local taken = {}
+for j = #ids, 1, -1 do taken[#taken + 1] = ids[j] end
+chunked('lpush', KEYS[2], taken)
+local data = redis.call('hmget', KEYS[3], unpack(taken))
 local out = {}
-for i = 1, tonumber(ARGV[1]) do
-  local id = redis.call('rpoplpush', KEYS[1], KEYS[2])
-  if not id then break end
-  local data = redis.call('hget', KEYS[3], id)
-  if data then
-    out[#out + 1] = id
-    out[#out + 1] = data
+for j = 1, #taken do
+  if data[j] then
+    out[#out + 1] = taken[j]
+    out[#out + 1] = data[j]
   else
-    redis.call('lrem', KEYS[2], 0, id)
+    redis.call('lrem', KEYS[2], 0, taken[j])
   end
 end
+chunked('srem', KEYS[4], taken)
 return out
 `;
 
@@ -109,35 +123,90 @@ redis.call('pexpire', KEYS[1], ARGV[1])
 return 1
 `;
 
-const INDEX_WRITE = `
--- Job index updates of many jobs at once. Per record: jobKey, ttl ms, then counted sections: hset pairs, hdel
--- fields, zadd triples, zrem pairs, hdel pairs (other hashes), sadd pairs, delete-if-equal pairs. The keys are
--- computed by the caller (standalone Redis; not cluster-safe by design).
-local a = ARGV
-local i, n = 1, #a
-while i <= n do
-  local key, ttl = a[i], tonumber(a[i + 1])
-  i = i + 2
-  local c = tonumber(a[i]); i = i + 1
-  if c > 0 then redis.call('hset', key, unpack(a, i, i + 2 * c - 1)); i = i + 2 * c end
-  c = tonumber(a[i]); i = i + 1
-  if c > 0 then redis.call('hdel', key, unpack(a, i, i + c - 1)); i = i + c end
-  if ttl > 0 then redis.call('pexpire', key, ttl) end
-  c = tonumber(a[i]); i = i + 1
-  for _ = 1, c do redis.call('zadd', a[i], a[i + 1], a[i + 2]); i = i + 3 end
-  c = tonumber(a[i]); i = i + 1
-  for _ = 1, c do redis.call('zrem', a[i], a[i + 1]); i = i + 2 end
-  c = tonumber(a[i]); i = i + 1
-  for _ = 1, c do redis.call('hdel', a[i], a[i + 1]); i = i + 2 end
-  c = tonumber(a[i]); i = i + 1
-  for _ = 1, c do redis.call('sadd', a[i], a[i + 1]); i = i + 2 end
-  c = tonumber(a[i]); i = i + 1
-  for _ = 1, c do
-    if redis.call('get', a[i]) == a[i + 1] then redis.call('del', a[i]) end
-    i = i + 2
+// Job index updates of many jobs at once, from ARGV[i] on. Per record: key, ttl ms, JSON record, then counted
+// sections: zadd triples, zrem pairs, hdel pairs, sadd pairs, delete-if-equal pairs. The writes to shared keys
+// (recent, completed, tags…) are grouped into one call per key, removals before additions. The keys are computed
+// by the caller (standalone Redis; not cluster-safe by design).
+const INDEX_FN = `${CHUNKED}
+local function writeIndex(a, i)
+  local n = #a
+  local zadds, zrems, hdels, sadds = {}, {}, {}, {}
+  local function push(t, key, x, y)
+    local g = t[key]
+    if not g then g = {}; t[key] = g end
+    g[#g + 1] = x
+    if y then g[#g + 1] = y end
   end
+  while i <= n do
+    if tonumber(a[i + 1]) > 0 then
+      redis.call('set', a[i], a[i + 2], 'PX', a[i + 1])
+    else
+      redis.call('set', a[i], a[i + 2])
+    end
+    i = i + 3
+    local c = tonumber(a[i]); i = i + 1
+    for _ = 1, c do push(zadds, a[i], a[i + 1], a[i + 2]); i = i + 3 end
+    c = tonumber(a[i]); i = i + 1
+    for _ = 1, c do push(zrems, a[i], a[i + 1]); i = i + 2 end
+    c = tonumber(a[i]); i = i + 1
+    for _ = 1, c do push(hdels, a[i], a[i + 1]); i = i + 2 end
+    c = tonumber(a[i]); i = i + 1
+    for _ = 1, c do push(sadds, a[i], a[i + 1]); i = i + 2 end
+    c = tonumber(a[i]); i = i + 1
+    for _ = 1, c do
+      if redis.call('get', a[i]) == a[i + 1] then redis.call('del', a[i]) end
+      i = i + 2
+    end
+  end
+  for key, g in pairs(zrems) do chunked('zrem', key, g) end
+  for key, g in pairs(zadds) do chunked('zadd', key, g) end
+  for key, g in pairs(hdels) do chunked('hdel', key, g) end
+  for key, g in pairs(sadds) do chunked('sadd', key, g) end
 end
+`;
+
+const INDEX_WRITE = `${INDEX_FN}
+writeIndex(ARGV, 1)
 return 1
+`;
+
+const FINISH = `${INDEX_FN}
+-- The end of attempts of many jobs of one queue, and their index records, in one step (bee's _finishJob, batched).
+-- KEYS: active, stalling, jobs, waiting, delayed. ARGV: earlierDelayed channel, job count, then per job: id,
+-- op (done: out of the queue; again: back on waiting; later: to delayed), job data (again/later), due time (later);
+-- then index records.
+local n, i = tonumber(ARGV[2]), 3
+local ids, done, data, again, later = {}, {}, {}, {}, {}
+local earliest
+for _ = 1, n do
+  local id, op = ARGV[i], ARGV[i + 1]
+  ids[#ids + 1] = id
+  redis.call('lrem', KEYS[1], 0, id)
+  if op == 'done' then
+    done[#done + 1] = id
+  else
+    data[#data + 1] = id
+    data[#data + 1] = ARGV[i + 2]
+    if op == 'again' then
+      again[#again + 1] = id
+    else
+      local due = tonumber(ARGV[i + 3])
+      later[#later + 1] = due
+      later[#later + 1] = id
+      if not earliest or due < earliest then earliest = due end
+    end
+  end
+  i = i + 4
+end
+chunked('srem', KEYS[2], ids)
+chunked('hdel', KEYS[3], done)
+chunked('hset', KEYS[3], data)
+chunked('lpush', KEYS[4], again)
+chunked('zadd', KEYS[5], later)
+-- bee's workers re-arm their delayed-job timer from this channel.
+if earliest then redis.call('publish', ARGV[1], earliest) end
+writeIndex(ARGV, i)
+return n
 `;
 
 const DEL_IF_EQ = `
@@ -151,7 +220,8 @@ return 0
 `;
 
 const DEFS = {
-  keelFetch: { lua: FETCH, keys: 3 },
+  keelFetch: { lua: FETCH, keys: 4 },
+  keelFinish: { lua: FINISH, keys: 5 },
   keelStalls: { lua: STALLS, keys: 5 },
   keelBatchSuccess: { lua: BATCH_SUCCESS, keys: 3 },
   keelBatchFailure: { lua: BATCH_FAILURE, keys: 2 },
@@ -183,6 +253,7 @@ export function defineScripts(redis: Redis): void {
 
 export const scripts = {
   fetch: call('keelFetch'),
+  finish: call('keelFinish'),
   stalls: call('keelStalls'),
   batchSuccess: call('keelBatchSuccess'),
   batchFailure: call('keelBatchFailure'),

@@ -8,7 +8,7 @@ import type { Config } from '../../config/env.ts';
 import { currentOrganizationId, withDbScope, type Em } from '../db/context.ts';
 import type { Logger } from '../logger/logger.ts';
 import { currentTraceCarrier } from '../tracing/propagation.ts';
-import { createBee, keelJobOptions, type BeeJob, type KeelBee } from './bee.ts';
+import { createBee, type BeeJob, type KeelBee } from './bee.ts';
 import {
   defineJob,
   isQueueName,
@@ -393,7 +393,6 @@ export class QueueSystem {
       const bee = this.producer(j.queue);
       const job = bee.createJob(j.env) as BeeJob;
       job.setId(j.id);
-      keelJobOptions(job);
       if (j.delayUntil) job.delayUntil(j.delayUntil);
       const list = byQueue.get(j.queue) ?? [];
       list.push(job);

@@ -107,7 +107,13 @@ export class Worker {
           stallIntervalMs: s.stall.intervalMs,
           delayedDebounceMs: s.delayedDebounceMs,
         });
-        const consumer = new BeeConsumer(bee, system.redis, initial[queue] ?? 1, system.logger);
+        const consumer = new BeeConsumer(
+          bee,
+          system.redis,
+          initial[queue] ?? 1,
+          system.logger,
+          s.stall.intervalMs,
+        );
         consumer.setPaused(paused.has(queue));
         state.consumers.set(queue, consumer);
         await consumer.start(async (job) => {
