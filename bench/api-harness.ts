@@ -72,9 +72,18 @@ export async function startServerChild(
   return { child, port };
 }
 
-export async function load(url: string, headers: Record<string, string>) {
-  await autocannon({ url, headers, connections: CONNECTIONS, duration: 2 });
-  const r = await autocannon({ url, headers, connections: CONNECTIONS, duration: DURATION_S });
+export async function load(
+  url: string,
+  headers: Record<string, string>,
+  opts: { warmupS?: number; durationS?: number } = {},
+) {
+  await autocannon({ url, headers, connections: CONNECTIONS, duration: opts.warmupS ?? 2 });
+  const r = await autocannon({
+    url,
+    headers,
+    connections: CONNECTIONS,
+    duration: opts.durationS ?? DURATION_S,
+  });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
 }
@@ -82,14 +91,19 @@ export async function load(url: string, headers: Record<string, string>) {
 export async function measureKeel(
   bench: ApiBench,
   env: Record<string, string>,
-  opts: { instrument?: boolean } = {},
+  opts: { instrument?: boolean; warmupS?: number; durationS?: number } = {},
 ) {
   const server = await startServerChild('keel', { ...bench.env, ...env }, opts);
   try {
-    return await load(`http://127.0.0.1:${server.port}/trpc/organization.current`, {
-      authorization: `Bearer ${bench.secret}`,
-    });
+    return await load(
+      `http://127.0.0.1:${server.port}/trpc/organization.current`,
+      { authorization: `Bearer ${bench.secret}` },
+      opts,
+    );
   } finally {
+    // The next measurement must not share the cores with this server's shutdown.
+    const exited = new Promise((resolve) => server.child.once('exit', resolve));
     server.child.kill();
+    await exited;
   }
 }

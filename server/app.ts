@@ -21,6 +21,7 @@ import { runWithLogBindings } from './platform/logger/logger.ts';
 import { registerMetricsRoute, registerRequestMetrics } from './platform/metrics/http-plugin.ts';
 import { runWithRequestStats } from './platform/metrics/request-stats.ts';
 import { registerStorageRoutes } from './platform/storage/routes.ts';
+import { traceRequests } from './platform/tracing/fastify.ts';
 import { contextFactory, SESSION_COOKIE } from './trpc/context.ts';
 import { appRouter, type AppRouter } from './trpc/router.ts';
 
@@ -78,6 +79,7 @@ export async function buildApp(deps: AppDeps) {
     );
     done();
   });
+  if (config.tracing.enabled) traceRequests(app);
   if (config.metricsEnabled) {
     registerRequestMetrics(app, deps.observability, new Set(Object.keys(appRouter._def.procedures)));
     deps.observability.console.start();

@@ -47,12 +47,23 @@ export function startTracing(opts: TracingOptions): NodeSDK {
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(opts.sampleRatio ?? 1) }),
     resource: resourceFromAttributes({ 'service.name': opts.serviceName }),
     spanProcessors: processors,
+    // Traces only. Left unset, NodeSDK also starts an OTLP metrics exporter and an OTLP logs exporter (to
+    // localhost:4318 when no endpoint is set), and every instrumented call records histograms nobody reads: Keel's
+    // metrics are Prometheus and its logs are pino's.
+    metricReaders: [],
+    logRecordProcessors: [],
     instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => req.url === '/livez' || req.url === '/metrics',
+      // Outgoing calls only (Stripe, alert channels, OTLP is excluded by the exporter itself); incoming requests get
+      // their span from Fastify (tracing/fastify.ts).
+      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
+      // Only work that is already traced (a request, a job): pool connects and background queries (metric flushes,
+      // the stall checker, heartbeats) would be traces of one span each.
+      new PgInstrumentation({
+        enhancedDatabaseReporting: false,
+        requireParentSpan: true,
+        ignoreConnectSpans: true,
       }),
-      new PgInstrumentation({ enhancedDatabaseReporting: false }),
-      new IORedisInstrumentation({ dbStatementSerializer: (cmd) => cmd }),
+      new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (cmd) => cmd }),
     ],
   });
   sdk.start();

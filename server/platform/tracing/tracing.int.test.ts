@@ -9,7 +9,7 @@ interface OtlpSpan {
   traceId: string;
   name: string;
   kind: number;
-  attributes: { key: string; value: { stringValue?: string } }[];
+  attributes: { key: string; value: { stringValue?: string; intValue?: string | number } }[];
 }
 
 /** A stand-in OpenTelemetry collector: accepts OTLP/HTTP JSON trace exports and keeps the spans. */
@@ -112,5 +112,35 @@ describe('tracing', () => {
     const attrs = traceSpans.map((s) => JSON.stringify(s.attributes)).join('\n');
     expect(attrs).toMatch(/postgresql/);
     expect(attrs).toMatch(/from \\?"users\\?"/);
+    // Named by route template (never the raw path), with the procedure as an attribute and the status on it.
+    const server = traceSpans.find((s) => s.kind === 2)!;
+    expect(server.name).toBe('POST /trpc/:path');
+    const attr = (k: string) => server.attributes.find((a) => a.key === k)?.value;
+    expect(attr('rpc.method')?.stringValue).toBe('auth.signIn');
+    expect(Number(attr('http.response.status_code')?.intValue)).toBe(401);
+  }, 30_000);
+
+  it("continues a caller's trace from its traceparent header; probes are not traced", async () => {
+    const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await fetch(`${baseUrl}/livez`);
+    const res = await fetch(`${baseUrl}/trpc/auth.signIn`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-request-id': 'traced-request-2',
+        traceparent: `00-${callerTrace}-00f067aa0ba902b7-01`,
+      },
+      body: JSON.stringify({ json: { email: 'nobody@example.test', password: 'whatever-password' } }),
+    });
+    expect(res.status).toBe(401);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !otel.spans.some((s) => s.traceId === callerTrace && s.kind === 2)) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(otel.spans.filter((s) => s.traceId === callerTrace && s.kind === 2)).toHaveLength(1);
+    expect(lines.find((l) => l.requestId === 'traced-request-2' && l.msg === 'request')?.traceId).toBe(
+      callerTrace,
+    );
+    expect(otel.spans.some((s) => JSON.stringify(s.attributes).includes('/livez'))).toBe(false);
   }, 30_000);
 });
