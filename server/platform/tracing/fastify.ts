@@ -2,7 +2,7 @@ import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /** Probes and scrapes: traced, they would outnumber the requests. */
-export const UNTRACED_PATHS = new Set(['/livez', '/readyz', '/metrics']);
+const UNTRACED_PATHS = new Set(['/livez', '/readyz', '/metrics']);
 
 const spans = new WeakMap<FastifyRequest, Span>();
 
