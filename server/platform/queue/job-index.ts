@@ -268,7 +268,14 @@ export class JobIndex {
       const live = await this.fromBee(id);
       if (live) return rec ? { ...summary(rec), status: live.status, envelope: live.envelope } : live;
     }
-    if (!rec) return null;
+    if (!rec) {
+      // Finished between the two reads: the finish script writes the record and drops bee's in one step, so the
+      // record is there now.
+      const again = await this.redis.get(this.keys.job(id));
+      if (!again) return null;
+      const done = JSON.parse(again) as StoredRecord;
+      return { ...summary(done), envelope: done.envelope ?? null };
+    }
     return { ...summary(rec), envelope: rec.envelope ?? null };
   }
 
