@@ -9,7 +9,7 @@ import { printFigures } from './lib.ts';
  * the server's cores), more than the effect measured. So the four setups run interleaved for ROUNDS rounds, each
  * round in a rotated order (no setup always follows another), and each figure is the median of its rounds.
  */
-const ROUNDS = 5;
+const ROUNDS = 7;
 const WARMUP_S = 2;
 const DURATION_S = 6;
 

@@ -82,56 +82,93 @@ async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 20_0
   }
 }
 
+/** Posts a signed Stripe event (queued on the paused `webhooks` queue), then returns the trace ids seen on the way. */
+async function webhookThroughJob(requestId: string, headers: Record<string, string> = {}) {
+  const eventId = `evt_trace_${Date.now()}_${requestId}`;
+  const payload = JSON.stringify({
+    id: eventId,
+    object: 'event',
+    api_version: '2026-10-28.endive',
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    type: 'customer.updated',
+    data: { object: { id: 'cus_nobody', object: 'customer' } },
+  });
+  const pausedAt = Date.now();
+  await redis.sadd(keys.paused(), 'webhooks');
+  // Workers apply a pause at their heartbeat: wait for a heartbeat after this one that reports the consumer paused
+  // (an older report may still say paused from before the last resume).
+  await until(async () => {
+    const workers = Object.values(await redis.hgetall(keys.workers())).map(
+      (raw) =>
+        JSON.parse(raw) as {
+          lastSeenAt: number;
+          supervisors: { queues: { queue: string; paused: boolean }[] }[];
+        },
+    );
+    const fresh = workers.filter((w) => w.lastSeenAt > pausedAt);
+    const webhooks = fresh
+      .flatMap((w) => w.supervisors.flatMap((sv) => sv.queues))
+      .filter((c) => c.queue === 'webhooks');
+    return fresh.length > 0 && webhooks.length > 0 && webhooks.every((c) => c.paused);
+  }, 'the webhooks queue to be paused');
+  const res = await fetch(`${baseUrl}/webhooks/stripe`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-request-id': requestId,
+      'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET }),
+      ...headers,
+    },
+    body: payload,
+  });
+  expect(res.status).toBe(200);
+
+  const request = await until(
+    () => lines.find((l) => l.msg === 'request' && l.requestId === requestId),
+    'the request log line',
+  );
+  // The queued job: bee's record holds Keel's envelope, whose traceparent continues the request's trace.
+  const jobs = await redis.hgetall(keys.beeKey('webhooks', 'jobs'));
+  const queued = Object.entries(jobs).map(([id, raw]) => ({
+    id,
+    env: (JSON.parse(raw) as { data: { name: string; trace: string; payload: { eventId: string } } }).data,
+  }));
+  const job = queued.find((j) => j.env.payload.eventId === eventId);
+  expect(job?.env.name).toBe('billing.stripe-event');
+
+  await redis.srem(keys.paused(), 'webhooks');
+  const jobLine = await until(
+    () => lines.find((l) => l.msg === 'job' && l.jobId === job!.id),
+    'the job log line',
+  );
+  // A line the handler itself wrote (inside the job's consumer span).
+  const handlerLine = lines.find(
+    (l) => l.msg === 'Stripe event for an unknown customer' && l.eventId === eventId,
+  );
+  return { request, jobTrace: job!.env.trace, jobLine, handlerLine };
+}
+
 describe('a trace through a job', () => {
   it('the request, the job it queued and the job’s log lines carry one trace id', async () => {
-    const eventId = `evt_trace_${Date.now()}`;
-    const payload = JSON.stringify({
-      id: eventId,
-      object: 'event',
-      api_version: '2026-10-28.endive',
-      created: Math.floor(Date.now() / 1000),
-      livemode: false,
-      type: 'customer.updated',
-      data: { object: { id: 'cus_nobody', object: 'customer' } },
-    });
-    const res = await fetch(`${baseUrl}/webhooks/stripe`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-request-id': 'traced-webhook-1',
-        'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET }),
-      },
-      body: payload,
-    });
-    expect(res.status).toBe(200);
-
-    const request = await until(
-      () => lines.find((l) => l.msg === 'request' && l.requestId === 'traced-webhook-1'),
-      'the request log line',
-    );
-    const traceId = request.traceId as string;
+    const seen = await webhookThroughJob('traced-webhook-1');
+    const traceId = seen.request.traceId as string;
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(seen.jobTrace.split('-')[1]).toBe(traceId);
+    expect(seen.jobTrace.split('-')[3]).toBe('01');
+    expect(seen.jobLine).toMatchObject({ traceId, job: 'billing.stripe-event', status: 'completed' });
+    expect(seen.handlerLine).toMatchObject({ traceId });
+  }, 60_000);
 
-    // The queued job: bee's record holds Keel's envelope, whose traceparent continues the request's trace.
-    const jobs = await redis.hgetall(keys.beeKey('webhooks', 'jobs'));
-    const queued = Object.entries(jobs).map(([id, raw]) => ({
-      id,
-      env: (JSON.parse(raw) as { data: { name: string; trace: string; payload: { eventId: string } } }).data,
-    }));
-    const job = queued.find((j) => j.env.payload.eventId === eventId);
-    expect(job?.env.name).toBe('billing.stripe-event');
-    expect(job?.env.trace.split('-')[1]).toBe(traceId);
-
-    await redis.srem(keys.paused(), 'webhooks');
-    const jobLine = await until(
-      () => lines.find((l) => l.msg === 'job' && l.jobId === job!.id),
-      'the job log line',
-    );
-    expect(jobLine).toMatchObject({ traceId, job: 'billing.stripe-event', status: 'completed' });
-    // A line the handler itself wrote (inside the job's consumer span).
-    const handlerLine = lines.find(
-      (l) => l.msg === 'Stripe event for an unknown customer' && l.eventId === eventId,
-    );
-    expect(handlerLine).toMatchObject({ traceId });
+  it('a trace the caller did not sample keeps its id through the job, still unsampled', async () => {
+    // Unrecorded work carries no active span (so pg/ioredis skip it); the id must still reach logs and the job.
+    const callerTrace = '0af7651916cd43dd8448eb211c80319c';
+    const seen = await webhookThroughJob('untraced-webhook-1', {
+      traceparent: `00-${callerTrace}-b7ad6b7169203331-00`,
+    });
+    expect(seen.request.traceId).toBe(callerTrace);
+    expect(seen.jobTrace).toMatch(new RegExp(`^00-${callerTrace}-[0-9a-f]{16}-00$`));
+    expect(seen.jobLine).toMatchObject({ traceId: callerTrace, status: 'completed' });
+    expect(seen.handlerLine).toMatchObject({ traceId: callerTrace });
   }, 60_000);
 });

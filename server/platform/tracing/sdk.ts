@@ -53,11 +53,16 @@ export function startTracing(opts: TracingOptions): NodeSDK {
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [
-      // Outgoing calls only (Stripe, alert channels, OTLP is excluded by the exporter itself); incoming requests get
-      // their span from Fastify (tracing/fastify.ts).
-      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
-      // Only work that is already traced (a request, a job): pool connects and background queries (metric flushes,
-      // the stall checker, heartbeats) would be traces of one span each.
+      // Outgoing calls only (Stripe, alert channels, OTLP is excluded by the exporter itself), and only inside a
+      // recorded trace: incoming requests get their span from Fastify (tracing/fastify.ts), and an unrecorded one has
+      // no active span (tracing/propagation.ts) that a call could otherwise turn into a root trace of its own.
+      new HttpInstrumentation({
+        disableIncomingRequestInstrumentation: true,
+        requireParentforOutgoingSpans: true,
+      }),
+      // Only work in a recorded trace (a request, a job): pool connects and background queries (metric flushes, the
+      // stall checker, heartbeats) would be traces of one span each, and unrecorded work would pay for spans that
+      // are dropped.
       new PgInstrumentation({
         enhancedDatabaseReporting: false,
         requireParentSpan: true,

@@ -7,6 +7,7 @@ import { deleteKeys } from '../../test/harness.ts';
 
 interface OtlpSpan {
   traceId: string;
+  parentSpanId?: string;
   name: string;
   kind: number;
   attributes: { key: string; value: { stringValue?: string; intValue?: string | number } }[];
@@ -142,5 +143,30 @@ describe('tracing', () => {
       callerTrace,
     );
     expect(otel.spans.some((s) => JSON.stringify(s.attributes).includes('/livez'))).toBe(false);
+  }, 30_000);
+
+  it('records nothing for a trace the caller left unsampled, yet logs its trace id', async () => {
+    const unsampled = '0af7651916cd43dd8448eb211c80319c';
+    const signIn = (requestId: string, traceparent: string) =>
+      fetch(`${baseUrl}/trpc/auth.signIn`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': requestId, traceparent },
+        body: JSON.stringify({ json: { email: 'nobody@example.test', password: 'whatever-password' } }),
+      });
+    expect((await signIn('unsampled-request-1', `00-${unsampled}-b7ad6b7169203331-00`)).status).toBe(401);
+    // A sampled request after it: once its spans have arrived, the batch holding anything of the first has too.
+    const barrier = '5bf92f3577b34da6a3ce929d0e0e4737';
+    expect((await signIn('sampled-request-3', `00-${barrier}-00f067aa0ba902b7-01`)).status).toBe(401);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !otel.spans.some((s) => s.traceId === barrier && s.kind === 2)) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(otel.spans.some((s) => s.traceId === barrier && s.kind === 2)).toBe(true);
+    expect(lines.find((l) => l.requestId === 'unsampled-request-1' && l.msg === 'request')?.traceId).toBe(
+      unsampled,
+    );
+    expect(otel.spans.filter((s) => s.traceId === unsampled)).toEqual([]);
+    // Its PostgreSQL and Redis calls did not start traces of their own either: every client span has a parent.
+    expect(otel.spans.filter((s) => s.kind === 3 && !s.parentSpanId)).toEqual([]);
   }, 30_000);
 });
