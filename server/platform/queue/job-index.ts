@@ -261,22 +261,21 @@ export class JobIndex {
   }
 
   async get(id: string): Promise<(JobSummary & { envelope: Envelope | null }) | null> {
-    const raw = await this.redis.get(this.keys.job(id));
-    const rec = raw ? (JSON.parse(raw) as StoredRecord) : null;
+    const rec = await this.stored(id);
     // Not run yet, or running its first attempt: bee-queue's record describes it.
     if (!rec || rec.status === 'queued' || rec.status === 'retrying' || rec.status === 'released') {
       const live = await this.fromBee(id);
       if (live) return rec ? { ...summary(rec), status: live.status, envelope: live.envelope } : live;
     }
-    if (!rec) {
-      // Finished between the two reads: the finish script writes the record and drops bee's in one step, so the
-      // record is there now.
-      const again = await this.redis.get(this.keys.job(id));
-      if (!again) return null;
-      const done = JSON.parse(again) as StoredRecord;
-      return { ...summary(done), envelope: done.envelope ?? null };
-    }
-    return { ...summary(rec), envelope: rec.envelope ?? null };
+    // Neither read found it: it finished between the two (the finish script writes the record and drops bee's in
+    // one step), so the record is there now.
+    const done = rec ?? (await this.stored(id));
+    return done ? { ...summary(done), envelope: done.envelope ?? null } : null;
+  }
+
+  private async stored(id: string): Promise<StoredRecord | null> {
+    const raw = await this.redis.get(this.keys.job(id));
+    return raw ? (JSON.parse(raw) as StoredRecord) : null;
   }
 
   async list(
