@@ -253,7 +253,10 @@ describe('one million rows', () => {
       // Buffering the file would keep at least its size (~140 MB) alive; streaming keeps a few chunks.
       expect(bytes).toBeGreaterThan(100 * 1024 * 1024);
       expect(samples).toBeGreaterThan(3);
-      expect(peak - baseline).toBeLessThan(32 * 1024 * 1024);
+      // Streaming peaks at ~26 MB live when this test runs alone and was seen at 38 MB with the other test files
+      // loading the machine (how far the reader gets ahead of the writer depends on scheduling); a buffered file
+      // would be above 140 MB, so 64 MB still tells the two apart.
+      expect(peak - baseline).toBeLessThan(64 * 1024 * 1024);
     },
   );
 
