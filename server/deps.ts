@@ -27,6 +27,7 @@ import { createMailer, type Mailer } from './platform/mail/mailer.ts';
 import { createStorage } from './platform/storage/create.ts';
 import type { Storage } from './platform/storage/storage.ts';
 import { registerDataJobs } from './modules/notifications/jobs.setup.ts';
+import { shutdownTracing } from './platform/tracing/shutdown.ts';
 
 /** The long-lived things a process needs: built once at start-up, shared by every request and job. */
 export interface AppDeps {
@@ -147,6 +148,7 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
       deps.storage.close?.();
       await redis.close();
       await orm.close(true);
+      await shutdownTracing();
     },
   };
   // Readiness reads the queues' depth through the (lazily created) queue system.

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -33,28 +33,33 @@ async function collector() {
 
 const prefix = `keel:test:trace${Date.now()}:`;
 let otel: Awaited<ReturnType<typeof collector>>;
-let child: ChildProcess;
-let baseUrl: string;
-const lines: Record<string, unknown>[] = [];
+let server: Awaited<ReturnType<typeof startServer>>;
 
-beforeAll(async () => {
-  otel = await collector();
-  child = spawn('node_modules/.bin/tsx', ['--import', './server/instrument.ts', 'server/main.ts', 'serve'], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      PORT: '0',
-      DATABASE_URL: inject('databaseUrl'),
-      REDIS_URL: TEST_REDIS_URL,
-      KEY_PREFIX: prefix,
-      LOG_LEVEL: 'info',
-      LOG_PRETTY: 'false',
-      OTEL_EXPORTER_OTLP_ENDPOINT: otel.url,
-      SESSION_SECRET: 'tracing-test-session-secret-0123456789',
+/** `keel serve` in a child process, loaded as in production (`--import ./server/instrument.ts`), exporting to `otel`. */
+async function startServer(extraEnv: Record<string, string> = {}) {
+  const lines: Record<string, unknown>[] = [];
+  const child = spawn(
+    'node_modules/.bin/tsx',
+    ['--import', './server/instrument.ts', 'server/main.ts', 'serve'],
+    {
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        PORT: '0',
+        DATABASE_URL: inject('databaseUrl'),
+        REDIS_URL: TEST_REDIS_URL,
+        KEY_PREFIX: prefix,
+        LOG_LEVEL: 'info',
+        LOG_PRETTY: 'false',
+        OTEL_EXPORTER_OTLP_ENDPOINT: otel.url,
+        SESSION_SECRET: 'tracing-test-session-secret-0123456789',
+        ...extraEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  baseUrl = await new Promise<string>((resolve, reject) => {
+  );
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -71,32 +76,45 @@ beforeAll(async () => {
       }
       buf = buf.slice(buf.lastIndexOf('\n') + 1);
     });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    void exited.then((code) => reject(new Error(`server exited with ${code}`)));
     setTimeout(() => reject(new Error('server did not start')), 25_000);
   });
+  return {
+    url,
+    lines,
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+beforeAll(async () => {
+  otel = await collector();
+  // Batches sent every 250 ms instead of every 5 s, so that the tests wait less.
+  server = await startServer({ OTEL_BSP_SCHEDULE_DELAY: '250' });
 }, 40_000);
 
 afterAll(async () => {
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  await server?.stop();
   otel.server.close();
   await deleteKeys(TEST_REDIS_URL, prefix);
 });
 
 describe('tracing', () => {
   it('gives a request one trace: its HTTP span, its PostgreSQL spans and its log line', async () => {
-    const res = await fetch(`${baseUrl}/trpc/auth.signIn`, {
+    const res = await fetch(`${server.url}/trpc/auth.signIn`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-request-id': 'traced-request-1' },
       body: JSON.stringify({ json: { email: 'nobody@example.test', password: 'whatever-password' } }),
     });
     expect(res.status).toBe(401);
-    // The batch span processor exports every few seconds.
+    // The batch span processor exports every 250 ms here.
     const deadline = Date.now() + 15_000;
     let log: Record<string, unknown> | undefined;
     let traceSpans: OtlpSpan[] = [];
     while (Date.now() < deadline) {
-      log = lines.find((l) => l.msg === 'request' && l.requestId === 'traced-request-1');
+      log = server.lines.find((l) => l.msg === 'request' && l.requestId === 'traced-request-1');
       const traceId = log?.traceId as string | undefined;
       traceSpans = traceId ? otel.spans.filter((s) => s.traceId === traceId) : [];
       if (
@@ -114,17 +132,17 @@ describe('tracing', () => {
     expect(attrs).toMatch(/postgresql/);
     expect(attrs).toMatch(/from \\?"users\\?"/);
     // Named by route template (never the raw path), with the procedure as an attribute and the status on it.
-    const server = traceSpans.find((s) => s.kind === 2)!;
-    expect(server.name).toBe('POST /trpc/:path');
-    const attr = (k: string) => server.attributes.find((a) => a.key === k)?.value;
+    const serverSpan = traceSpans.find((s) => s.kind === 2)!;
+    expect(serverSpan.name).toBe('POST /trpc/:path');
+    const attr = (k: string) => serverSpan.attributes.find((a) => a.key === k)?.value;
     expect(attr('rpc.method')?.stringValue).toBe('auth.signIn');
     expect(Number(attr('http.response.status_code')?.intValue)).toBe(401);
   }, 30_000);
 
   it("continues a caller's trace from its traceparent header; probes are not traced", async () => {
     const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
-    await fetch(`${baseUrl}/livez`);
-    const res = await fetch(`${baseUrl}/trpc/auth.signIn`, {
+    await fetch(`${server.url}/livez`);
+    const res = await fetch(`${server.url}/trpc/auth.signIn`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -139,7 +157,7 @@ describe('tracing', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(otel.spans.filter((s) => s.traceId === callerTrace && s.kind === 2)).toHaveLength(1);
-    expect(lines.find((l) => l.requestId === 'traced-request-2' && l.msg === 'request')?.traceId).toBe(
+    expect(server.lines.find((l) => l.requestId === 'traced-request-2' && l.msg === 'request')?.traceId).toBe(
       callerTrace,
     );
     expect(otel.spans.some((s) => JSON.stringify(s.attributes).includes('/livez'))).toBe(false);
@@ -148,7 +166,7 @@ describe('tracing', () => {
   it('records nothing for a trace the caller left unsampled, yet logs its trace id', async () => {
     const unsampled = '0af7651916cd43dd8448eb211c80319c';
     const signIn = (requestId: string, traceparent: string) =>
-      fetch(`${baseUrl}/trpc/auth.signIn`, {
+      fetch(`${server.url}/trpc/auth.signIn`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-request-id': requestId, traceparent },
         body: JSON.stringify({ json: { email: 'nobody@example.test', password: 'whatever-password' } }),
@@ -162,11 +180,28 @@ describe('tracing', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(otel.spans.some((s) => s.traceId === barrier && s.kind === 2)).toBe(true);
-    expect(lines.find((l) => l.requestId === 'unsampled-request-1' && l.msg === 'request')?.traceId).toBe(
-      unsampled,
-    );
+    expect(
+      server.lines.find((l) => l.requestId === 'unsampled-request-1' && l.msg === 'request')?.traceId,
+    ).toBe(unsampled);
     expect(otel.spans.filter((s) => s.traceId === unsampled)).toEqual([]);
     // Its PostgreSQL and Redis calls did not start traces of their own either: every client span has a parent.
     expect(otel.spans.filter((s) => s.kind === 3 && !s.parentSpanId)).toEqual([]);
   }, 30_000);
+
+  it('sends the spans still in the batch when the process shuts down', async () => {
+    // A batch delay far longer than the test: only the shutdown can have sent these spans.
+    const late = await startServer({ OTEL_BSP_SCHEDULE_DELAY: '600000' });
+    const traceId = '6cf92f3577b34da6a3ce929d0e0e4738';
+    const res = await fetch(`${late.url}/trpc/auth.signIn`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      body: JSON.stringify({ json: { email: 'nobody@example.test', password: 'whatever-password' } }),
+    });
+    expect(res.status).toBe(401);
+    expect(otel.spans.filter((s) => s.traceId === traceId)).toEqual([]);
+    expect(await late.stop()).toBe(0);
+    const spans = otel.spans.filter((s) => s.traceId === traceId);
+    expect(spans.filter((s) => s.kind === 2)).toHaveLength(1);
+    expect(spans.some((s) => /from \\?"users\\?"/.test(JSON.stringify(s.attributes)))).toBe(true);
+  }, 40_000);
 });
