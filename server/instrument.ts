@@ -1,13 +1,11 @@
 // Loaded before everything else (`tsx --import ./server/instrument.ts server/main.ts …`): patching-based tracing of
-// http, pg and ioredis has to be in place before those modules are first imported, and ESM imports need the
-// import-in-the-middle hook registered first.
-import { register } from 'node:module';
+// http, pg and ioredis has to be in place before those modules are first imported (startTracing also registers the
+// import hook that ESM imports of them need).
 import { ConfigError, loadConfig } from './config/env.ts';
 
 try {
   const config = loadConfig();
   if (config.tracing.enabled) {
-    register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
     const { startTracing } = await import('./platform/tracing/sdk.ts');
     startTracing({
       serviceName: config.tracing.serviceName,

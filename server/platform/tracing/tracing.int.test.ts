@@ -119,7 +119,8 @@ describe('tracing', () => {
       traceSpans = traceId ? otel.spans.filter((s) => s.traceId === traceId) : [];
       if (
         traceSpans.some((s) => s.kind === 2) &&
-        traceSpans.some((s) => /select/i.test(JSON.stringify(s.attributes)))
+        traceSpans.some((s) => /select/i.test(JSON.stringify(s.attributes))) &&
+        traceSpans.some((s) => /"redis"/.test(JSON.stringify(s.attributes)))
       ) {
         break;
       }
@@ -131,6 +132,10 @@ describe('tracing', () => {
     const attrs = traceSpans.map((s) => JSON.stringify(s.attributes)).join('\n');
     expect(attrs).toMatch(/postgresql/);
     expect(attrs).toMatch(/from \\?"users\\?"/);
+    // The sign-in rate limit's Redis script: ioredis is imported as ESM, so this needs the import hook.
+    expect(traceSpans.filter((s) => s.kind === 3 && /"redis"/.test(JSON.stringify(s.attributes)))).not.toEqual(
+      [],
+    );
     // Named by route template (never the raw path), with the procedure as an attribute and the status on it.
     const serverSpan = traceSpans.find((s) => s.kind === 2)!;
     expect(serverSpan.name).toBe('POST /trpc/:path');
