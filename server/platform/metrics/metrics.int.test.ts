@@ -159,20 +159,26 @@ describe('request monitoring', () => {
 
 describe('fleet-wide percentiles', () => {
   it('the console p95 of two processes equals the p95 of their raw timings, within one bucket', async () => {
-    const second: AppDeps = await createDeps(env.config, {
-      logger: createLogger({ level: 'silent', pretty: false }),
-    });
+    // Two processes of their own, on a key prefix no other test writes to: the minute holds only these timings.
+    const config = { ...env.config, keyPrefix: `${env.config.keyPrefix}p95:` };
+    const open = () => createDeps(config, { logger: createLogger({ level: 'silent', pretty: false }) });
+    const first: AppDeps = await open();
+    const second: AppDeps = await open();
     try {
+      // A flush stores into the minute it runs in: keep both flushes and the read inside one minute.
+      const intoMinute = Date.now() % 60_000;
+      if (intoMinute > 55_000) await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
       const raw: number[] = [];
       const fast = Array.from({ length: 900 }, (_, i) => 2 + (i % 20));
       const slow = Array.from({ length: 100 }, (_, i) => 300 + i * 7);
       const base = { method: 'GET', route: 'test', status: 200, requestId: 'x' };
-      for (const ms of fast) env.deps.observability.recordRequest({ ...base, ms, route: 'p95-test' });
+      for (const ms of fast) first.observability.recordRequest({ ...base, ms, route: 'p95-test' });
       for (const ms of slow) second.observability.recordRequest({ ...base, ms, route: 'p95-test' });
       raw.push(...fast, ...slow);
-      await Promise.all([env.deps.observability.console.flush(), second.observability.console.flush()]);
       const minuteStart = Math.floor(Date.now() / 60_000) * 60_000;
-      const [point] = await env.deps.observability.console.series(minuteStart, minuteStart);
+      await Promise.all([first.observability.console.flush(), second.observability.console.flush()]);
+      const [point] = await first.observability.console.series(minuteStart, minuteStart);
+      expect(point?.quantiles['http.latency']?.count).toBe(raw.length);
       const console95 = point?.quantiles['http.latency']?.p95;
       raw.sort((a, b) => a - b);
       const exact95 = raw[Math.ceil(0.95 * raw.length) - 1]!;
@@ -182,9 +188,10 @@ describe('fleet-wide percentiles', () => {
       expect(Math.abs(consoleBucket - exactBucket)).toBeLessThanOrEqual(1);
       expect(console95).toBeGreaterThanOrEqual(bucketUpperBound(exactBucket - 1));
     } finally {
-      await second.close();
+      await Promise.all([first.close(), second.close()]);
+      await deleteKeys(config.redisUrl!, config.keyPrefix);
     }
-  });
+  }, 90_000);
 });
 
 describe('/readyz details', () => {
