@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { createBenchEnvironment } from './bench-env.ts';
 import { parseConfig } from '../server/config/env.ts';
@@ -56,7 +57,8 @@ export async function startServerChild(
     JSON.stringify(env),
   ];
   // The child reads its configuration from argv (parsed by server/config), and the environment only for tracing.
-  const child = spawn('node_modules/.bin/tsx', args, {
+  // Node itself with tsx as a loader (not the tsx wrapper), so that the child's pid is the server's.
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { PATH: process.env.PATH, ...(opts.instrument ? env : {}) },
   });
@@ -86,6 +88,44 @@ export async function load(
   });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+}
+
+/** User + system CPU time of a process so far, in ms (Linux `/proc`). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime, in clock ticks of 10 ms.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * The server's CPU time per request while it serves the tenant query at a fixed rate well below saturation. Less
+ * noisy than saturated throughput on shared cores (the server's CPU time does not depend on who else got the core).
+ */
+export async function measureKeelCpu(
+  bench: ApiBench,
+  env: Record<string, string>,
+  opts: { instrument?: boolean; rate: number; durationS: number },
+): Promise<number> {
+  const server = await startServerChild('keel', { ...bench.env, ...env }, opts);
+  const run = (duration: number) =>
+    autocannon({
+      url: `http://127.0.0.1:${server.port}/trpc/organization.current`,
+      headers: { authorization: `Bearer ${bench.secret}` },
+      connections: 10,
+      overallRate: opts.rate,
+      duration,
+    });
+  try {
+    await run(2);
+    const before = cpuMs(server.child.pid!);
+    const r = await run(opts.durationS);
+    if (r.non2xx > 0 || r.errors > 0) throw new Error(`${r.non2xx} non-2xx, ${r.errors} errors`);
+    return (cpuMs(server.child.pid!) - before) / r.requests.total;
+  } finally {
+    const exited = new Promise((resolve) => server.child.once('exit', resolve));
+    server.child.kill();
+    await exited;
+  }
 }
 
 export async function measureKeel(
