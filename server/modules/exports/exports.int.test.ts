@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, pipeline, Transform, type Readable } from 'node:stream';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parse } from 'csv-parse/sync';
@@ -269,18 +269,12 @@ describe('one million rows', () => {
         ...realStorage,
         driver: realStorage.driver,
         put: (key, body, opts) => {
-          const throttled = new PassThrough({ highWaterMark: 64 * 1024 });
-          void (async () => {
-            try {
-              for await (const chunk of body as Readable) {
-                await new Promise((r) => setTimeout(r, 5));
-                if (!throttled.write(chunk)) await new Promise((r) => throttled.once('drain', r));
-              }
-              throttled.end();
-            } catch (err) {
-              throttled.destroy(err as Error);
-            }
-          })();
+          const throttled = new Transform({
+            highWaterMark: 64 * 1024,
+            transform: (chunk: Buffer, _enc, done) => setTimeout(() => done(null, chunk), 5),
+          });
+          // One pipeline: when the store gives up on `throttled`, the export's stream is ended too.
+          pipeline(body as Readable, throttled, () => undefined);
           return realStorage.put(key, throttled, opts);
         },
         get: (k) => realStorage.get(k),
@@ -309,6 +303,50 @@ describe('one million rows', () => {
         expect((await progressOf(org.id, e.id)).at(-1)).toMatchObject({ status: 'cancelled' });
         await expect(caller.exports.download({ id: e.id })).rejects.toMatchObject({ code: 'CONFLICT' });
         await expect(caller.exports.cancel({ id: e.id })).rejects.toMatchObject({ code: 'CONFLICT' });
+      } finally {
+        env.deps.storage = realStorage;
+      }
+    },
+  );
+
+  it(
+    'a store that stops reading without closing the stream still lets a cancelled export end, its cursor closed',
+    { timeout: 120_000 },
+    async () => {
+      // Reads three chunks, then neither reads nor destroys the stream until the cancel aborts the upload: the
+      // export's generator is left suspended with its server-side cursor open on the transaction's connection.
+      const stalled: Storage = {
+        ...realStorage,
+        driver: realStorage.driver,
+        put: (_key, body, opts) =>
+          new Promise((_resolve, reject) => {
+            const stream = body as Readable;
+            let chunks = 0;
+            stream.on('data', () => {
+              if (++chunks === 3) stream.pause();
+            });
+            opts?.signal?.addEventListener('abort', () => reject(opts.signal?.reason as Error), {
+              once: true,
+            });
+          }),
+        get: (k) => realStorage.get(k),
+        head: (k) => realStorage.head(k),
+        delete: (k) => realStorage.delete(k),
+        downloadUrl: (k, o) => realStorage.downloadUrl(k, o),
+      };
+      env.deps.storage = stalled;
+      try {
+        const caller = await callerAs(env.deps, org.owner);
+        const { export: e } = await caller.exports.request({ statuses: ['active', 'pending'] });
+        await until(
+          async () =>
+            (await progressOf(org.id, e.id)).some((p) => p.status === 'running' && (p.processed ?? 0) > 0),
+          'rows streaming',
+        );
+        await caller.exports.cancel({ id: e.id });
+        const done = await finished(org.id, e.id);
+        expect(done.status).toBe('cancelled');
+        expect((await filesOf(org.id)).filter((f) => f.startsWith(e.id))).toEqual([]);
       } finally {
         env.deps.storage = realStorage;
       }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { IsolationLevel, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { AppError } from '../../../shared/errors.ts';
 import type { ExportFilters, ExportOutput, ExportStatus } from '../../../shared/schemas/exports.ts';
@@ -290,11 +291,19 @@ export async function runExport(
         }
         // highWaterMark 1: the stream asks for the next chunk only once the store has taken the previous one.
         const body = Readable.from(csv(), { objectMode: false, highWaterMark: 1 });
-        const stored = await s.storage.put(key, body, {
-          contentType: 'text/csv; charset=utf-8',
-          signal: abort.signal,
-        });
-        return { rows, bytes: stored.bytes, total };
+        try {
+          const stored = await s.storage.put(key, body, {
+            contentType: 'text/csv; charset=utf-8',
+            signal: abort.signal,
+          });
+          return { rows, bytes: stored.bytes, total };
+        } finally {
+          // A store that gave up without consuming or destroying the stream leaves the generator suspended with its
+          // cursor open on this transaction's connection, and the rollback would queue behind it for ever. Ending
+          // the stream here returns the generator (closing the cursor) before the transaction ends.
+          if (!body.destroyed) body.destroy();
+          await finished(body).catch(() => undefined);
+        }
       },
       { readOnly: true, isolationLevel: IsolationLevel.REPEATABLE_READ },
     );
