@@ -133,9 +133,9 @@ describe('tracing', () => {
     expect(attrs).toMatch(/postgresql/);
     expect(attrs).toMatch(/from \\?"users\\?"/);
     // The sign-in rate limit's Redis script: ioredis is imported as ESM, so this needs the import hook.
-    expect(traceSpans.filter((s) => s.kind === 3 && /"redis"/.test(JSON.stringify(s.attributes)))).not.toEqual(
-      [],
-    );
+    expect(
+      traceSpans.filter((s) => s.kind === 3 && /"redis"/.test(JSON.stringify(s.attributes))),
+    ).not.toEqual([]);
     // Named by route template (never the raw path), with the procedure as an attribute and the status on it.
     const serverSpan = traceSpans.find((s) => s.kind === 2)!;
     expect(serverSpan.name).toBe('POST /trpc/:path');
