@@ -97,48 +97,19 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/**
- * The server's CPU time per request while it serves the tenant query at a fixed rate well below saturation. Less
- * noisy than saturated throughput on shared cores (the server's CPU time does not depend on who else got the core).
- */
-export async function measureKeelCpu(
+/** Keel in a child process serving the tenant query; stopped (and waited for) once `fn` is done. */
+async function withKeelServer<T>(
   bench: ApiBench,
   env: Record<string, string>,
-  opts: { instrument?: boolean; rate: number; durationS: number },
-): Promise<number> {
-  const server = await startServerChild('keel', { ...bench.env, ...env }, opts);
-  const run = (duration: number) =>
-    autocannon({
-      url: `http://127.0.0.1:${server.port}/trpc/organization.current`,
-      headers: { authorization: `Bearer ${bench.secret}` },
-      connections: 10,
-      overallRate: opts.rate,
-      duration,
-    });
-  try {
-    await run(2);
-    const before = cpuMs(server.child.pid!);
-    const r = await run(opts.durationS);
-    if (r.non2xx > 0 || r.errors > 0) throw new Error(`${r.non2xx} non-2xx, ${r.errors} errors`);
-    return (cpuMs(server.child.pid!) - before) / r.requests.total;
-  } finally {
-    const exited = new Promise((resolve) => server.child.once('exit', resolve));
-    server.child.kill();
-    await exited;
-  }
-}
-
-export async function measureKeel(
-  bench: ApiBench,
-  env: Record<string, string>,
-  opts: { instrument?: boolean; warmupS?: number; durationS?: number } = {},
-) {
+  opts: { instrument?: boolean },
+  fn: (url: string, headers: Record<string, string>, pid: number) => Promise<T>,
+): Promise<T> {
   const server = await startServerChild('keel', { ...bench.env, ...env }, opts);
   try {
-    return await load(
+    return await fn(
       `http://127.0.0.1:${server.port}/trpc/organization.current`,
       { authorization: `Bearer ${bench.secret}` },
-      opts,
+      server.child.pid!,
     );
   } finally {
     // The next measurement must not share the cores with this server's shutdown.
@@ -146,4 +117,32 @@ export async function measureKeel(
     server.child.kill();
     await exited;
   }
+}
+
+/**
+ * The server's CPU time per request while it serves the tenant query at a fixed rate well below saturation. Less
+ * noisy than saturated throughput on shared cores (the server's CPU time does not depend on who else got the core).
+ */
+export function measureKeelCpu(
+  bench: ApiBench,
+  env: Record<string, string>,
+  opts: { instrument?: boolean; rate: number; durationS: number },
+): Promise<number> {
+  return withKeelServer(bench, env, opts, async (url, headers, pid) => {
+    const run = (duration: number) =>
+      autocannon({ url, headers, connections: 10, overallRate: opts.rate, duration });
+    await run(2);
+    const before = cpuMs(pid);
+    const r = await run(opts.durationS);
+    if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+    return (cpuMs(pid) - before) / r.requests.total;
+  });
+}
+
+export function measureKeel(
+  bench: ApiBench,
+  env: Record<string, string>,
+  opts: { instrument?: boolean; warmupS?: number; durationS?: number } = {},
+) {
+  return withKeelServer(bench, env, opts, (url, headers) => load(url, headers, opts));
 }
