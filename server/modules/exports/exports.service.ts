@@ -8,7 +8,7 @@ import type { OrganizationTier } from '../../../shared/schemas/tenancy.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import type { JobContext, QueueName } from '../../platform/queue/definition.ts';
 import { MAX_PRESIGN_SECONDS } from '../../platform/storage/s3.ts';
-import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
+import { pageAcrossTenants } from '../../platform/db/across-tenants.ts';
 import { User } from '../auth/user.entity.ts';
 import { appLink, notifyInApp, sendMail, type DataServices } from '../notifications/notifications.service.ts';
 import { reportJobProgress, type JobProgressInput } from '../realtime/realtime.service.ts';
@@ -455,20 +455,9 @@ export async function listAllExports(
     offset: number;
   },
 ) {
-  return withDbScope(rootEm, undefined, async (em) => {
-    const [items, total] = await em.findAndCount(
-      DataExport,
-      {
-        ...(opts.organizationId ? { organization: opts.organizationId } : {}),
-        ...(opts.status ? { status: opts.status } : {}),
-      },
-      {
-        filters: { [TENANT_FILTER]: false },
-        orderBy: { createdAt: 'desc', id: 'desc' },
-        limit: opts.limit,
-        offset: opts.offset,
-      },
-    );
-    return { items: items.map((e) => ({ ...toExportOutput(e), organizationId: e.organization.id })), total };
+  const { items, total } = await pageAcrossTenants(rootEm, DataExport, {
+    ...opts,
+    where: opts.status ? { status: opts.status } : {},
   });
+  return { items: items.map((e) => ({ ...toExportOutput(e), organizationId: e.organization.id })), total };
 }

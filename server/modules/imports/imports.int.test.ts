@@ -6,7 +6,7 @@ import type { JobProgress } from '../../../shared/schemas/realtime.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { startSmtpCapture, type SmtpCapture } from '../../platform/mail/testing/smtp-capture.ts';
 import { Worker } from '../../platform/queue/worker.ts';
-import { addMember, callerAs, createOrg, type TestOrg } from '../../test/factories.ts';
+import { addMember, callerAs, createOrg, createStaff, type TestOrg } from '../../test/factories.ts';
 import { createTestEnv, startServer, type RunningServer, type TestEnv } from '../../test/harness.ts';
 import { jobsChannel } from '../realtime/realtime.service.ts';
 import { BusinessRecord } from '../records/record.entity.ts';
@@ -326,5 +326,58 @@ describe('tenancy', () => {
     expect((await settled(b.id, inB)).errors).toEqual([
       { line: 2, column: 'Email', reason: 'is not a member of this organization' },
     ]);
+  });
+});
+
+describe('ops listing', () => {
+  it("staff page through every organization's imports, newest first, narrowed by organization and status", async () => {
+    const a = await createOrg(env.deps);
+    const b = await createOrg(env.deps);
+    // Dated after every other test's rows, so that the unfiltered first page starts with these.
+    const at = (minutes: number) => new Date(Date.now() + 3_600_000 + minutes * 60_000);
+    const insert = (orgId: string, rows: { status: 'completed' | 'failed'; minutes: number }[]) =>
+      withDbScope(env.deps.em, orgId, async (em) => {
+        const made = rows.map(({ status, minutes }) =>
+          em.create(DataImport, {
+            organization: orgId,
+            filename: `${minutes}.csv`,
+            fileKey: `imports/${orgId}/${minutes}.csv`,
+            maxBytes: 1_000,
+            status,
+            createdAt: at(minutes),
+          }),
+        );
+        await em.flush();
+        return made.map((r) => r.id);
+      });
+    const [a1, a2, a3] = await insert(a.id, [
+      { status: 'completed', minutes: 1 },
+      { status: 'failed', minutes: 3 },
+      { status: 'completed', minutes: 5 },
+    ]);
+    const [b1] = await insert(b.id, [{ status: 'completed', minutes: 4 }]);
+
+    const ops = await callerAs(env.deps, await createStaff(env.deps));
+    const first = await ops.ops.files.imports({ limit: 3 });
+    expect(first.items.map((i) => [i.id, i.organizationId])).toEqual([
+      [a3, a.id],
+      [b1, b.id],
+      [a2, a.id],
+    ]);
+    expect(first.total).toBeGreaterThanOrEqual(4);
+
+    const ofA = await ops.ops.files.imports({ organizationId: a.id });
+    expect(ofA).toMatchObject({ total: 3, items: [{ id: a3 }, { id: a2 }, { id: a1 }] });
+    const page2 = await ops.ops.files.imports({ organizationId: a.id, limit: 2, offset: 2 });
+    expect(page2).toMatchObject({ total: 3, items: [{ id: a1 }] });
+    const failedOfA = await ops.ops.files.imports({ organizationId: a.id, status: 'failed' });
+    expect(failedOfA).toMatchObject({ total: 1, items: [{ id: a2, status: 'failed' }] });
+
+    // Only staff: an owner asking for the cross-tenant listing, even of their own organization, is refused.
+    const owner = await callerAs(env.deps, a.owner);
+    await expect(owner.ops.files.imports({ organizationId: a.id })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    await expect(ops.ops.files.imports({ limit: 101 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 });

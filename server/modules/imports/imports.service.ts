@@ -8,8 +8,8 @@ import {
   type ImportRowError,
   type ImportStatus,
 } from '../../../shared/schemas/imports.ts';
-import { withDbScope, type Em } from '../../platform/db/context.ts';
-import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
+import type { Em } from '../../platform/db/context.ts';
+import { pageAcrossTenants } from '../../platform/db/across-tenants.ts';
 import type { CallbackEvent } from '../../platform/queue/definition.ts';
 import { uploadUrl, type UploadTarget } from '../../platform/storage/create.ts';
 import { User } from '../auth/user.entity.ts';
@@ -630,20 +630,9 @@ export async function listAllImports(
     offset: number;
   },
 ) {
-  return withDbScope(rootEm, undefined, async (em) => {
-    const [items, total] = await em.findAndCount(
-      DataImport,
-      {
-        ...(opts.organizationId ? { organization: opts.organizationId } : {}),
-        ...(opts.status ? { status: opts.status } : {}),
-      },
-      {
-        filters: { [TENANT_FILTER]: false },
-        orderBy: { createdAt: 'desc', id: 'desc' },
-        limit: opts.limit,
-        offset: opts.offset,
-      },
-    );
-    return { items: items.map((i) => ({ ...toImportOutput(i), organizationId: i.organization.id })), total };
+  const { items, total } = await pageAcrossTenants(rootEm, DataImport, {
+    ...opts,
+    where: opts.status ? { status: opts.status } : {},
   });
+  return { items: items.map((i) => ({ ...toImportOutput(i), organizationId: i.organization.id })), total };
 }
