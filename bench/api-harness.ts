@@ -56,11 +56,12 @@ export async function startServerChild(
     mode,
     JSON.stringify(env),
   ];
-  // The child reads its configuration from argv (parsed by server/config), and the environment only for tracing.
-  // Node itself with tsx as a loader (not the tsx wrapper), so that the child's pid is the server's.
+  // The child's configuration comes from argv (parsed by server/config); server/instrument.ts reads the environment.
+  // Every child gets the same environment, so that setups differ only in what they are asked to differ in (libraries
+  // read NODE_ENV themselves). Node itself with tsx as a loader (not the tsx wrapper): the child's pid is the server's.
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { PATH: process.env.PATH, ...(opts.instrument ? env : {}) },
+    env: { PATH: process.env.PATH, ...env },
   });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
@@ -91,58 +92,50 @@ export async function load(
 }
 
 /** User + system CPU time of a process so far, in ms (Linux `/proc`). */
-function cpuMs(pid: number): number {
+export function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   // utime and stime, in clock ticks of 10 ms.
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** Keel in a child process serving the tenant query; stopped (and waited for) once `fn` is done. */
-async function withKeelServer<T>(
+export interface KeelServer {
+  /** The tenant query. */
+  url: string;
+  headers: Record<string, string>;
+  pid: number;
+  /** Stops the server and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Keel in a child process serving the tenant query with the bench's token. */
+export async function startKeelServer(
   bench: ApiBench,
   env: Record<string, string>,
-  opts: { instrument?: boolean },
-  fn: (url: string, headers: Record<string, string>, pid: number) => Promise<T>,
-): Promise<T> {
+  opts: { instrument?: boolean } = {},
+): Promise<KeelServer> {
   const server = await startServerChild('keel', { ...bench.env, ...env }, opts);
-  try {
-    return await fn(
-      `http://127.0.0.1:${server.port}/trpc/organization.current`,
-      { authorization: `Bearer ${bench.secret}` },
-      server.child.pid!,
-    );
-  } finally {
-    // The next measurement must not share the cores with this server's shutdown.
-    const exited = new Promise((resolve) => server.child.once('exit', resolve));
-    server.child.kill();
-    await exited;
-  }
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  return {
+    url: `http://127.0.0.1:${server.port}/trpc/organization.current`,
+    headers: { authorization: `Bearer ${bench.secret}` },
+    pid: server.child.pid!,
+    async stop() {
+      server.child.kill();
+      await exited;
+    },
+  };
 }
 
-/**
- * The server's CPU time per request while it serves the tenant query at a fixed rate well below saturation. Less
- * noisy than saturated throughput on shared cores (the server's CPU time does not depend on who else got the core).
- */
-export function measureKeelCpu(
-  bench: ApiBench,
-  env: Record<string, string>,
-  opts: { instrument?: boolean; rate: number; durationS: number },
-): Promise<number> {
-  return withKeelServer(bench, env, opts, async (url, headers, pid) => {
-    const run = (duration: number) =>
-      autocannon({ url, headers, connections: 10, overallRate: opts.rate, duration });
-    await run(2);
-    const before = cpuMs(pid);
-    const r = await run(opts.durationS);
-    if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-    return (cpuMs(pid) - before) / r.requests.total;
-  });
-}
-
-export function measureKeel(
+export async function measureKeel(
   bench: ApiBench,
   env: Record<string, string>,
   opts: { instrument?: boolean; warmupS?: number; durationS?: number } = {},
 ) {
-  return withKeelServer(bench, env, opts, (url, headers) => load(url, headers, opts));
+  const server = await startKeelServer(bench, env, opts);
+  try {
+    return await load(server.url, server.headers, opts);
+  } finally {
+    // The next measurement must not share the cores with this server's shutdown.
+    await server.stop();
+  }
 }

@@ -6,6 +6,8 @@ export interface Figure {
   value: number;
   unit: string;
   baseline?: number | null;
+  /** When the benchmark compares paired samples (a median of per-round ratios), that ratio; else value / baseline. */
+  ratio?: number;
   /** How to read the ratio: "higher" when more is better (throughput), "lower" for latencies. */
   goal: string;
 }
@@ -13,7 +15,7 @@ export interface Figure {
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toPrecision(4));
 
 export function benchLine(bench: string, f: Figure): string {
-  const ratio = f.baseline ? f.value / f.baseline : null;
+  const ratio = f.ratio ?? (f.baseline ? f.value / f.baseline : null);
   return `BENCH ${bench}.${f.name} value=${fmt(f.value)} unit=${f.unit} baseline=${
     f.baseline == null ? '-' : fmt(f.baseline)
   } ratio=${ratio == null ? '-' : ratio.toFixed(3)} goal=${f.goal.replace(/\s+/g, '_')}`;
