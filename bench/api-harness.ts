@@ -75,19 +75,24 @@ export async function startServerChild(
   return { child, port };
 }
 
+/** One autocannon run against `url`; any non-2xx answer or socket error fails the benchmark. */
+export async function hit(
+  url: string,
+  headers: Record<string, string>,
+  length: { duration: number } | { amount: number },
+): Promise<autocannon.Result> {
+  const r = await autocannon({ url, headers, connections: CONNECTIONS, ...length });
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+  return r;
+}
+
 export async function load(
   url: string,
   headers: Record<string, string>,
   opts: { warmupS?: number; durationS?: number } = {},
 ) {
   await autocannon({ url, headers, connections: CONNECTIONS, duration: opts.warmupS ?? 2 });
-  const r = await autocannon({
-    url,
-    headers,
-    connections: CONNECTIONS,
-    duration: opts.durationS ?? DURATION_S,
-  });
-  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+  const r = await hit(url, headers, { duration: opts.durationS ?? DURATION_S });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
 }
 

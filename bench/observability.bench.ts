@@ -1,5 +1,4 @@
-import autocannon from 'autocannon';
-import { cpuMs, prepareApiBench, startKeelServer, type KeelServer } from './api-harness.ts';
+import { cpuMs, hit, prepareApiBench, startKeelServer, type KeelServer } from './api-harness.ts';
 import { printFigures } from './lib.ts';
 
 /**
@@ -36,7 +35,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 6);
 const PROCS = Number(process.env.BENCH_PROCS ?? 2);
 const BURST_S = 4;
-const CONNECTIONS = 50;
 const WARMUP_REQUESTS = 10_000;
 
 const median = (xs: number[]) => {
@@ -64,13 +62,7 @@ interface Burst {
 
 async function burst(server: KeelServer, length: { duration: number } | { amount: number }): Promise<Burst> {
   const before = cpuMs(server.pid);
-  const r = await autocannon({
-    url: server.url,
-    headers: server.headers,
-    connections: CONNECTIONS,
-    ...length,
-  });
-  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${server.url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+  const r = await hit(server.url, server.headers, length);
   return {
     requests: r.requests.total,
     cpuUs: ((cpuMs(server.pid) - before) * 1000) / r.requests.total,
@@ -92,6 +84,7 @@ export async function run(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       // Process-major order, so that one setup's processes are spread over the cycle rather than loaded back to back.
       const plan = Array.from({ length: PROCS }, () => SETUPS).flat();
+      // Pools of 4, the same for every setup: 15 servers at the default 10 would pass PostgreSQL's 100 connections.
       const servers = await Promise.all(
         plan.map((s) => startKeelServer(bench, { ...s.env, DB_POOL_MAX: '4' }, { instrument: s.instrument })),
       );

@@ -1,11 +1,11 @@
 import { context, trace } from '@opentelemetry/api';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { AlwaysOnSampler } from '@opentelemetry/sdk-trace-base';
 import { createRequire } from 'node:module';
 import type PgModule from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { pgInstrumentation } from './sdk.ts';
+import { useMemoryTracer } from './testing/memory-tracer.ts';
 
 // pg and pg-pool as the instrumentation sees them in a server (CommonJS exports), patched by hand here because this
 // process loaded them before any instrumentation existed.
@@ -13,18 +13,7 @@ const require = createRequire(import.meta.url);
 const pg = require('pg') as typeof PgModule;
 const pgPool = require('pg-pool') as unknown;
 
-const exporter = new InMemorySpanExporter();
-const provider = new NodeTracerProvider({
-  sampler: new AlwaysOnSampler(),
-  spanProcessors: [new SimpleSpanProcessor(exporter)],
-});
-
-beforeAll(() => provider.register());
-afterAll(async () => {
-  await provider.shutdown();
-  trace.disable();
-  context.disable();
-});
+const { exporter, provider } = useMemoryTracer(new AlwaysOnSampler());
 
 /** Patches pg with the instrumentation, runs a query inside a recorded span, and reports what the pool got. */
 async function tracedQuery(instrumentation: PgInstrumentation) {

@@ -1,28 +1,11 @@
-import { context, propagation, trace } from '@opentelemetry/api';
-import {
-  AlwaysOffSampler,
-  InMemorySpanExporter,
-  ParentBasedSampler,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { trace } from '@opentelemetry/api';
+import { AlwaysOffSampler, ParentBasedSampler } from '@opentelemetry/sdk-trace-base';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { currentTraceCarrier, currentTraceId, inSpan } from './propagation.ts';
+import { useMemoryTracer } from './testing/memory-tracer.ts';
 
 // New traces are never recorded here; a caller's sampled trace is (parent-based), so both paths are exercised.
-const exporter = new InMemorySpanExporter();
-const provider = new NodeTracerProvider({
-  sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }),
-  spanProcessors: [new SimpleSpanProcessor(exporter)],
-});
-
-beforeAll(() => provider.register());
-afterAll(async () => {
-  await provider.shutdown();
-  trace.disable();
-  context.disable();
-  propagation.disable();
-});
+const { exporter } = useMemoryTracer(new ParentBasedSampler({ root: new AlwaysOffSampler() }));
 beforeEach(() => exporter.reset());
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
