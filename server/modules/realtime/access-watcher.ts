@@ -29,8 +29,11 @@ const idOf = (ref: unknown): string | undefined =>
 
 function keysOf(cs: ChangeSet<object>): string[] {
   const cls = cs.meta.class;
+  // A created row grants access rather than taking it away: announcing it would only make the subscriptions
+  // opened right after it recheck for nothing.
+  if (cs.type === ChangeSetType.CREATE) return [];
   const changed = (prop: string) => cs.type === ChangeSetType.DELETE || prop in cs.payload;
-  if (cls === Membership.class && (cs.type === ChangeSetType.DELETE || changed('role'))) {
+  if (cls === Membership.class && changed('role')) {
     const m = cs.entity as IMembership;
     const org = idOf(m.organization);
     const user = idOf(m.user);

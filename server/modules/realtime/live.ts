@@ -83,6 +83,29 @@ async function verify(ctx: LiveContext, opts: LiveOptions): Promise<void> {
 }
 
 /**
+ * Runs `check` one at a time. A call made while a run is in flight gets one more run after it, shared by every call
+ * made meanwhile: the run in flight may have read the state from before the change that asked for this call.
+ */
+export function serialized(check: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  let next: Promise<void> | null = null;
+  const run = (): Promise<void> => {
+    if (!running) {
+      running = check().finally(() => {
+        running = null;
+      });
+      return running;
+    }
+    const rerun = () => {
+      next = null;
+      return run();
+    };
+    return (next ??= running.then(rerun, rerun));
+  };
+  return run;
+}
+
+/**
  * Starts a live subscription: call it in the resolver after the start checks (it counts against the connection's
  * subscription limit) and return `live.run(...)`. The generator body runs outside the request's async-local scope,
  * so everything it needs is captured here.
@@ -103,20 +126,16 @@ export async function openLive(ctx: LiveContext, opts: LiveOptions): Promise<Liv
   const revoked = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, revoked.signal]) : revoked.signal;
   let ended = false;
-  let checking: Promise<void> | null = null;
 
-  const recheck = () =>
-    (checking ??= (async () => {
-      try {
-        if (!ended) await verify(ctx, opts);
-      } catch (err) {
-        if (err instanceof AppError) revoked.abort(err);
-        // Anything else (database or Redis briefly unavailable) is not a revocation: keep serving.
-        else deps.logger.warn({ err }, 'live subscription recheck failed');
-      } finally {
-        checking = null;
-      }
-    })());
+  const recheck = serialized(async () => {
+    try {
+      if (!ended) await verify(ctx, opts);
+    } catch (err) {
+      if (err instanceof AppError) revoked.abort(err);
+      // Anything else (database or Redis briefly unavailable) is not a revocation: keep serving.
+      else deps.logger.warn({ err }, 'live subscription recheck failed');
+    }
+  });
 
   const keys = [
     ...accessKeys({
