@@ -2,6 +2,7 @@ import BeeQueue from 'bee-queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger/logger.ts';
 import { QueueKeys } from './keys.ts';
+import { TurnBatch } from './turn-batch.ts';
 import type { IndexRecord } from './job-index.ts';
 import { scripts } from './scripts.ts';
 
@@ -89,8 +90,6 @@ interface PendingFinish {
   data: string;
   due: number;
   index: IndexRecord | undefined;
-  resolve: () => void;
-  reject: (err: unknown) => void;
 }
 
 /**
@@ -124,7 +123,19 @@ export class BeeConsumer {
    */
   private readonly held = new Map<string, number>();
   private renewTimer: NodeJS.Timeout | null = null;
-  private finishes: PendingFinish[] = [];
+  /** The ends of every job that finished in one event-loop turn, written by one script call. */
+  private readonly finishes = new TurnBatch<PendingFinish>(async (batch) => {
+    const args: (string | number)[] = [this.keys.earlierDelayed, batch.length];
+    for (const f of batch) args.push(f.id, f.op, f.data, f.due);
+    for (const f of batch) if (f.index) for (const a of f.index) args.push(a);
+    const k = this.keys;
+    await scripts.finish(this.redis, [k.active, k.stalling, k.jobs, k.waiting, k.delayed], args);
+  });
+  /** One job for each slot asking in the same tick, taken by one script call. */
+  private readonly takes = new TurnBatch<undefined, BeeJob>(
+    (slots) => this.fetch(slots.length),
+    process.nextTick,
+  );
   private readonly keys: {
     waiting: string;
     active: string;
@@ -235,7 +246,7 @@ export class BeeConsumer {
       while (this.open) {
         let job: BeeJob | undefined;
         try {
-          job = await (next ?? this.take());
+          job = await (next ?? this.takes.add(undefined));
           next = undefined;
           if (!job) {
             if (this.blocked) {
@@ -302,7 +313,7 @@ export class BeeConsumer {
     // The next job is taken while this one's end is written: a round trip overlapped per job.
     let next: Promise<BeeJob | undefined> | undefined;
     if (this.open) {
-      next = this.take();
+      next = this.takes.add(undefined);
       next.catch(() => undefined);
     }
     await previous;
@@ -315,55 +326,15 @@ export class BeeConsumer {
     return { next, ending };
   }
 
-  private finish(job: BeeJob, outcome: JobOutcome): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const entry: PendingFinish = {
-        id: job.id,
-        op: 'done',
-        data: '',
-        due: 0,
-        index: undefined,
-        resolve,
-        reject,
-      };
-      if (outcome.kind === 'completed') entry.index = outcome.index;
-      else if (outcome.kind === 'retry') {
-        entry.op = outcome.delayMs > 0 ? 'later' : 'again';
-        entry.due = Date.now() + outcome.delayMs;
-        entry.data = job.toData();
-      }
-      if (this.finishes.push(entry) === 1) setImmediate(() => this.flushFinishes());
-    });
-  }
-
-  private flushFinishes(): void {
-    const batch = this.finishes;
-    this.finishes = [];
-    const args: (string | number)[] = [this.keys.earlierDelayed, batch.length];
-    for (const f of batch) args.push(f.id, f.op, f.data, f.due);
-    for (const f of batch) if (f.index) for (const a of f.index) args.push(a);
-    const k = this.keys;
-    scripts.finish(this.redis, [k.active, k.stalling, k.jobs, k.waiting, k.delayed], args).then(
-      () => batch.forEach((f) => f.resolve()),
-      (err: unknown) => batch.forEach((f) => f.reject(err)),
-    );
-  }
-
-  private takers: { resolve: (job: BeeJob | undefined) => void; reject: (err: unknown) => void }[] = [];
-
-  /** One job for one slot; the slots asking in the same tick share one script call. */
-  private take(): Promise<BeeJob | undefined> {
-    return new Promise((resolve, reject) => {
-      if (this.takers.push({ resolve, reject }) > 1) return;
-      process.nextTick(() => {
-        const takers = this.takers;
-        this.takers = [];
-        this.fetch(takers.length).then(
-          (jobs) => takers.forEach((t, i) => t.resolve(jobs[i])),
-          (err: unknown) => takers.forEach((t) => t.reject(err)),
-        );
-      });
-    });
+  private async finish(job: BeeJob, outcome: JobOutcome): Promise<void> {
+    const entry: PendingFinish = { id: job.id, op: 'done', data: '', due: 0, index: undefined };
+    if (outcome.kind === 'completed') entry.index = outcome.index;
+    else if (outcome.kind === 'retry') {
+      entry.op = outcome.delayMs > 0 ? 'later' : 'again';
+      entry.due = Date.now() + outcome.delayMs;
+      entry.data = job.toData();
+    }
+    await this.finishes.add(entry);
   }
 
   /** Up to n waiting jobs moved to active and read in one script call. */

@@ -4,6 +4,7 @@ import type { Envelope } from './envelope.ts';
 import type { QueueKeys } from './keys.ts';
 import { scripts } from './scripts.ts';
 import type { QueueSettings } from './settings.ts';
+import { TurnBatch } from './turn-batch.ts';
 
 export type JobStatus =
   'queued' | 'delayed' | 'running' | 'retrying' | 'released' | 'completed' | 'failed' | 'cancelled';
@@ -83,9 +84,9 @@ function record(
  */
 export class JobIndex {
   private readonly knownTags = new Set<string>();
-  private buffered: (string | number)[] = [];
-  private waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
-  private scheduled = false;
+  private readonly writes = new TurnBatch<IndexRecord>(async (records) => {
+    await scripts.indexWrite(this.redis, [], records.flat());
+  });
 
   constructor(
     private readonly redis: Redis,
@@ -94,30 +95,12 @@ export class JobIndex {
   ) {}
 
   /** Buffers a record; every record of one event-loop turn goes out in one script call. */
-  write(rec: IndexRecord): Promise<void> {
-    for (const a of rec) this.buffered.push(a);
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
-    return done;
+  async write(rec: IndexRecord): Promise<void> {
+    await this.writes.add(rec);
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const args = this.buffered;
-    const waiters = this.waiters;
-    this.buffered = [];
-    this.waiters = [];
-    if (!waiters.length) return;
-    scripts.indexWrite(this.redis, [], args).then(
-      () => waiters.forEach((w) => w.resolve()),
-      (err: unknown) => waiters.forEach((w) => w.reject(err)),
-    );
-  }
-
-  private describe(id: string, queue: QueueName, env: Envelope) {
+  /** What every summary says of a job; a stored record keeps only the first `previewChars` of the payload. */
+  private describe(id: string, queue: QueueName, env: Envelope, previewChars = PAYLOAD_PREVIEW) {
     const payload = JSON.stringify(env.payload) ?? 'null';
     return {
       id,
@@ -127,7 +110,7 @@ export class JobIndex {
       tags: env.tags ?? [],
       batchId: env.batch ?? null,
       enqueuedAt: env.at,
-      payload: payload.length > PAYLOAD_PREVIEW ? payload.slice(0, PAYLOAD_PREVIEW) + '…' : payload,
+      payload: payload.length > previewChars ? payload.slice(0, previewChars) + '…' : payload,
     };
   }
 
@@ -222,22 +205,16 @@ export class JobIndex {
       this.redis.lpos(this.keys.beeKey(queue, 'active'), id),
     ]);
     return {
-      id,
-      name: env.name,
-      queue,
+      // Still in bee-queue's record, the payload is there whole.
+      ...this.describe(id, queue, env, Infinity),
       status: active !== null ? 'running' : delayed !== null ? 'delayed' : 'queued',
-      organizationId: env.org ?? null,
-      tags: env.tags ?? [],
       attempts: env.attempts,
-      batchId: env.batch ?? null,
-      enqueuedAt: env.at,
       availableAt: env.qa,
       startedAt: null,
       finishedAt: null,
       runtimeMs: null,
       worker: null,
       error: null,
-      payload: JSON.stringify(env.payload) ?? null,
       envelope: env,
     };
   }
