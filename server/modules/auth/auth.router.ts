@@ -20,6 +20,7 @@ import {
 } from '../../trpc/procedures.ts';
 import type { IApiToken } from './api-token.entity.ts';
 import * as auth from './auth.service.ts';
+import { sessionAccessKey } from './session.store.ts';
 
 const toTokenOutput = (t: IApiToken) => ({
   id: t.id,
@@ -55,7 +56,11 @@ export const authRouter = router({
     }),
 
   signOut: authedProcedure.mutation(async ({ ctx }) => {
-    if (ctx.auth.sessionId) await ctx.deps.sessions.destroy(ctx.auth.sessionId);
+    if (ctx.auth.sessionId) {
+      await ctx.deps.sessions.destroy(ctx.auth.sessionId);
+      // Subscriptions opened with this session (other tabs, other processes) end now, not at their next recheck.
+      await ctx.deps.realtime.revoke([sessionAccessKey(ctx.auth.sessionId)]);
+    }
     ctx.cookies.clearSession();
     return { ok: true as const };
   }),

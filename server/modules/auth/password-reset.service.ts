@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../../../shared/errors.ts';
 import type { Em } from '../../platform/db/context.ts';
+import type { Realtime } from '../../platform/realtime/realtime.ts';
 import { appLink, sendMail, type DataServices } from '../notifications/notifications.service.ts';
 import { hashPassword } from './password.ts';
 import { PasswordResetToken } from './password-reset.entity.ts';
@@ -51,7 +52,7 @@ export async function requestPasswordReset(
  * concurrent uses cannot both succeed.
  */
 export async function completePasswordReset(
-  s: { sessions: SessionStore },
+  s: { sessions: SessionStore; realtime: Pick<Realtime, 'revoke'> },
   em: Em,
   token: string,
   password: string,
@@ -75,5 +76,7 @@ export async function completePasswordReset(
     await tx.nativeUpdate(User, { id: userId }, { passwordHash });
   });
   await s.sessions.destroyAllForUser(userId);
+  // Once the sessions are gone, so that the live subscriptions rechecking now find them gone.
+  await s.realtime.revoke([`user:${userId}`]);
   return { userId };
 }

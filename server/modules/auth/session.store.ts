@@ -8,6 +8,9 @@ export interface SessionData {
 
 const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');
 
+/** The revocation key of the live subscriptions opened with a session (hashed: revocations travel over pub/sub). */
+export const sessionAccessKey = (id: string) => `session:${hashId(id)}`;
+
 /**
  * Browser sessions live in Redis under their own key space (never the cache's), keyed by the SHA-256 of the
  * cookie's id so that a dump of Redis does not hand out live sessions. A per-user set allows "sign out everywhere".

@@ -8,6 +8,7 @@ import {
 } from '@mikro-orm/core';
 import type { Logger } from '../../platform/logger/logger.ts';
 import { ApiToken, type IApiToken } from '../auth/api-token.entity.ts';
+import { sessionAccessKey } from '../auth/session.store.ts';
 import { User, type IUser } from '../auth/user.entity.ts';
 import { Membership, type IMembership } from '../tenancy/membership.entity.ts';
 import { Organization, type IOrganization } from '../tenancy/organization.entity.ts';
@@ -17,10 +18,12 @@ export function accessKeys(p: {
   userId: string;
   organizationId: string | null;
   tokenId: string | null;
+  sessionId: string | null;
 }): string[] {
   const keys = [`user:${p.userId}`];
   if (p.organizationId) keys.push(`org:${p.organizationId}`, `member:${p.organizationId}:${p.userId}`);
   if (p.tokenId) keys.push(`token:${p.tokenId}`);
+  if (p.sessionId) keys.push(sessionAccessKey(p.sessionId));
   return keys;
 }
 

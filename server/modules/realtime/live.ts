@@ -142,6 +142,7 @@ export async function openLive(ctx: LiveContext, opts: LiveOptions): Promise<Liv
       userId: ctx.auth.user.id,
       organizationId: ctx.tenant?.organization.id ?? null,
       tokenId: ctx.auth.token?.id ?? null,
+      sessionId: ctx.auth.sessionId,
     }),
     ...(opts.keys ?? []),
   ];

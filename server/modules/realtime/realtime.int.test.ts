@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -8,17 +9,20 @@ import {
   addMember,
   createOrg,
   createStaff,
+  PASSWORD,
   tokenFor,
   type TestOrg,
   type TestUser,
 } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
+import { PasswordResetToken } from '../auth/password-reset.entity.ts';
 import { documentChannel, DOCUMENT_RETENTION } from '../documents/documents.service.ts';
 import { Membership } from '../tenancy/membership.entity.ts';
 import { notifyUser, reportJobProgress } from './realtime.service.ts';
 import {
   clientOf,
   collect,
+  signInCookie,
   startProcess,
   waitFor,
   type ServerProcess,
@@ -51,15 +55,15 @@ let memberToken: string;
 let otherToken: string;
 const clients: TestClient[] = [];
 
-/** A client whose HTTP calls go to `http` and whose subscriptions go to `ws`. */
+/** A client (by API token, or by a browser session) whose HTTP calls go to `http` and subscriptions to `ws`. */
 function client(
-  token: string,
+  auth: string | { cookie: string; origin: string },
   http: ServerProcess,
   ws: ServerProcess | (() => string) = http,
   organizationId?: string,
 ) {
   const c = clientOf(http.url, {
-    token,
+    auth: typeof auth === 'string' ? { token: auth } : auth,
     wsUrl: typeof ws === 'function' ? ws : ws.wsUrl,
     ...(organizationId ? { organizationId } : {}),
   });
@@ -111,7 +115,7 @@ describe('documents.updates across processes', () => {
   it('after a disconnect, replays exactly the 20 missed events in order, none twice, then continues live', async () => {
     const doc = await newDocument();
     const author = client(ownerToken, A);
-    const first = clientOf(B.url, { token: memberToken, wsUrl: B.wsUrl });
+    const first = clientOf(B.url, { auth: { token: memberToken }, wsUrl: B.wsUrl });
     const before = collect<Tracked<{ version: number }>>((h) =>
       first.trpc.documents.updates.subscribe({ documentId: doc.id }, h),
     );
@@ -316,6 +320,38 @@ describe('auth that stays true', () => {
     });
     expect(appCode(await updates.untilError())).toBe('NOT_A_MEMBER');
     expect(appCode(await events.untilError())).toBe('NOT_A_MEMBER');
+  });
+
+  it('ends the subscriptions of a session when it signs out, and of every session when the password is reset', async () => {
+    const user = await addMember(env.deps, org.id, 'member');
+    const origin = env.config.appUrl;
+    const signedIn = async (on: ServerProcess) => ({
+      cookie: await signInCookie(on, origin, user.email, PASSWORD),
+      origin,
+    });
+    const [first, second] = await Promise.all([signedIn(A), signedIn(B)]);
+    const byFirst = collect((h) => client(first, A, B, org.id).org.events.subscribe(undefined, h));
+    const bySecond = collect((h) => client(second, B, A, org.id).org.events.subscribe(undefined, h));
+    await waitFor(() => byFirst.started && bySecond.started, 'subscription start');
+
+    // Well before the periodic recheck (60 s): the sign-out itself ends them.
+    await client(first, A).auth.signOut.mutate();
+    expect(appCode(await byFirst.untilError())).toBe('SESSION_EXPIRED');
+    expect(bySecond.errors).toEqual([]);
+
+    const token = randomBytes(32).toString('base64url');
+    const em = env.deps.em.fork();
+    em.create(PasswordResetToken, {
+      user: user.id,
+      tokenHash: createHash('sha256').update(token).digest('hex'),
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    await em.flush();
+    await client(ownerToken, A).passwordReset.complete.mutate({
+      token,
+      password: 'a new password, long enough',
+    });
+    expect(appCode(await bySecond.untilError())).toBe('SESSION_EXPIRED');
   });
 
   it('ends a live subscription when its token is revoked, one by one or all at once', async () => {

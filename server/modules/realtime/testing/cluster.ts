@@ -10,6 +10,7 @@ import {
   type TRPCClient,
 } from '@trpc/client';
 import superjson from 'superjson';
+import { WebSocket as NodeWebSocket } from 'ws';
 import type { Config } from '../../../config/env.ts';
 import type { RealtimeLimits } from '../../../platform/realtime/connections.ts';
 import type { AppRouter } from '../../../trpc/router.ts';
@@ -75,7 +76,8 @@ export async function startProcess(
 }
 
 export interface ClientOptions {
-  token: string;
+  /** An API token, or a browser session: its `keel_session=…` cookie, sent with the app's Origin as browsers do. */
+  auth: { token: string } | { cookie: string; origin: string };
   organizationId?: string;
   /** Where subscriptions connect; a function is asked again on every reconnect. */
   wsUrl: string | (() => string);
@@ -88,14 +90,16 @@ export interface TestClient {
 
 /** A typed client of one process: queries and mutations over HTTP, subscriptions over WebSocket. */
 export function clientOf(httpUrl: string, opts: ClientOptions): TestClient {
-  const { wsUrl } = opts;
+  const { wsUrl, auth } = opts;
+  const browser = 'cookie' in auth ? { cookie: auth.cookie, origin: auth.origin } : null;
   const ws = createWSClient({
     url: typeof wsUrl === 'string' ? wsUrl : () => wsUrl(),
     connectionParams: {
-      token: opts.token,
+      ...('token' in auth ? { token: auth.token } : {}),
       ...(opts.organizationId ? { organizationId: opts.organizationId } : {}),
     },
     retryDelayMs: () => 50,
+    ...(browser ? { WebSocket: upgradeWithHeaders(browser) } : {}),
   });
   const trpc = createTRPCClient<AppRouter>({
     links: [
@@ -105,12 +109,42 @@ export function clientOf(httpUrl: string, opts: ClientOptions): TestClient {
         false: httpBatchLink({
           url: `${httpUrl}/trpc`,
           transformer: superjson,
-          headers: { authorization: `Bearer ${opts.token}` },
+          headers: browser ?? { authorization: `Bearer ${'token' in auth ? auth.token : ''}` },
         }),
       }),
     ],
   });
   return { trpc, close: () => ws.close() };
+}
+
+/** A WebSocket class whose upgrade requests carry these headers (a browser sends its cookies and Origin). */
+function upgradeWithHeaders(headers: Record<string, string>): typeof globalThis.WebSocket {
+  class WithHeaders extends NodeWebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols, { headers });
+    }
+  }
+  return WithHeaders as unknown as typeof globalThis.WebSocket;
+}
+
+/** Signs in through a process's HTTP API as the web app does, and returns the session cookie (`keel_session=…`). */
+export async function signInCookie(
+  http: ServerProcess,
+  origin: string,
+  email: string,
+  password: string,
+): Promise<string> {
+  const res = await fetch(`${http.url}/trpc/auth.signIn`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin },
+    body: JSON.stringify({ json: { email, password } }),
+  });
+  const cookie = res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('keel_session='))
+    ?.split(';')[0];
+  if (!res.ok || !cookie) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
+  return cookie;
 }
 
 export interface Collector<T> {
