@@ -12,6 +12,7 @@ import { DataImport } from './imports/import.entity.ts';
 import { Invitation } from './invitations/invitation.entity.ts';
 import { PasswordResetToken } from './auth/password-reset.entity.ts';
 import { BusinessRecord } from './records/record.entity.ts';
+import { OutboxMessage } from './realtime/outbox.entity.ts';
 import { Membership } from './tenancy/membership.entity.ts';
 import { Organization } from './tenancy/organization.entity.ts';
 
@@ -37,4 +38,5 @@ export const entities = [
   DataImport,
   Invitation,
   PasswordResetToken,
+  OutboxMessage,
 ];

@@ -1,4 +1,4 @@
-import { TRPCError } from '@trpc/server';
+import { type TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../../shared/errors.ts';
 import { withDbScope } from '../../platform/db/context.ts';
@@ -8,6 +8,7 @@ import { Subscription } from './billing.entity.ts';
 import { overview, subscribe, type BillingContext } from './billing.service.ts';
 import { createStripeClient, STRIPE_API_VERSION } from './stripe.ts';
 import { createBillingTestEnv, deliverAndProcess, type BillingTestEnv } from './testing/harness.ts';
+import { failureCode } from '../../test/errors.ts';
 
 let t: BillingTestEnv;
 
@@ -17,20 +18,6 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const DAY_MS = 86_400_000;
-
-/** The app code a tRPC call failed with. */
-async function appCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    const cause = err instanceof TRPCError ? err.cause : err;
-    if (cause instanceof AppError) return cause.code;
-    // Input refused by zod before any service ran.
-    if (err instanceof TRPCError) return err.code;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const owner = (org: TestOrg) => callerAs(t.deps, org.owner);
 
@@ -169,15 +156,17 @@ describe('subscribe', () => {
     const org = await createOrg(t.deps);
     const caller = await owner(org);
     await caller.billing.subscribe({ price: 'price_basic' });
-    expect(await appCode(caller.billing.subscribe({ price: 'price_pro' }))).toBe('CONFLICT');
+    expect(await failureCode(caller.billing.subscribe({ price: 'price_pro' }))).toBe('CONFLICT');
     const other = await owner(await createOrg(t.deps));
     const unknown = await other.billing.subscribe({ price: 'price_gold' }).catch((e: unknown) => e);
     expect((unknown as TRPCError).cause).toMatchObject({
       code: 'VALIDATION_FAILED',
       details: { fieldErrors: { price: ['is not a configured plan'] } },
     });
-    expect(await appCode(other.billing.subscribe({ price: 'gold' }))).toBe('BAD_REQUEST');
-    expect(await appCode(other.billing.subscribe({ price: 'price_basic', quantity: 0 }))).toBe('BAD_REQUEST');
+    expect(await failureCode(other.billing.subscribe({ price: 'gold' }))).toBe('BAD_REQUEST');
+    expect(await failureCode(other.billing.subscribe({ price: 'price_basic', quantity: 0 }))).toBe(
+      'BAD_REQUEST',
+    );
     expect(t.stripe.requests.some((r) => r.path === '/v1/subscriptions' && r.idempotencyKey === null)).toBe(
       false,
     );
@@ -201,7 +190,7 @@ describe('cancel, resume, swap', () => {
 
     const resumed = await caller.billing.resume();
     expect(resumed).toMatchObject({ status: 'trialing', cancelAtPeriodEnd: false, endsAt: null });
-    expect(await appCode(caller.billing.resume())).toBe('CONFLICT');
+    expect(await failureCode(caller.billing.resume())).toBe('CONFLICT');
 
     // Cancel at period end a second time: a new request (the subscription changed), not a replay of the first.
     expect((await caller.billing.cancel({ when: 'period_end' })).status).toBe('canceling');
@@ -213,7 +202,7 @@ describe('cancel, resume, swap', () => {
     const view = await caller.billing.overview();
     expect(view.entitlement).toMatchObject({ allowed: false, reason: 'ended', tier: 'free' });
     expect((await orgRow(org.id)).tier).toBe('free');
-    expect(await appCode(caller.billing.cancel({ when: 'now' }))).toBe('NOT_FOUND');
+    expect(await failureCode(caller.billing.cancel({ when: 'now' }))).toBe('NOT_FOUND');
 
     // Subscribing again after a cancellation is a new request with a new key.
     const again = await caller.billing.subscribe({ price: 'price_basic' });
@@ -250,7 +239,7 @@ describe('invoices and payment', () => {
     const caller = await owner(org);
     const { customerId } = await caller.billing.syncCustomer();
     await caller.billing.subscribe({ price: 'price_pro', trialDays: 0 });
-    expect(await appCode(caller.billing.retryInvoice())).toBe('PAYMENT_REQUIRED');
+    expect(await failureCode(caller.billing.retryInvoice())).toBe('PAYMENT_REQUIRED');
 
     // What Stripe.js and the portal do for the customer, through the real SDK.
     const sdk = createStripeClient(t.deps.config.billing)!;
@@ -261,7 +250,7 @@ describe('invoices and payment', () => {
     const paid = await caller.billing.retryInvoice();
     expect(paid.status).toBe('paid');
     expect(t.stripe.invoices.get(paid.invoiceId)!.attempt_count).toBe(2);
-    expect(await appCode(caller.billing.retryInvoice())).toBe('NOT_FOUND');
+    expect(await failureCode(caller.billing.retryInvoice())).toBe('NOT_FOUND');
 
     await sdk.paymentMethods.detach(card.id);
     expect(t.stripe.customers.get(customerId)!.invoice_settings).toEqual({ default_payment_method: null });
@@ -277,7 +266,9 @@ describe('invoices and payment', () => {
     expect(session.return_url).toBe('http://localhost:3000/app/billing');
     await caller.billing.portal({ returnUrl: 'https://example.test/back' });
     expect([...t.stripe.portalSessions.values()].at(-1)!.return_url).toBe('https://example.test/back');
-    expect(await appCode(caller.billing.portal({ returnUrl: 'javascript:alert(1)' }))).toBe('BAD_REQUEST');
+    expect(await failureCode(caller.billing.portal({ returnUrl: 'javascript:alert(1)' }))).toBe(
+      'BAD_REQUEST',
+    );
   });
 });
 
@@ -287,8 +278,8 @@ describe('who may manage billing', () => {
     for (const role of ['admin', 'member'] as const) {
       const user = await addMember(t.deps, org.id, role);
       const caller = await callerAs(t.deps, user);
-      expect(await appCode(caller.billing.overview())).toBe('ABILITY_MISSING');
-      expect(await appCode(caller.billing.subscribe({ price: 'price_basic' }))).toBe('ABILITY_MISSING');
+      expect(await failureCode(caller.billing.overview())).toBe('ABILITY_MISSING');
+      expect(await failureCode(caller.billing.subscribe({ price: 'price_basic' }))).toBe('ABILITY_MISSING');
     }
     expect(t.stripe.customers.size).toBeGreaterThan(0);
   });
@@ -302,9 +293,9 @@ describe('who may manage billing', () => {
     const subB = (await ownerB.billing.subscribe({ price: 'price_pro', trialDays: 0 })).subscription;
 
     const asBHeader = await callerAs(t.deps, a.owner, { organizationHeader: b.id });
-    expect(await appCode(asBHeader.billing.overview())).toBe('NOT_A_MEMBER');
-    expect(await appCode(asBHeader.billing.cancel({ when: 'now' }))).toBe('NOT_A_MEMBER');
-    expect(await appCode(asBHeader.billing.retryInvoice())).toBe('NOT_A_MEMBER');
+    expect(await failureCode(asBHeader.billing.overview())).toBe('NOT_A_MEMBER');
+    expect(await failureCode(asBHeader.billing.cancel({ when: 'now' }))).toBe('NOT_A_MEMBER');
+    expect(await failureCode(asBHeader.billing.retryInvoice())).toBe('NOT_A_MEMBER');
 
     const viewA = await ownerA.billing.overview();
     expect(viewA.subscription!.stripeId).toBe(subA.stripeId);

@@ -1,7 +1,5 @@
-import { TRPCError } from '@trpc/server';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../../shared/errors.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { callerAs, createOrg, createStaff, type TestOrg } from '../../test/factories.ts';
 import { OpsAudit } from '../ops/ops-audit.entity.ts';
@@ -19,6 +17,7 @@ import {
   WEBHOOK_SECRET,
   type BillingTestEnv,
 } from './testing/harness.ts';
+import { failureCode } from '../../test/errors.ts';
 
 let t: BillingTestEnv;
 
@@ -26,17 +25,6 @@ beforeAll(async () => {
   t = await createBillingTestEnv();
 });
 afterAll(() => t.close());
-
-async function appCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    const cause = err instanceof TRPCError ? err.cause : err;
-    if (cause instanceof AppError) return cause.code;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const count = (where: Record<string, unknown> = {}) =>
   withDbScope(t.deps.em, undefined, (em) => em.count(StripeEvent, where));
@@ -285,7 +273,7 @@ describe('dunning', () => {
     expect((await mirror(org, stripeId)).status).toBe('suspended');
     const orgRow = await withDbScope(t.deps.em, undefined, (em) => em.findOneOrFail(Organization, org.id));
     expect(orgRow.active).toBe(false);
-    expect(await appCode(caller.organization.current())).toBe('TENANT_SUSPENDED');
+    expect(await failureCode(caller.organization.current())).toBe('TENANT_SUSPENDED');
     // Billing stays usable so the owner can pay.
     const suspended = await caller.billing.overview();
     expect(suspended).toMatchObject({
@@ -341,10 +329,10 @@ describe('ops', () => {
     const subs = await staff.ops.billing.subscriptions.list({});
     expect(subs.items.some((s) => s.stripeId === stripeId && s.organization.id === org.id)).toBe(true);
     expect(new Set(subs.items.map((s) => s.organization.id)).size).toBeGreaterThan(1);
-    expect(await appCode(staff.ops.billing.events.replay({ eventId: 'evt_missing' }))).toBe('NOT_FOUND');
+    expect(await failureCode(staff.ops.billing.events.replay({ eventId: 'evt_missing' }))).toBe('NOT_FOUND');
 
     const tenantOwner = await callerAs(t.deps, org.owner);
-    expect(await appCode(tenantOwner.ops.billing.subscriptions.list({}))).toBe('STAFF_ONLY');
-    expect(await appCode(tenantOwner.ops.billing.events.list({}))).toBe('STAFF_ONLY');
+    expect(await failureCode(tenantOwner.ops.billing.subscriptions.list({}))).toBe('STAFF_ONLY');
+    expect(await failureCode(tenantOwner.ops.billing.events.list({}))).toBe('STAFF_ONLY');
   });
 });

@@ -1,12 +1,13 @@
-import { TRPCError } from '@trpc/server';
+import { type TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../../shared/errors.ts';
+import { type AppError } from '../../../shared/errors.ts';
 import { DOCUMENT_CONTENT_MAX } from '../../../shared/schemas/documents.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { addMember, callerWithToken, createOrg, tokenFor, type TestOrg } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { Document } from './document.entity.ts';
 import { documentChannel, DOCUMENT_RETENTION } from './documents.service.ts';
+import { failureCode } from '../../test/errors.ts';
 
 let env: TestEnv;
 let org: TestOrg;
@@ -29,19 +30,6 @@ beforeAll(async () => {
   outsider = callerWithToken(env.deps, await tokenFor(env.deps, other.id, other.owner));
 });
 afterAll(() => env.close());
-
-/** The AppError code behind a caller's failure. */
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    const cause = err instanceof TRPCError ? err.cause : err;
-    if (cause instanceof AppError) return cause.code;
-    if (err instanceof TRPCError) return err.code;
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('documents', () => {
   it('creates, gets and lists a document with version 1 and its owner', async () => {
@@ -88,7 +76,7 @@ describe('documents', () => {
     const codes = await Promise.all(
       results
         .filter((r) => r.status === 'rejected')
-        .map((r) => codeOf(Promise.reject((r as PromiseRejectedResult).reason))),
+        .map((r) => failureCode(Promise.reject((r as PromiseRejectedResult).reason))),
     );
     expect(codes.every((c) => c === 'CONFLICT')).toBe(true);
     expect((await owner.documents.get({ id: doc.id })).version).toBe(2);
@@ -96,8 +84,8 @@ describe('documents', () => {
 
   it('hides private documents from everyone but their owner', async () => {
     const secret = await owner.documents.create({ title: 'Secret', content: 's', public: false });
-    expect(await codeOf(member.documents.get({ id: secret.id }))).toBe('NOT_FOUND');
-    expect(await codeOf(member.documents.update({ id: secret.id, baseVersion: 1, content: 'x' }))).toBe(
+    expect(await failureCode(member.documents.get({ id: secret.id }))).toBe('NOT_FOUND');
+    expect(await failureCode(member.documents.update({ id: secret.id, baseVersion: 1, content: 'x' }))).toBe(
       'NOT_FOUND',
     );
     expect((await member.documents.list({ limit: 100 })).items.map((d) => d.id)).not.toContain(secret.id);
@@ -106,18 +94,18 @@ describe('documents', () => {
 
   it('lets only the owner change who sees a document', async () => {
     const doc = await owner.documents.create({ title: 'Shared', content: '' });
-    expect(await codeOf(member.documents.update({ id: doc.id, baseVersion: 1, public: false }))).toBe(
+    expect(await failureCode(member.documents.update({ id: doc.id, baseVersion: 1, public: false }))).toBe(
       'ABILITY_MISSING',
     );
     const hidden = await owner.documents.update({ id: doc.id, baseVersion: 1, public: false });
     expect(hidden.public).toBe(false);
-    expect(await codeOf(member.documents.get({ id: doc.id }))).toBe('NOT_FOUND');
+    expect(await failureCode(member.documents.get({ id: doc.id }))).toBe('NOT_FOUND');
   });
 
   it("never reaches another organization's documents", async () => {
     const doc = await owner.documents.create({ title: 'Ours', content: '' });
-    expect(await codeOf(outsider.documents.get({ id: doc.id }))).toBe('NOT_FOUND');
-    expect(await codeOf(outsider.documents.update({ id: doc.id, baseVersion: 1, content: 'x' }))).toBe(
+    expect(await failureCode(outsider.documents.get({ id: doc.id }))).toBe('NOT_FOUND');
+    expect(await failureCode(outsider.documents.update({ id: doc.id, baseVersion: 1, content: 'x' }))).toBe(
       'NOT_FOUND',
     );
     expect((await outsider.documents.list({ limit: 100 })).items.map((d) => d.id)).not.toContain(doc.id);
@@ -128,22 +116,26 @@ describe('documents', () => {
   });
 
   it('needs the write ability to create or save', async () => {
-    expect(await codeOf(reader.documents.create({ title: 'x', content: '' }))).toBe('ABILITY_MISSING');
+    expect(await failureCode(reader.documents.create({ title: 'x', content: '' }))).toBe('ABILITY_MISSING');
   });
 
   it('refuses bad input with field errors and writes nothing', async () => {
     const before = await withDbScope(env.deps.em, org.id, (em) => em.count(Document, {}));
-    expect(await codeOf(owner.documents.create({ title: '', content: '' }))).toBe('BAD_REQUEST');
+    expect(await failureCode(owner.documents.create({ title: '', content: '' }))).toBe('BAD_REQUEST');
     expect(
-      await codeOf(owner.documents.create({ title: 'x', content: 'y'.repeat(DOCUMENT_CONTENT_MAX + 1) })),
+      await failureCode(
+        owner.documents.create({ title: 'x', content: 'y'.repeat(DOCUMENT_CONTENT_MAX + 1) }),
+      ),
     ).toBe('BAD_REQUEST');
-    expect(await codeOf(owner.documents.create({ title: 'x', content: 'bell\u0007' }))).toBe('BAD_REQUEST');
-    const doc = await owner.documents.create({ title: 'ok', content: '' });
-    expect(await codeOf(owner.documents.update({ id: doc.id, baseVersion: 1 }))).toBe('BAD_REQUEST');
-    expect(await codeOf(owner.documents.update({ id: doc.id, baseVersion: 0, title: 'x' }))).toBe(
+    expect(await failureCode(owner.documents.create({ title: 'x', content: 'bell\u0007' }))).toBe(
       'BAD_REQUEST',
     );
-    expect(await codeOf(owner.documents.get({ id: 'not-a-uuid' }))).toBe('BAD_REQUEST');
+    const doc = await owner.documents.create({ title: 'ok', content: '' });
+    expect(await failureCode(owner.documents.update({ id: doc.id, baseVersion: 1 }))).toBe('BAD_REQUEST');
+    expect(await failureCode(owner.documents.update({ id: doc.id, baseVersion: 0, title: 'x' }))).toBe(
+      'BAD_REQUEST',
+    );
+    expect(await failureCode(owner.documents.get({ id: 'not-a-uuid' }))).toBe('BAD_REQUEST');
     expect(await withDbScope(env.deps.em, org.id, (em) => em.count(Document, {}))).toBe(before + 1);
   });
 
@@ -162,7 +154,7 @@ describe('documents', () => {
     } while (cursor);
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen.length).toBeGreaterThanOrEqual(5);
-    expect(await codeOf(own.documents.list({ cursor: 'garbage' }))).toBe('VALIDATION_FAILED');
+    expect(await failureCode(own.documents.list({ cursor: 'garbage' }))).toBe('VALIDATION_FAILED');
   });
 
   it('records each save in the replay log with the new version, author and changes', async () => {

@@ -2,9 +2,9 @@ import { AppError } from '../../../shared/errors.ts';
 import type { DocumentOutput, DocumentSummary, DocumentUpdate } from '../../../shared/schemas/documents.ts';
 import type { Em } from '../../platform/db/context.ts';
 import type { EventLog, Retention } from '../../platform/pubsub/event-log.ts';
-import type { Logger } from '../../platform/logger/logger.ts';
 import { recordActivity } from '../activity/activity.service.ts';
-import { publishOrgEvent } from '../realtime/realtime.service.ts';
+import { relayOutbox, stageMessages, type OutboxDeps } from '../realtime/outbox.ts';
+import { orgEventMessage } from '../realtime/realtime.service.ts';
 import { Document, type IDocument } from './document.entity.ts';
 
 /** One document's changes (`documents.updates` with a documentId). */
@@ -20,11 +20,6 @@ const MAX_EVENT_CONTENT_BYTES = 48 * 1024;
 export interface Actor {
   userId: string;
   name: string;
-}
-
-export interface DocumentEvents {
-  log: EventLog;
-  logger: Logger;
 }
 
 /** Public documents are visible to every member; private ones to their owner only. */
@@ -138,36 +133,34 @@ function updateEvent(
 }
 
 /**
- * Announces a saved change. The save is already committed: if Redis is down the change stays saved and live
- * viewers see it on their next fetch, so a failure here is logged, not returned to the author.
+ * The messages announcing a saved change, staged in the change's unit of work (see outbox.ts): if Redis is down when
+ * it commits, the change is still saved, and announced once Redis is back.
  */
-async function announce(
-  events: DocumentEvents,
-  organizationId: string,
-  event: DocumentUpdate,
-): Promise<void> {
-  try {
-    await Promise.all([
-      events.log.publish(documentChannel(organizationId, event.documentId), event, DOCUMENT_RETENTION),
-      events.log.publish(orgDocumentsChannel(organizationId), event, DOCUMENT_RETENTION),
-      // Organization-wide events reach every member: only public documents are mentioned there.
-      event.public
-        ? publishOrgEvent(events.log, organizationId, {
+function stageAnnouncement(em: Em, log: EventLog, organizationId: string, event: DocumentUpdate) {
+  return stageMessages(em, log, organizationId, [
+    {
+      channel: documentChannel(organizationId, event.documentId),
+      data: event,
+      retention: DOCUMENT_RETENTION,
+    },
+    { channel: orgDocumentsChannel(organizationId), data: event, retention: DOCUMENT_RETENTION },
+    // Organization-wide events reach every member: only public documents are mentioned there.
+    ...(event.public
+      ? [
+          orgEventMessage(organizationId, {
             type: `document.${event.type}`,
             actorId: event.authorId,
             subjectId: event.documentId,
             data: { title: event.changes.title, version: event.version },
-          })
-        : null,
-    ]);
-  } catch (err) {
-    events.logger.error({ err, documentId: event.documentId }, 'document change not announced');
-  }
+          }),
+        ]
+      : []),
+  ]);
 }
 
 export async function createDocument(
   em: Em,
-  events: DocumentEvents,
+  events: OutboxDeps,
   organizationId: string,
   actor: Actor,
   input: { title: string; content: string; public: boolean },
@@ -188,13 +181,15 @@ export async function createDocument(
     subjectType: 'document',
     subjectId: doc.id,
   });
-  await em.flush();
-  await em.populate(doc, ['owner']);
-  await announce(
-    events,
+  const staged = stageAnnouncement(
+    em,
+    events.log,
     organizationId,
     updateEvent('created', doc, actor, { title: doc.title, content: doc.content, public: doc.public }),
   );
+  await em.flush();
+  await relayOutbox(em, events, staged);
+  await em.populate(doc, ['owner']);
   return toOutput(doc);
 }
 
@@ -212,7 +207,7 @@ export interface UpdateDocumentInput {
  */
 export async function updateDocument(
   em: Em,
-  events: DocumentEvents,
+  events: OutboxDeps,
   organizationId: string,
   actor: Actor,
   input: UpdateDocumentInput,
@@ -227,12 +222,29 @@ export async function updateDocument(
   if (input.title !== undefined) changes.title = input.title;
   if (input.content !== undefined) changes.content = input.content;
   if (input.public !== undefined) changes.public = input.public;
-  const saved = await em.nativeUpdate(
-    Document,
-    { id: input.id, version: input.baseVersion },
-    { ...changes, version: input.baseVersion + 1, updatedBy: actor.userId, updatedAt: new Date() },
-  );
-  if (saved === 0) {
+  // The version-checked write, its activity record and its announcement commit together, or not at all.
+  const staged = await em.transactional(async (tx) => {
+    const saved = await tx.nativeUpdate(
+      Document,
+      { id: input.id, version: input.baseVersion },
+      { ...changes, version: input.baseVersion + 1, updatedBy: actor.userId, updatedAt: new Date() },
+    );
+    if (saved === 0) return null;
+    recordActivity(tx, {
+      organizationId,
+      userId: actor.userId,
+      action: 'document.updated',
+      subjectType: 'document',
+      subjectId: input.id,
+      metadata: { version: input.baseVersion + 1, fields: Object.keys(changes) },
+    });
+    // The event describes this save (version base + 1), even if another save has followed it already.
+    const event = updateEvent('updated', doc, actor, changes);
+    event.version = input.baseVersion + 1;
+    event.public = input.public ?? doc.public;
+    return stageAnnouncement(tx, events.log, organizationId, event);
+  });
+  if (!staged) {
     const latest = await findVisibleDocument(em, actor.userId, input.id, { content: true, refresh: true });
     throw new AppError(
       'CONFLICT',
@@ -244,19 +256,6 @@ export async function updateDocument(
       },
     );
   }
-  recordActivity(em, {
-    organizationId,
-    userId: actor.userId,
-    action: 'document.updated',
-    subjectType: 'document',
-    subjectId: input.id,
-    metadata: { version: input.baseVersion + 1, fields: Object.keys(changes) },
-  });
-  await em.flush();
-  // The event describes this save (version base + 1), even if another save has followed it already.
-  const event = updateEvent('updated', doc, actor, changes);
-  event.version = input.baseVersion + 1;
-  event.public = input.public ?? doc.public;
-  await announce(events, organizationId, event);
+  await relayOutbox(em, events, staged);
   return toOutput(await findVisibleDocument(em, actor.userId, input.id, { content: true, refresh: true }));
 }

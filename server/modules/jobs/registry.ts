@@ -6,6 +6,7 @@ import type { ScheduledTask } from '../../platform/queue/scheduler.ts';
 import { pruneFailedJobs } from './jobs.service.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { alertEvaluatorOf } from '../alerts/alerts.setup.ts';
+import { sweepOutbox } from '../realtime/outbox.ts';
 
 /**
  * Every module's job definitions, like entities.ts for entities: API processes dispatch from this list and workers
@@ -28,6 +29,14 @@ export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
       cron: '0 15 3 * * *',
       run: async () => {
         await withDbScope(deps.em, undefined, (em) => pruneFailedJobs(em, 30));
+      },
+    },
+    {
+      // Announcements of changes committed while Redis was down (a few seconds late rather than never).
+      name: 'realtime:outbox',
+      cron: '*/10 * * * * *',
+      run: async () => {
+        await sweepOutbox(deps.em, { log: deps.realtime.log, logger: deps.logger });
       },
     },
     {

@@ -22,12 +22,11 @@ export interface OrgEventInput {
   data?: Record<string, unknown>;
 }
 
-/** Announces an organization-wide event to its members (`org.events`). Visible to every member: no secrets. */
-export async function publishOrgEvent(
-  log: EventLog,
+/** An organization-wide event for its members (`org.events`), as a message for the log. Visible to every member. */
+export function orgEventMessage(
   organizationId: string,
   e: OrgEventInput,
-): Promise<string> {
+): { channel: string; data: OrgEvent; retention: Retention } {
   const event: OrgEvent = {
     type: e.type,
     actorId: e.actorId ?? null,
@@ -35,7 +34,17 @@ export async function publishOrgEvent(
     data: e.data ?? {},
     at: new Date().toISOString(),
   };
-  return log.publish(orgEventsChannel(organizationId), event, ORG_EVENTS_RETENTION);
+  return { channel: orgEventsChannel(organizationId), data: event, retention: ORG_EVENTS_RETENTION };
+}
+
+/** Announces an organization-wide event to its members (`org.events`). Visible to every member: no secrets. */
+export async function publishOrgEvent(
+  log: EventLog,
+  organizationId: string,
+  e: OrgEventInput,
+): Promise<string> {
+  const m = orgEventMessage(organizationId, e);
+  return log.publish(m.channel, m.data, m.retention);
 }
 
 export interface NotificationInput {

@@ -1,6 +1,4 @@
-import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../../shared/errors.ts';
 import type { Role } from '../../../shared/permissions.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import {
@@ -18,6 +16,7 @@ import { AccessWatcher } from '../realtime/access-watcher.ts';
 import { ApiToken } from '../auth/api-token.entity.ts';
 import { User } from '../auth/user.entity.ts';
 import { Membership } from './membership.entity.ts';
+import { failureCode } from '../../test/errors.ts';
 
 let env: TestEnv;
 let b: TestOrg;
@@ -27,19 +26,6 @@ beforeAll(async () => {
   b = await createOrg(env.deps, 'Bravo');
 });
 afterAll(() => env.close());
-
-/** The app code a tRPC call failed with (or the tRPC code when zod refused the input before any service ran). */
-async function appCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    const cause = err instanceof TRPCError ? err.cause : err;
-    if (cause instanceof AppError) return cause.code;
-    if (err instanceof TRPCError) return err.code;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const roleOf = (orgId: string, userId: string) =>
   withDbScope(
@@ -93,15 +79,15 @@ describe('organization.changeRole', () => {
     const asAdmin = await caller(admin);
     await asAdmin.organization.changeRole({ userId: member.id, role: 'admin' });
     expect(await roleOf(org.id, member.id)).toBe('admin');
-    expect(await appCode(asAdmin.organization.changeRole({ userId: member.id, role: 'owner' }))).toBe(
+    expect(await failureCode(asAdmin.organization.changeRole({ userId: member.id, role: 'owner' }))).toBe(
       'ABILITY_MISSING',
     );
-    expect(await appCode(asAdmin.organization.changeRole({ userId: admin.id, role: 'owner' }))).toBe(
+    expect(await failureCode(asAdmin.organization.changeRole({ userId: admin.id, role: 'owner' }))).toBe(
       'ABILITY_MISSING',
     );
-    expect(await appCode(asAdmin.organization.changeRole({ userId: secondOwner.id, role: 'member' }))).toBe(
-      'ABILITY_MISSING',
-    );
+    expect(
+      await failureCode(asAdmin.organization.changeRole({ userId: secondOwner.id, role: 'member' })),
+    ).toBe('ABILITY_MISSING');
     expect(await roleOf(org.id, member.id)).toBe('admin');
     expect(await roleOf(org.id, admin.id)).toBe('admin');
     expect(await roleOf(org.id, secondOwner.id)).toBe('owner');
@@ -110,7 +96,7 @@ describe('organization.changeRole', () => {
   it('the last owner cannot be demoted, by themselves or anyone; with a second owner they can', async () => {
     const { org, users } = await orgWith('member');
     const owner = await caller(org.owner);
-    expect(await appCode(owner.organization.changeRole({ userId: org.owner.id, role: 'admin' }))).toBe(
+    expect(await failureCode(owner.organization.changeRole({ userId: org.owner.id, role: 'admin' }))).toBe(
       'LAST_OWNER',
     );
     expect(await roleOf(org.id, org.owner.id)).toBe('owner');
@@ -118,7 +104,7 @@ describe('organization.changeRole', () => {
     await owner.organization.changeRole({ userId: org.owner.id, role: 'member' });
     expect(await roleOf(org.id, org.owner.id)).toBe('member');
     const other = await caller(users[0]!);
-    expect(await appCode(other.organization.changeRole({ userId: users[0]!.id, role: 'admin' }))).toBe(
+    expect(await failureCode(other.organization.changeRole({ userId: users[0]!.id, role: 'admin' }))).toBe(
       'LAST_OWNER',
     );
   });
@@ -139,10 +125,10 @@ describe('organization.changeRole', () => {
   it('a member without members:manage is refused', async () => {
     const { org, users } = await orgWith('member', 'member');
     const asMember = await caller(users[0]!);
-    expect(await appCode(asMember.organization.changeRole({ userId: users[1]!.id, role: 'admin' }))).toBe(
+    expect(await failureCode(asMember.organization.changeRole({ userId: users[1]!.id, role: 'admin' }))).toBe(
       'ABILITY_MISSING',
     );
-    expect(await appCode(asMember.organization.changeRole({ userId: users[0]!.id, role: 'owner' }))).toBe(
+    expect(await failureCode(asMember.organization.changeRole({ userId: users[0]!.id, role: 'owner' }))).toBe(
       'ABILITY_MISSING',
     );
     expect(await roleOf(org.id, users[1]!.id)).toBe('member');
@@ -152,7 +138,7 @@ describe('organization.changeRole', () => {
     const { org, users } = await orgWith('member');
     const secret = await tokenFor(env.deps, org.id, org.owner, ['read', 'write']);
     const viaToken = callerWithToken(env.deps, secret);
-    expect(await appCode(viaToken.organization.changeRole({ userId: users[0]!.id, role: 'admin' }))).toBe(
+    expect(await failureCode(viaToken.organization.changeRole({ userId: users[0]!.id, role: 'admin' }))).toBe(
       'ABILITY_MISSING',
     );
   });
@@ -166,7 +152,7 @@ describe('organization.changeRole', () => {
       { userId: users[0]!.id, role: 'admin', organizationId: b.id },
     ];
     for (const input of bad) {
-      expect(await appCode(owner.organization.changeRole(input as never))).toBe('BAD_REQUEST');
+      expect(await failureCode(owner.organization.changeRole(input as never))).toBe('BAD_REQUEST');
     }
     expect(await roleOf(org.id, users[0]!.id)).toBe('member');
   });
@@ -190,7 +176,7 @@ describe('organization.removeMember', () => {
 
     expect(await roleOf(org.id, member.id)).toBeNull();
     expect(await roleOf(b.id, member.id)).toBe('member');
-    expect(await appCode(callerWithToken(env.deps, token).organization.current())).toBe('TOKEN_REVOKED');
+    expect(await failureCode(callerWithToken(env.deps, token).organization.current())).toBe('TOKEN_REVOKED');
     expect((await callerWithToken(env.deps, tokenInB).organization.current()).id).toBe(b.id);
     const user = await withDbScope(env.deps.em, undefined, (em) => em.findOneOrFail(User, member.id));
     expect(user.currentOrganization).toBeNull();
@@ -221,9 +207,9 @@ describe('organization.removeMember', () => {
     await (await caller(org.owner)).organization.removeMember({ userId: member.id });
     // Naming the organization explicitly: not a member any more.
     const named = await caller(member, org.id);
-    expect(await appCode(named.organization.members())).toBe('NOT_A_MEMBER');
+    expect(await failureCode(named.organization.members())).toBe('NOT_A_MEMBER');
     // The same session without a header: the organization is no longer their current one.
-    expect(await appCode(asMember.organization.members())).toBe('TENANT_REQUIRED');
+    expect(await failureCode(asMember.organization.members())).toBe('TENANT_REQUIRED');
     expect((await asMember.auth.me()).organizations.map((o) => o.id)).not.toContain(org.id);
   });
 
@@ -233,10 +219,10 @@ describe('organization.removeMember', () => {
     const asAdmin = await caller(admin);
     await asAdmin.organization.removeMember({ userId: member.id });
     await asAdmin.organization.removeMember({ userId: otherAdmin.id });
-    expect(await appCode(asAdmin.organization.removeMember({ userId: secondOwner.id }))).toBe(
+    expect(await failureCode(asAdmin.organization.removeMember({ userId: secondOwner.id }))).toBe(
       'ABILITY_MISSING',
     );
-    expect(await appCode(asAdmin.organization.removeMember({ userId: org.owner.id }))).toBe(
+    expect(await failureCode(asAdmin.organization.removeMember({ userId: org.owner.id }))).toBe(
       'ABILITY_MISSING',
     );
     expect(await roleOf(org.id, secondOwner.id)).toBe('owner');
@@ -247,7 +233,7 @@ describe('organization.removeMember', () => {
     const { org, users } = await orgWith('owner');
     const owner = await caller(org.owner);
     await owner.organization.removeMember({ userId: users[0]!.id });
-    expect(await appCode(owner.organization.removeMember({ userId: org.owner.id }))).toBe('LAST_OWNER');
+    expect(await failureCode(owner.organization.removeMember({ userId: org.owner.id }))).toBe('LAST_OWNER');
     expect(await roleOf(org.id, org.owner.id)).toBe('owner');
     expect(await activity(org.id, 'member.removed', org.owner.id)).toHaveLength(0);
   });
@@ -255,7 +241,7 @@ describe('organization.removeMember', () => {
   it('a member without members:manage is refused', async () => {
     const { org, users } = await orgWith('member', 'member');
     const asMember = await caller(users[0]!);
-    expect(await appCode(asMember.organization.removeMember({ userId: users[1]!.id }))).toBe(
+    expect(await failureCode(asMember.organization.removeMember({ userId: users[1]!.id }))).toBe(
       'ABILITY_MISSING',
     );
     expect(await roleOf(org.id, users[1]!.id)).toBe('member');
@@ -268,26 +254,30 @@ describe('across tenants', () => {
     const bMember = await addMember(env.deps, b.id, 'member');
     const bToken = await tokenFor(env.deps, b.id, bMember, ['read'], 'member');
     const owner = await caller(org.owner);
-    expect(await appCode(owner.organization.changeRole({ userId: bMember.id, role: 'admin' }))).toBe(
+    expect(await failureCode(owner.organization.changeRole({ userId: bMember.id, role: 'admin' }))).toBe(
       'NOT_FOUND',
     );
-    expect(await appCode(owner.organization.removeMember({ userId: bMember.id }))).toBe('NOT_FOUND');
-    expect(await appCode(owner.organization.removeMember({ userId: b.owner.id }))).toBe('NOT_FOUND');
+    expect(await failureCode(owner.organization.removeMember({ userId: bMember.id }))).toBe('NOT_FOUND');
+    expect(await failureCode(owner.organization.removeMember({ userId: b.owner.id }))).toBe('NOT_FOUND');
     expect(await roleOf(b.id, bMember.id)).toBe('member');
     expect(await roleOf(b.id, b.owner.id)).toBe('owner');
     expect((await callerWithToken(env.deps, bToken).organization.current()).id).toBe(b.id);
-    expect(await appCode(owner.organization.removeMember({ userId: crypto.randomUUID() }))).toBe('NOT_FOUND');
+    expect(await failureCode(owner.organization.removeMember({ userId: crypto.randomUUID() }))).toBe(
+      'NOT_FOUND',
+    );
   });
 
   it('X-Organization-Id of an organization the caller is not in is refused before anything changes', async () => {
     const { org } = await orgWith();
     const bMember = await addMember(env.deps, b.id, 'member');
     const pointedAtB = await caller(org.owner, b.id);
-    expect(await appCode(pointedAtB.organization.changeRole({ userId: bMember.id, role: 'owner' }))).toBe(
+    expect(await failureCode(pointedAtB.organization.changeRole({ userId: bMember.id, role: 'owner' }))).toBe(
       'NOT_A_MEMBER',
     );
-    expect(await appCode(pointedAtB.organization.removeMember({ userId: bMember.id }))).toBe('NOT_A_MEMBER');
-    expect(await appCode(pointedAtB.organization.leave())).toBe('NOT_A_MEMBER');
+    expect(await failureCode(pointedAtB.organization.removeMember({ userId: bMember.id }))).toBe(
+      'NOT_A_MEMBER',
+    );
+    expect(await failureCode(pointedAtB.organization.leave())).toBe('NOT_A_MEMBER');
     expect(await roleOf(b.id, bMember.id)).toBe('member');
   });
 
@@ -295,7 +285,9 @@ describe('across tenants', () => {
     const { org } = await orgWith();
     const secret = await tokenFor(env.deps, org.id, org.owner, ['read', 'members:manage']);
     const viaToken = callerWithToken(env.deps, secret, { organizationHeader: b.id });
-    expect(await appCode(viaToken.organization.removeMember({ userId: b.owner.id }))).toBe('NOT_A_MEMBER');
+    expect(await failureCode(viaToken.organization.removeMember({ userId: b.owner.id }))).toBe(
+      'NOT_A_MEMBER',
+    );
     expect(await roleOf(b.id, b.owner.id)).toBe('owner');
   });
 });
@@ -308,12 +300,12 @@ describe('organization.leave', () => {
     const asMember = await caller(member);
     expect(await asMember.organization.leave()).toEqual({ organizationId: org.id });
     expect(await roleOf(org.id, member.id)).toBeNull();
-    expect(await appCode(callerWithToken(env.deps, token).organization.current())).toBe('TOKEN_REVOKED');
+    expect(await failureCode(callerWithToken(env.deps, token).organization.current())).toBe('TOKEN_REVOKED');
     const user = await withDbScope(env.deps.em, undefined, (em) => em.findOneOrFail(User, member.id));
     expect(user.currentOrganization).toBeNull();
     const [row] = await activity(org.id, 'member.left', member.id);
     expect(row?.user?.id).toBe(member.id);
-    expect(await appCode((await caller(member, org.id)).organization.current())).toBe('NOT_A_MEMBER');
+    expect(await failureCode((await caller(member, org.id)).organization.current())).toBe('NOT_A_MEMBER');
   });
 
   it('the last owner cannot leave; an owner with a co-owner can', async () => {
@@ -321,7 +313,7 @@ describe('organization.leave', () => {
     const asOwner = await caller(org.owner);
     const asOther = await caller(users[0]!);
     await asOther.organization.leave();
-    expect(await appCode(asOwner.organization.leave())).toBe('LAST_OWNER');
+    expect(await failureCode(asOwner.organization.leave())).toBe('LAST_OWNER');
     expect(await roleOf(org.id, org.owner.id)).toBe('owner');
     expect(await activity(org.id, 'member.left', org.owner.id)).toHaveLength(0);
   });

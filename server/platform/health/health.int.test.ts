@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrg, PASSWORD } from '../../test/factories.ts';
 import { createTestEnv, startServer, type RunningServer, type TestEnv } from '../../test/harness.ts';
+import { eventually, freePort, isStopped, startRedis, stopRedis } from '../../test/own-redis.ts';
 import { runHealthChecks } from './health.ts';
 
 // Readiness against dependencies that go away. The shared Redis on 6379 serves other test files, so this file
@@ -16,59 +16,6 @@ interface ReadyCheck {
 interface ReadyBody {
   status: 'pass' | 'warn' | 'fail';
   checks: Record<string, ReadyCheck[]>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
-}
-
-/** Polls `probe` until it returns true, at most `attempts` times. */
-async function eventually(probe: () => Promise<boolean>, attempts = 100, everyMs = 100): Promise<boolean> {
-  for (let i = 0; i < attempts; i++) {
-    if (await probe()) return true;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  return false;
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  if (!(await eventually(() => canConnect(port)))) {
-    child.kill('SIGKILL');
-    throw new Error(`redis-server did not start on port ${port}`);
-  }
-  return child;
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
 }
 
 async function signInCookie(server: RunningServer, email: string): Promise<string> {
@@ -106,7 +53,7 @@ describe('/readyz with Redis going away and coming back', () => {
   afterAll(async () => {
     await server?.close();
     // Cleaning up this environment's keys needs its Redis, even when a test left it stopped.
-    if (redis && (redis.exitCode !== null || redis.signalCode !== null)) redis = await startRedis(port);
+    if (redis && isStopped(redis)) redis = await startRedis(port);
     await env?.close();
     if (redis) await stopRedis(redis);
   });

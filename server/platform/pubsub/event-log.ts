@@ -118,6 +118,11 @@ export class EventLog {
     }
   }
 
+  /** The key prefix of this log's streams: what separates deployments sharing one Redis (or one database). */
+  get keySpace(): string {
+    return this.keyPrefix;
+  }
+
   key(channel: string): string {
     return `${this.keyPrefix}${channel}`;
   }
