@@ -16,7 +16,7 @@ export const OutboxMessage = defineEntity({
   properties: {
     id: p.bigint('number').primary().autoincrement(),
     organization: () => p.manyToOne(Organization).deleteRule('cascade'),
-    keySpace: p.string().length(100),
+    keySpace: p.text(),
     channel: p.string().length(300),
     payload: p.json<unknown>(),
     maxLen: p.integer(),

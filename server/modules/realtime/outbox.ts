@@ -47,18 +47,19 @@ const publishRow = (log: EventLog, row: IOutboxMessage) =>
  */
 export async function relayOutbox(em: Em, deps: OutboxDeps, rows: IOutboxMessage[]): Promise<void> {
   if (!rows.length) return;
-  try {
-    await Promise.all(rows.map((row) => publishRow(deps.log, row)));
-  } catch (err) {
+  const results = await Promise.allSettled(rows.map((row) => publishRow(deps.log, row)));
+  const published = rows.filter((_, i) => results[i]!.status === 'fulfilled');
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) {
     deps.logger.warn(
-      { err, channels: rows.map((r) => r.channel) },
+      { err: failed.reason, channels: rows.map((r) => r.channel) },
       'event not published yet; kept in the outbox',
     );
-    return;
   }
+  if (!published.length) return;
   // If this delete fails the sweep publishes them again: subscribers see a repeat, never a gap.
   await em
-    .nativeDelete(OutboxMessage, { id: { $in: rows.map((r) => r.id) } })
+    .nativeDelete(OutboxMessage, { id: { $in: published.map((r) => r.id) } })
     .catch((err: unknown) => deps.logger.warn({ err }, 'published outbox messages not deleted'));
 }
 

@@ -5,7 +5,7 @@ export class Migration20261205120000_realtime_outbox extends Migration {
 
   override up(): void {
     this.addSql(
-      `create table "realtime_outbox" ("id" bigserial primary key, "organization_id" uuid not null, "key_space" varchar(100) not null, "channel" varchar(300) not null, "payload" jsonb not null, "max_len" int not null, "max_age_ms" bigint not null, "created_at" timestamptz not null);`,
+      `create table "realtime_outbox" ("id" bigserial primary key, "organization_id" uuid not null, "key_space" text not null, "channel" varchar(300) not null, "payload" jsonb not null, "max_len" int not null, "max_age_ms" bigint not null, "created_at" timestamptz not null);`,
     );
     this.addSql(
       `create index "realtime_outbox_key_space_id_index" on "realtime_outbox" ("key_space", "id");`,

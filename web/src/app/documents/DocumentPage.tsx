@@ -180,6 +180,9 @@ function Editor({ initial }: { initial: Doc }) {
           if (data.authorId === me.user.id && view.now.saving) return;
           if (data.contentOmitted) return void refetchLatest(data.authorName);
           const known = view.now.base;
+          // A version skipped means a change this editor never saw (its announcement is late or was lost): its
+          // fields cannot be merged from this event alone, so the document is read again.
+          if (data.version > known.version + 1) return void refetchLatest(data.authorName);
           applyRemote(
             {
               ...known,
