@@ -48,7 +48,7 @@ export async function prepareApiBench(): Promise<ApiBench> {
 export async function startServerChild(
   mode: 'bare' | 'keel',
   env: Record<string, string> = {},
-  opts: { instrument?: boolean } = {},
+  opts: { instrument?: boolean; wrap?: string[] } = {},
 ): Promise<{ child: ChildProcess; port: number }> {
   const args = [
     ...(opts.instrument ? ['--import', './server/instrument.ts'] : []),
@@ -59,7 +59,9 @@ export async function startServerChild(
   // The child's configuration comes from argv (parsed by server/config); server/instrument.ts reads the environment.
   // Every child gets the same environment, so that setups differ only in what they are asked to differ in (libraries
   // read NODE_ENV themselves). Node itself with tsx as a loader (not the tsx wrapper): the child's pid is the server's.
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  // `wrap` runs Node under another program (valgrind); the pid is then that program's, which is the same process.
+  const [command, ...prefix] = [...(opts.wrap ?? []), process.execPath];
+  const child = spawn(command!, [...prefix, '--import', 'tsx', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { PATH: process.env.PATH, ...env },
   });
@@ -80,8 +82,15 @@ export async function hit(
   url: string,
   headers: Record<string, string>,
   length: { duration: number } | { amount: number },
+  opts: { connections?: number; timeoutS?: number } = {},
 ): Promise<autocannon.Result> {
-  const r = await autocannon({ url, headers, connections: CONNECTIONS, ...length });
+  const r = await autocannon({
+    url,
+    headers,
+    connections: opts.connections ?? CONNECTIONS,
+    ...(opts.timeoutS ? { timeout: opts.timeoutS } : {}),
+    ...length,
+  });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
   return r;
 }
@@ -116,7 +125,7 @@ export interface KeelServer {
 export async function startKeelServer(
   bench: ApiBench,
   env: Record<string, string>,
-  opts: { instrument?: boolean } = {},
+  opts: { instrument?: boolean; wrap?: string[] } = {},
 ): Promise<KeelServer> {
   const server = await startServerChild('keel', { ...bench.env, ...env }, opts);
   const exited = new Promise((resolve) => server.child.once('exit', resolve));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { benchLine, percentile } from './lib.ts';
+import { benchLine, callgrindInstructions, percentile } from './lib.ts';
 
 describe('benchLine', () => {
   it('prints the ratio of value to baseline, and a paired ratio when the benchmark gives one', () => {
@@ -30,5 +30,26 @@ describe('percentile', () => {
       50, 99, 100, 1,
     ]);
     expect(percentile([], 50)).toBeNaN();
+  });
+});
+
+describe('callgrindInstructions', () => {
+  it("sums every thread's count", () => {
+    const out = [
+      'PID 11907: /usr/bin/node --import tsx bench/api-server.ts keel {}',
+      '',
+      '  Totals:         Ir ',
+      '   Th 1  150,021,174 ',
+      '   Th 2          199 ',
+      '   Th 3    6,401,965 ',
+      '',
+    ].join('\n');
+    expect(callgrindInstructions(out)).toBe(150_021_174 + 199 + 6_401_965);
+  });
+
+  it('refuses an answer without counts (a process that is not under callgrind)', () => {
+    expect(() => callgrindInstructions('Error: Callgrind task with PID 1 not detected')).toThrow(
+      /no instruction count/,
+    );
   });
 });

@@ -33,3 +33,15 @@ export function percentile(sorted: number[], p: number): number {
   const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[idx]!;
 }
+
+/**
+ * The instruction count in what `callgrind_control -e Ir <pid>` printed: "Totals: Ir" and then one "Th <n> <count>"
+ * line per thread, summed (V8 compiles and collects garbage on threads of its own).
+ */
+export function callgrindInstructions(out: string): number {
+  const counts = [...out.matchAll(/^\s*Th\s+\d+\s+([\d,]+)\s*$/gm)].map((m) =>
+    Number(m[1]!.replaceAll(',', '')),
+  );
+  if (!counts.length) throw new Error(`no instruction count in callgrind_control's answer:\n${out}`);
+  return counts.reduce((a, b) => a + b, 0);
+}
