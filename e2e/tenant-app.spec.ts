@@ -239,6 +239,45 @@ test('a dropped WebSocket shows "reconnecting", and the editor catches up after 
   await owner.context.close();
 });
 
+test('an editor that missed an announced version reads the document again instead of merging onto a stale base', async ({
+  browser,
+}) => {
+  const owner = await userPage(browser, OWNER.email);
+  const path = await createDocument(owner.page, 'Gap notes');
+
+  // The member's socket drops the announcement of version 2 on its way to the page, as a late outbox relay or a lost
+  // frame would: the next announcement (version 3) then skips a version this editor never saw.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  let dropped = 0;
+  await page.routeWebSocket(/\/trpc$/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((message) => {
+      if (typeof message === 'string' && message.includes('"changes"') && /"version":2[,}]/.test(message)) {
+        dropped += 1;
+        return;
+      }
+      ws.send(message);
+    });
+  });
+  await signIn(page, MEMBER.email, path);
+  await expect(presence(page)).toContainText(OWNER.name);
+
+  await owner.page.getByLabel('Title').fill('Gap notes, renamed');
+  await expect.poll(() => dropped).toBe(1);
+  await expect(page.getByText('Version 1 ·')).toBeVisible();
+
+  // Version 3 announces only the content; merged onto version 1 it would keep the old title.
+  await content(owner.page).fill('Written after the rename');
+  await expect(owner.page.getByText('Version 3 ·')).toBeVisible();
+  await expect(content(page)).toHaveValue('Written after the rename');
+  await expect(page.getByLabel('Title')).toHaveValue('Gap notes, renamed');
+  await expect(page.getByText('Version 3 ·')).toBeVisible();
+  await expect(saveStatus(page)).toHaveText('Saved');
+  await context.close();
+  await owner.context.close();
+});
+
 test('several CSV files upload as one batch, with live progress and a per-row error report', async ({
   page,
 }) => {
