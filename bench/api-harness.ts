@@ -153,3 +153,17 @@ export async function measureKeel(
     await server.stop();
   }
 }
+
+const traced = { METRICS_ENABLED: 'true', OTEL_ENABLED: 'true' };
+/**
+ * The observability benchmarks' servers: two with everything off (their ratio to each other is the run's noise
+ * floor), metrics only, and metrics + tracing at the production default of 10 % of new traces and at every trace.
+ */
+export const OBSERVABILITY_SETUPS = [
+  { name: 'off', env: { METRICS_ENABLED: 'false' }, instrument: false },
+  { name: 'off2', env: { METRICS_ENABLED: 'false' }, instrument: false },
+  { name: 'metrics', env: { METRICS_ENABLED: 'true' }, instrument: false },
+  { name: 'tracing10', env: { ...traced, OTEL_TRACES_SAMPLE_RATIO: '0.1' }, instrument: true },
+  { name: 'tracing100', env: { ...traced, OTEL_TRACES_SAMPLE_RATIO: '1' }, instrument: true },
+] as const;
+export type ObservabilitySetup = (typeof OBSERVABILITY_SETUPS)[number]['name'];

@@ -2,7 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { hit, prepareApiBench, startKeelServer, type KeelServer } from './api-harness.ts';
+import {
+  hit,
+  OBSERVABILITY_SETUPS as SETUPS,
+  prepareApiBench,
+  startKeelServer,
+  type KeelServer,
+  type ObservabilitySetup as SetupName,
+} from './api-harness.ts';
 import { callgrindInstructions, printFigures } from './lib.ts';
 
 /**
@@ -36,15 +43,6 @@ const WINDOWS = Number(process.env.BENCH_WINDOWS ?? 3);
 // would count queued requests as errors.
 const LOAD = { connections: 4, timeoutS: 600 };
 
-const traced = { METRICS_ENABLED: 'true', OTEL_ENABLED: 'true' };
-const SETUPS = [
-  { name: 'off', env: { METRICS_ENABLED: 'false' }, instrument: false },
-  { name: 'off2', env: { METRICS_ENABLED: 'false' }, instrument: false },
-  { name: 'metrics', env: { METRICS_ENABLED: 'true' }, instrument: false },
-  { name: 'tracing10', env: { ...traced, OTEL_TRACES_SAMPLE_RATIO: '0.1' }, instrument: true },
-  { name: 'tracing100', env: { ...traced, OTEL_TRACES_SAMPLE_RATIO: '1' }, instrument: true },
-] as const;
-type SetupName = (typeof SETUPS)[number]['name'];
 const FIGURE: Record<SetupName, string> = {
   off: 'off_instr',
   off2: 'off_vs_off_instr',

@@ -1,4 +1,12 @@
-import { cpuMs, hit, prepareApiBench, startKeelServer, type KeelServer } from './api-harness.ts';
+import {
+  cpuMs,
+  hit,
+  OBSERVABILITY_SETUPS as SETUPS,
+  prepareApiBench,
+  startKeelServer,
+  type KeelServer,
+  type ObservabilitySetup as SetupName,
+} from './api-harness.ts';
 import { printFigures } from './lib.ts';
 
 /**
@@ -42,16 +50,6 @@ const median = (xs: number[]) => {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
-
-const traced = { METRICS_ENABLED: 'true', OTEL_ENABLED: 'true' };
-const SETUPS = [
-  { name: 'off', env: { METRICS_ENABLED: 'false' }, instrument: false },
-  { name: 'off2', env: { METRICS_ENABLED: 'false' }, instrument: false },
-  { name: 'metrics', env: { METRICS_ENABLED: 'true' }, instrument: false },
-  { name: 'tracing10', env: { ...traced, OTEL_TRACES_SAMPLE_RATIO: '0.1' }, instrument: true },
-  { name: 'tracing100', env: { ...traced, OTEL_TRACES_SAMPLE_RATIO: '1' }, instrument: true },
-] as const;
-type SetupName = (typeof SETUPS)[number]['name'];
 
 interface Burst {
   requests: number;
