@@ -25,8 +25,9 @@ import { callgrindInstructions, printFigures } from './lib.ts';
  * It is not free of noise, though (measured, RESULTS.md seventh session): work comes in lumps that requests do not
  * pace (an idle server ran 420 M instructions in one 30-second stretch and ~30 M in the next ones; V8's heap upkeep is
  * the likely cause), so windows of 500 requests differed by up to 74 % within one server, and the level still falls
- * from one window to the next after 10,000 warm-up requests, in every server alike. Hence windows of several thousand requests, and ratios paired by window (the servers' n-th
- * windows cover the same minutes), and two "off" servers whose ratio is the run's noise floor.
+ * from one window to the next after 10,000 warm-up requests, in every server alike. Hence windows of several
+ * thousand requests, ratios paired by window (the servers' n-th windows cover the same minutes), and two "off"
+ * servers whose ratio is the run's noise floor.
  *
  * What it does not see: time in the kernel (the same system calls in every setup, but for the metrics' periodic
  * flushes to Redis), and cache and branch behaviour (instructions are not cycles). Timer-driven work is overweighted,
@@ -34,7 +35,7 @@ import { callgrindInstructions, printFigures } from './lib.ts';
  *
  * Each server is warmed with BENCH_WARMUP requests (default 10,000, as `bench observability` does; uninstrumented:
  * callgrind only translates code until told to count), then counted over BENCH_WINDOWS windows (default 3) of
- * BENCH_WINDOW requests (default 4,000). All five setups take ~35 minutes on the 2-core machine.
+ * BENCH_WINDOW requests (default 4,000). All five setups took ~40 minutes on the 2-core machine.
  */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 10_000);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 4000);
@@ -54,17 +55,12 @@ const FIGURE: Record<SetupName, string> = {
 const chosen = (process.env.BENCH_SETUPS ?? SETUPS.map((s) => s.name).join(',')).split(',');
 const RUN = SETUPS.filter((s) => s.name === 'off' || s.name === 'off2' || chosen.includes(s.name));
 
-/** The instructions counted so far by the callgrind run of `pid` (after the last zeroing). */
-function instructions(pid: number): number {
-  const out = execFileSync('callgrind_control', ['-e', 'Ir', String(pid)], {
+/** Runs `callgrind_control <args> <pid>` against a server's callgrind run; its answer. */
+function callgrind(pid: number, ...args: string[]): string {
+  return execFileSync('callgrind_control', [...args, String(pid)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
   });
-  return callgrindInstructions(out);
-}
-
-function callgrind(pid: number, ...args: string[]): void {
-  execFileSync('callgrind_control', [...args, String(pid)], { stdio: 'ignore' });
 }
 
 async function count(server: KeelServer, name: string): Promise<number[]> {
@@ -74,7 +70,7 @@ async function count(server: KeelServer, name: string): Promise<number[]> {
   for (let w = 0; w < WINDOWS; w++) {
     callgrind(server.pid, '--zero');
     await hit(server.url, server.headers, { amount: WINDOW }, LOAD);
-    perRequest.push(instructions(server.pid) / WINDOW);
+    perRequest.push(callgrindInstructions(callgrind(server.pid, '-e', 'Ir')) / WINDOW);
     process.stdout.write(
       `  ${name} window ${w + 1}: ${Math.round(perRequest.at(-1)!).toLocaleString('en')} instr/req\n`,
     );

@@ -58,13 +58,8 @@ export const authRouter = router({
   signOut: authedProcedure.mutation(async ({ ctx }) => {
     if (ctx.auth.sessionId) {
       await ctx.deps.sessions.destroy(ctx.auth.sessionId);
-      // Subscriptions opened with this session (other tabs, other processes) end now, not at their next recheck;
-      // if that message cannot go out, the recheck still ends them: the sign-out itself has succeeded.
-      await ctx.deps.realtime
-        .revoke([sessionAccessKey(ctx.auth.sessionId)])
-        .catch((err: unknown) =>
-          ctx.deps.logger.warn({ err }, 'sign-out not announced to live subscriptions'),
-        );
+      // Subscriptions opened with this session (other tabs, other processes) end now, not at their next recheck.
+      await ctx.deps.realtime.revoke([sessionAccessKey(ctx.auth.sessionId)]);
     }
     ctx.cookies.clearSession();
     return { ok: true as const };

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../../../shared/errors.ts';
 import type { Em } from '../../platform/db/context.ts';
-import type { Logger } from '../../platform/logger/logger.ts';
 import type { Realtime } from '../../platform/realtime/realtime.ts';
 import { appLink, sendMail, type DataServices } from '../notifications/notifications.service.ts';
 import { hashPassword } from './password.ts';
@@ -53,7 +52,7 @@ export async function requestPasswordReset(
  * concurrent uses cannot both succeed.
  */
 export async function completePasswordReset(
-  s: { sessions: SessionStore; realtime: Pick<Realtime, 'revoke'>; logger: Logger },
+  s: { sessions: SessionStore; realtime: Pick<Realtime, 'revoke'> },
   em: Em,
   token: string,
   password: string,
@@ -77,10 +76,7 @@ export async function completePasswordReset(
     await tx.nativeUpdate(User, { id: userId }, { passwordHash });
   });
   await s.sessions.destroyAllForUser(userId);
-  // Once the sessions are gone, so that the live subscriptions rechecking now find them gone. The password is
-  // changed either way: if this message cannot go out, their periodic recheck ends them.
-  await s.realtime
-    .revoke([`user:${userId}`])
-    .catch((err: unknown) => s.logger.warn({ err }, 'password reset not announced to live subscriptions'));
+  // Once the sessions are gone, so that the live subscriptions rechecking now find them gone.
+  await s.realtime.revoke([`user:${userId}`]);
   return { userId };
 }

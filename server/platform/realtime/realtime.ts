@@ -71,9 +71,18 @@ export class Realtime {
     Object.assign(this.limits, limits);
   }
 
-  /** Tells every process to recheck the live subscriptions depending on any of these keys (`user:<id>`, …). */
+  /**
+   * Tells every process to recheck the live subscriptions depending on any of these keys (`user:<id>`, …). Never
+   * fails: the change that took access away has happened either way, and if this message cannot go out the periodic
+   * recheck ends those subscriptions.
+   */
   async revoke(keys: string[]): Promise<void> {
-    if (keys.length) await this.pubsub.publish(ACCESS_CHANNEL, { keys });
+    if (!keys.length) return;
+    await this.pubsub
+      .publish(ACCESS_CHANNEL, { keys })
+      .catch((err: unknown) =>
+        this.logger.error({ err, keys }, 'revocation not published; the periodic recheck will catch it'),
+      );
   }
 
   private listenForRevocations(): Promise<() => void> {
