@@ -1,6 +1,7 @@
-// Where the end-to-end server listens. APP_URL must be this exact origin: the server compares the Origin of cookie
-// mutations and WebSocket upgrades against it.
-export const E2E_PORT = 3100;
+// Where the end-to-end server listens (E2E_PORT moves it, so two checkouts can run their browser tests side by side).
+// APP_URL must be this exact origin: the server compares the Origin of cookie mutations and WebSocket upgrades
+// against it.
+export const E2E_PORT = Number(process.env.E2E_PORT ?? 3100);
 export const E2E_BASE_URL = `http://127.0.0.1:${E2E_PORT}`;
 
 /**
