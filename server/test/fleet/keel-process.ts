@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { eventually, freePort } from '../own-redis.ts';
+
+// Real `keel serve` and `keel work` processes: server/main.ts exactly as production starts it (through
+// server/instrument.ts), configured by environment variables only. Node runs the file itself with tsx as a loader,
+// not the tsx CLI: the CLI would start the real process as its child, and a kill -9 of the CLI would leave it alive.
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../..');
+
+export interface KeelProcess {
+  role: 'serve' | 'work';
+  pid: number;
+  /** `serve`: host:port it listens on; `work`: empty. */
+  address: string;
+  /** `work`: the worker id it printed (the value of the leader key while it leads). */
+  workerId: string;
+  /** What it wrote to stdout and stderr so far (logs at LOG_LEVEL), for failure messages. */
+  output(): string;
+  exitCode(): Promise<number | null>;
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: a crash, no goodbyes. */
+  kill(): Promise<void>;
+  alive(): boolean;
+}
+
+/** Starts `keel <role>` with `env` (DATABASE_URL, REDIS_URL, KEY_PREFIX, …) and resolves once it serves/works. */
+export async function startKeel(
+  role: 'serve' | 'work',
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<KeelProcess> {
+  const port = role === 'serve' ? await freePort() : 0;
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--import', './server/instrument.ts', 'server/main.ts', role, ...args],
+    {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  child.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  const address = role === 'serve' ? `127.0.0.1:${port}` : '';
+  const ready = await eventually(async () => {
+    if (!alive()) return true;
+    if (role === 'work') return /worker \S+ working/.test(out);
+    const res = await fetch(`http://${address}/readyz`).catch(() => null);
+    return res?.status === 200;
+  }, 600);
+  if (!ready || !alive()) {
+    child.kill('SIGKILL');
+    throw new Error(`keel ${role} did not start: ${out}`);
+  }
+  return {
+    role,
+    pid: child.pid!,
+    address,
+    workerId: out.match(/worker (\S+) working/)?.[1] ?? '',
+    output: () => out,
+    exitCode: () => exited,
+    async stop() {
+      if (alive()) child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      if (alive()) child.kill('SIGKILL');
+      await exited;
+    },
+    alive,
+  };
+}
