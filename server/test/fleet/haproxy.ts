@@ -12,30 +12,33 @@ export const HAPROXY_CFG = path.resolve(here, '../../../deploy/haproxy/haproxy.c
 /** The response header naming the node that answered (haproxy.cfg sets it when KEEL_LB_NODE_HEADER is given). */
 export const NODE_HEADER = 'x-keel-node';
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+/** The absolute path of a program on the PATH, or null. */
+const which = (cmd: string) => {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+};
 
 /**
  * Installs Debian's haproxy when it is missing (CI starts from a fresh machine; this machine reaches Debian's
  * package mirrors). Throws with apt's output if that fails, rather than letting the tests skip.
  */
 export function ensureHaproxy(): string {
-  if (!has('haproxy')) {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const install = () =>
-      spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'haproxy'], {
-        env,
-        encoding: 'utf8',
-      });
+  let bin = which('haproxy');
+  if (!bin) {
+    const apt = (args: string) =>
+      spawnSync('sh', ['-c', `DEBIAN_FRONTEND=noninteractive apt-get ${args}`], { encoding: 'utf8' });
+    const install = () => apt('install -y -qq --no-install-recommends haproxy');
     let r = install();
     if (r.status !== 0) {
-      spawnSync('apt-get', ['update', '-qq'], { env, encoding: 'utf8' });
+      apt('update -qq');
       r = install();
     }
-    if (r.status !== 0 || !has('haproxy')) {
+    bin = which('haproxy');
+    if (r.status !== 0 || !bin) {
       throw new Error(`haproxy is not installed and apt-get could not install it:\n${r.stdout}\n${r.stderr}`);
     }
   }
-  return spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? 'haproxy';
+  return bin;
 }
 
 export interface Balancer {
@@ -55,9 +58,8 @@ export async function startBalancer(
   opts: { checkInter?: string } = {},
 ): Promise<Balancer> {
   const port = await freePort();
-  const child: ChildProcess = spawn('haproxy', ['-db', '-f', HAPROXY_CFG], {
+  const child: ChildProcess = spawn(ensureHaproxy(), ['-db', '-f', HAPROXY_CFG], {
     env: {
-      PATH: process.env.PATH,
       KEEL_LB_BIND: `127.0.0.1:${port}`,
       KEEL_API_1: backends[0],
       KEEL_API_2: backends[1],

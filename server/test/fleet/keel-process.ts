@@ -39,8 +39,8 @@ export async function startKeel(
     ['--import', 'tsx', '--import', './server/instrument.ts', 'server/main.ts', role, ...args],
     {
       cwd: root,
+      // Only what is given: nothing of the test runner's environment leaks into the process's configuration.
       env: {
-        PATH: process.env.PATH,
         HOST: '127.0.0.1',
         PORT: String(port),
         LOG_LEVEL: 'warn',
