@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { eventually, freePort } from '../own-redis.ts';
 
@@ -25,18 +26,45 @@ export interface KeelProcess {
   /** SIGKILL: a crash, no goodbyes. */
   kill(): Promise<void>;
   alive(): boolean;
+  /** With `memory`: the last memory sample the process reported (after a full GC), null before the first. */
+  memory(): MemorySample | null;
+}
+
+export interface MemorySample {
+  t: number;
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export interface KeelProcessOptions {
+  args?: string[];
+  /** Preload server/test/fleet/memory-reporter.ts (with --expose-gc) and read its samples. */
+  memory?: boolean;
 }
 
 /** Starts `keel <role>` with `env` (DATABASE_URL, REDIS_URL, KEY_PREFIX, …) and resolves once it serves/works. */
 export async function startKeel(
   role: 'serve' | 'work',
   env: Record<string, string>,
-  args: string[] = [],
+  opts: KeelProcessOptions = {},
 ): Promise<KeelProcess> {
   const port = role === 'serve' ? await freePort() : 0;
+  const memoryArgs = opts.memory ? ['--expose-gc', '--import', './server/test/fleet/memory-reporter.ts'] : [];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--import', './server/instrument.ts', 'server/main.ts', role, ...args],
+    [
+      ...memoryArgs,
+      '--import',
+      'tsx',
+      '--import',
+      './server/instrument.ts',
+      'server/main.ts',
+      role,
+      ...(opts.args ?? []),
+    ],
     {
       cwd: root,
       // Only what is given: nothing of the test runner's environment leaks into the process's configuration.
@@ -46,12 +74,21 @@ export async function startKeel(
         LOG_LEVEL: 'warn',
         ...env,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     },
   );
+  let memory: MemorySample | null = null;
+  let memoryBuffer = '';
+  (child.stdio[3] as Readable).on('data', (d: Buffer) => {
+    memoryBuffer += d.toString();
+    const lines = memoryBuffer.split('\n');
+    memoryBuffer = lines.pop() ?? '';
+    const last = lines.filter(Boolean).at(-1);
+    if (last) memory = JSON.parse(last) as MemorySample;
+  });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  child.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const alive = () => child.exitCode === null && child.signalCode === null;
   const address = role === 'serve' ? `127.0.0.1:${port}` : '';
@@ -81,5 +118,6 @@ export async function startKeel(
       await exited;
     },
     alive,
+    memory: () => memory,
   };
 }
