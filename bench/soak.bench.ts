@@ -21,7 +21,18 @@ export async function run(): Promise<void> {
     `\n# soak: ${result.clients} clients in ${result.organizations} organizations, ${result.minutes.toFixed(1)} min on ${os.cpus().length} cores\n`,
   );
   process.stdout.write(`${JSON.stringify(result.counters)}\n`);
-  process.stdout.write(`errors: ${result.errors.length}\n${result.errors.slice(0, 30).join('\n')}\n\n`);
+  // Errors by kind (the client number and ids taken out), then the first few as they were.
+  const kinds = new Map<string, number>();
+  for (const e of result.errors) {
+    const kind = e
+      .replace(/^client \d+ /, '')
+      .replace(/[0-9a-f-]{36}|\d+←\d+@\d+/g, '…')
+      .slice(0, 160);
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  process.stdout.write(`errors: ${result.errors.length}\n`);
+  for (const [kind, n] of kinds) process.stdout.write(`  ${String(n).padStart(4)} × ${kind}\n`);
+  process.stdout.write(`${result.errors.slice(0, 10).join('\n')}\n\n`);
   process.stdout.write(`${formatVerdicts(verdicts)}\n`);
   const memory = (name: string) => verdicts.find((v) => v.series === name);
   const figures: Figure[] = [
