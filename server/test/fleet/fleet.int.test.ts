@@ -31,7 +31,7 @@ beforeAll(async () => {
   fleet = await startFleet(fx.env, { apis: 2, workers: 2 });
   org = await createOrg(fx.deps, 'Fleet Org');
   ownerToken = await tokenFor(fx.deps, org.id, org.owner, ['read', 'write', 'tokens:manage']);
-}, 180_000);
+}, 420_000);
 
 afterAll(async () => {
   await Promise.allSettled(subscribers.map((s) => s.close()));

@@ -97,7 +97,7 @@ export async function startKeel(
     if (role === 'work') return /worker \S+ working/.test(out);
     const res = await fetch(`http://${address}/readyz`).catch(() => null);
     return res?.status === 200;
-  }, 600);
+  }, 1_800);
   if (!ready || !alive()) {
     child.kill('SIGKILL');
     throw new Error(`keel ${role} did not start: ${out}`);

@@ -18,7 +18,7 @@ beforeAll(async () => {
     organizations: ORGANIZATIONS,
     sampleEveryMs: 10_000,
   });
-}, 360_000);
+}, 480_000);
 
 /** Keys (or summed size) of the families whose pattern matches, at the end of the soak. */
 function family(pattern: RegExp, what: 'keys' | 'size' = 'keys'): number {
