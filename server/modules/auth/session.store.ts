@@ -22,6 +22,10 @@ export class SessionStore {
     private readonly ttlSeconds: number,
   ) {}
 
+  private userSet(userId: string): string {
+    return `${this.prefix}user:${userId}`;
+  }
+
   async create(userId: string): Promise<string> {
     const id = randomBytes(32).toString('base64url');
     const key = this.prefix + hashId(id);
@@ -29,10 +33,21 @@ export class SessionStore {
     await this.redis
       .multi()
       .set(key, JSON.stringify(data), 'EX', this.ttlSeconds)
-      .sadd(`${this.prefix}user:${userId}`, key)
-      .expire(`${this.prefix}user:${userId}`, this.ttlSeconds)
+      .sadd(this.userSet(userId), key)
+      .expire(this.userSet(userId), this.ttlSeconds)
       .exec();
+    // Sessions that expired on their own leave their entry behind, and every sign-in renews the set's lifetime, so
+    // a user who signs in often would keep them for ever: each sign-in drops the entries whose session is gone.
+    await this.pruneUserSet(userId);
     return id;
+  }
+
+  private async pruneUserSet(userId: string): Promise<void> {
+    const keys = await this.redis.smembers(this.userSet(userId));
+    if (!keys.length) return;
+    const exists = await this.redis.pipeline(keys.map((k) => ['exists', k])).exec();
+    const gone = keys.filter((_, i) => exists?.[i]?.[1] === 0);
+    if (gone.length) await this.redis.srem(this.userSet(userId), ...gone);
   }
 
   async get(id: string): Promise<SessionData | null> {
@@ -46,12 +61,17 @@ export class SessionStore {
     }
   }
 
+  /** Ends one session and takes it out of its user's index (a signed-out session left there grew it for ever). */
   async destroy(id: string): Promise<void> {
-    await this.redis.del(this.prefix + hashId(id));
+    const key = this.prefix + hashId(id);
+    const session = await this.get(id);
+    const multi = this.redis.multi().del(key);
+    if (session) multi.srem(this.userSet(session.userId), key);
+    await multi.exec();
   }
 
   async destroyAllForUser(userId: string): Promise<void> {
-    const setKey = `${this.prefix}user:${userId}`;
+    const setKey = this.userSet(userId);
     const keys = await this.redis.smembers(setKey);
     await this.redis.del(setKey, ...keys);
   }
