@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
 import { AppError } from '../../../shared/errors.ts';
 import type { Em } from '../../platform/db/context.ts';
 import type { Realtime } from '../../platform/realtime/realtime.ts';
+import type { Letter } from '../notifications/mail-requests.ts';
 import { appLink, sendMail, type DataServices } from '../notifications/notifications.service.ts';
 import { hashPassword } from './password.ts';
 import { PasswordResetToken } from './password-reset.entity.ts';
@@ -12,38 +14,56 @@ export const RESET_TTL_MINUTES = 60;
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 /**
- * Emails a single-use reset link valid for an hour, and invalidates earlier ones. At most three requests per email
- * an hour (the `password_reset` policy), whether or not the address has an account; the answer is the same
- * either way, so it does not reveal who has one.
+ * Asks for a reset link to be emailed. At most three requests per email an hour (the `password_reset` policy),
+ * whether or not the address has an account. The request does the same work either way — the limit, then one mail
+ * job carrying the address — and never reads the users table: the job finds the account and mints the link
+ * (`passwordResetLetter`), so neither the answer nor its timing tells who has an account.
  */
 export async function requestPasswordReset(
-  s: Pick<DataServices, 'rateLimits' | 'queue' | 'config'>,
-  em: Em,
+  s: Pick<DataServices, 'rateLimits' | 'queue'>,
   email: string,
 ): Promise<void> {
   await s.rateLimits.enforce('password_reset', `email:${email}`);
+  await sendMail(s.queue, { template: 'password-reset', email }, null);
+}
+
+/**
+ * The mail job's side of a reset request: nothing to send for an address without an account; otherwise a fresh
+ * single-use link, valid for an hour, minted when the message is written. Minting deletes the user's other unused
+ * links in the same transaction, under a lock on the user's row, so however often the job is retried or the user
+ * asks again, at most one link is live, and it is the one in the last message written.
+ */
+export async function passwordResetLetter(
+  s: Pick<DataServices, 'config'>,
+  em: Em,
+  email: string,
+): Promise<Letter | null> {
   const user = await em.findOne(User, { email });
-  if (!user) return;
-  const token = randomBytes(32).toString('base64url');
-  await em.transactional(async (tx) => {
-    await tx.nativeDelete(PasswordResetToken, { user: user.id, usedAt: null });
-    tx.create(PasswordResetToken, {
-      user: user.id,
-      tokenHash: hashToken(token),
-      expiresAt: new Date(Date.now() + RESET_TTL_MINUTES * 60_000),
-    });
-  });
-  await sendMail(
-    s.queue,
-    user.email,
-    {
-      template: 'password-reset',
-      name: user.name,
-      url: appLink(s.config, `/reset-password?token=${token}`),
-      expiresInMinutes: RESET_TTL_MINUTES,
+  if (!user) return null;
+  return {
+    to: user.email,
+    async write() {
+      const token = randomBytes(32).toString('base64url');
+      const minted = await em.transactional(async (tx) => {
+        if (!(await tx.findOne(User, { id: user.id }, { lockMode: LockMode.PESSIMISTIC_WRITE })))
+          return false;
+        await tx.nativeDelete(PasswordResetToken, { user: user.id, usedAt: null });
+        tx.create(PasswordResetToken, {
+          user: user.id,
+          tokenHash: hashToken(token),
+          expiresAt: new Date(Date.now() + RESET_TTL_MINUTES * 60_000),
+        });
+        return true;
+      });
+      if (!minted) return null;
+      return {
+        template: 'password-reset',
+        name: user.name,
+        url: appLink(s.config, `/reset-password?token=${token}`),
+        expiresInMinutes: RESET_TTL_MINUTES,
+      };
     },
-    null,
-  );
+  };
 }
 
 /**
