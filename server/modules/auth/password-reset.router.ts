@@ -19,9 +19,14 @@ export const passwordResetRouter = router({
       await requestPasswordReset(ctx.deps, input.email);
       return { ok: true as const };
     }),
-  /** Limited per IP like sign-in. Signs the user out everywhere; they sign in with the new password. */
+  /**
+   * Limited per IP like sign-in. Signs the user out everywhere and revokes their API tokens (unless
+   * `keepApiTokens`); they sign in with the new password.
+   */
   complete: loginProcedure.input(completePasswordResetInput).mutation(async ({ ctx, input }) => {
-    await completePasswordReset(ctx.deps, ctx.em, input.token, input.password);
+    await completePasswordReset(ctx.deps, ctx.em, input.token, input.password, {
+      keepApiTokens: input.keepApiTokens,
+    });
     return { ok: true as const };
   }),
 });

@@ -2,9 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import { AppError } from '../../../shared/errors.ts';
 import type { Em } from '../../platform/db/context.ts';
+import type { Logger } from '../../platform/logger/logger.ts';
 import type { Realtime } from '../../platform/realtime/realtime.ts';
 import type { Letter } from '../notifications/mail-requests.ts';
 import { appLink, sendMail, type DataServices } from '../notifications/notifications.service.ts';
+import { revokeEveryTokenOfUser } from './auth.service.ts';
 import { hashPassword } from './password.ts';
 import { PasswordResetToken } from './password-reset.entity.ts';
 import type { SessionStore } from './session.store.ts';
@@ -66,17 +68,29 @@ export async function passwordResetLetter(
   };
 }
 
+export interface CompleteResetOptions {
+  /**
+   * Leave the user's API tokens working. Off unless the caller explicitly asks: a reset is what someone does when
+   * they think their account is compromised, so by default it ends every credential.
+   */
+  keepApiTokens?: boolean;
+}
+
 /**
- * Sets the new password if the token is known, unused and unexpired, and signs the user out everywhere (whoever
- * knew the old password is logged out). Marking the token used is the same statement that checks it, so two
- * concurrent uses cannot both succeed.
+ * Sets the new password if the token is known, unused and unexpired, and ends every credential of the account:
+ * every browser session, every other pending reset link and — unless `keepApiTokens` — every API token in every
+ * organization (whoever knew the old password, or took a token with it, is out). Marking the token used is the same
+ * statement that checks it, so two concurrent uses cannot both succeed; the password, the other reset links and the
+ * tokens change in one transaction. Live subscriptions (sessions' and tokens' alike, on every process) end through
+ * the user's revocation key, announced once the sessions are gone.
  */
 export async function completePasswordReset(
-  s: { sessions: SessionStore; realtime: Pick<Realtime, 'revoke'> },
+  s: { sessions: SessionStore; realtime: Pick<Realtime, 'revoke'>; logger: Logger },
   em: Em,
   token: string,
   password: string,
-): Promise<{ userId: string }> {
+  opts: CompleteResetOptions = {},
+): Promise<{ userId: string; tokensRevoked: number }> {
   const tokenHash = hashToken(token);
   const found = await em.findOne(PasswordResetToken, { tokenHash });
   if (!found || found.usedAt)
@@ -86,7 +100,7 @@ export async function completePasswordReset(
   }
   const passwordHash = await hashPassword(password);
   const userId = found.user.id;
-  await em.transactional(async (tx) => {
+  const tokensRevoked = await em.transactional(async (tx) => {
     const claimed = await tx.nativeUpdate(
       PasswordResetToken,
       { tokenHash, usedAt: null, expiresAt: { $gt: new Date() } },
@@ -94,9 +108,16 @@ export async function completePasswordReset(
     );
     if (claimed !== 1) throw new AppError('TOKEN_INVALID', 'This reset link is not valid; request a new one');
     await tx.nativeUpdate(User, { id: userId }, { passwordHash });
+    await tx.nativeDelete(PasswordResetToken, { user: userId, usedAt: null });
+    return opts.keepApiTokens ? 0 : revokeEveryTokenOfUser(tx, userId);
   });
   await s.sessions.destroyAllForUser(userId);
-  // Once the sessions are gone, so that the live subscriptions rechecking now find them gone.
+  // Once the sessions are gone (and the tokens' revocation committed), so that the live subscriptions rechecking
+  // now find them gone.
   await s.realtime.revoke([`user:${userId}`]);
-  return { userId };
+  s.logger.info(
+    { userId, tokensRevoked, apiTokensKept: Boolean(opts.keepApiTokens) },
+    'password reset: sessions ended',
+  );
+  return { userId, tokensRevoked };
 }
