@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sign as signCookie } from '@fastify/cookie';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '../../../shared/schemas/jobs.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import {
@@ -11,10 +11,12 @@ import {
   type CapturedMail,
   type SmtpCapture,
 } from '../../platform/mail/testing/smtp-capture.ts';
-import { TEST_REDIS_URL } from '../../test/env.ts';
+import { createOrm } from '../../platform/db/orm.ts';
+import { adminUrl, TEST_PG_URL, TEST_REDIS_URL } from '../../test/env.ts';
 import { createStaff, PASSWORD } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { appRouter } from '../../trpc/router.ts';
+import { entities } from '../entities.ts';
 import { FailedJob } from '../jobs/failed-job.entity.ts';
 import { DataImport } from '../imports/import.entity.ts';
 import { startKeel, type KeelProcess } from './testing/keel-process.ts';
@@ -30,6 +32,7 @@ const APP_URL = 'http://localhost:3000';
 const ORIGIN = new URL(APP_URL).origin;
 
 let env: TestEnv;
+let database: string;
 let smtp: SmtpCapture;
 let storageDir: string;
 let api: KeelProcess;
@@ -51,12 +54,25 @@ beforeAll(async () => {
     },
   });
   storageDir = await mkdtemp(path.join(os.tmpdir(), 'keel-secret-scan-'));
-  env = await createTestEnv({ SMTP_URL: smtp.url, STORAGE_LOCAL_DIR: storageDir, APP_URL });
+  // A database of its own: the scan reads every table, and the run's failed jobs and operator actions must not
+  // appear in the other test files' (which share the run's database).
+  database = `keel_scan_${Date.now()}_${randomBytes(3).toString('hex')}`;
+  const databaseUrl = adminUrl(TEST_PG_URL, database);
+  const orm = await createOrm({ databaseUrl, pgliteDir: '', entities, poolMax: 1 });
+  await orm.schema.ensureDatabase({ create: true });
+  await orm.migrator.up();
+  await orm.close(true);
+  env = await createTestEnv({
+    DATABASE_URL: databaseUrl,
+    SMTP_URL: smtp.url,
+    STORAGE_LOCAL_DIR: storageDir,
+    APP_URL,
+  });
   const processEnv = {
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: '0',
-    DATABASE_URL: inject('databaseUrl'),
+    DATABASE_URL: databaseUrl,
     REDIS_URL: TEST_REDIS_URL,
     KEY_PREFIX: env.config.keyPrefix,
     APP_URL,
@@ -77,6 +93,16 @@ afterAll(async () => {
   await env?.close();
   await smtp?.close();
   if (storageDir) await rm(storageDir, { recursive: true, force: true });
+  if (database) {
+    const admin = await createOrm({
+      databaseUrl: adminUrl(TEST_PG_URL, 'postgres'),
+      pgliteDir: '',
+      entities,
+      poolMax: 1,
+    });
+    await admin.em.getConnection().execute(`drop database if exists "${database}" with (force)`);
+    await admin.close(true);
+  }
 });
 
 // ------------------------------------------------------------------------------------------------ HTTP client
@@ -181,7 +207,7 @@ async function redisDump(): Promise<string[]> {
   return out;
 }
 
-/** Rows of every table in the database that contain one of the secrets, as `table: row`. */
+/** Rows of every table of the run's database that contain one of the secrets, as `table: row`. */
 async function databaseHits(values: string[]): Promise<string[]> {
   return withDbScope(env.deps.em, undefined, async (em) => {
     const conn = em.getConnection();
@@ -436,7 +462,7 @@ describe('secrets minted during a full run', () => {
     };
     const dump = await redisDump();
     // What was scanned holds what it should: the mail jobs' index records, the processes' lines about the run.
-    expect(dump.some((t) => t.includes('"template":"export-ready"'))).toBe(true);
+    expect(dump.some((t) => t.includes('mail:export-ready'))).toBe(true);
     expect(api.lines.some((l) => l.includes(organizationId))).toBe(true);
     look('Redis', dump);
     found.push(...(await databaseHits(values)).map((h) => `a secret in PostgreSQL ${h}`));
