@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withDbScope } from '../../platform/db/context.ts';
 import { createLogger } from '../../platform/logger/logger.ts';
@@ -16,6 +16,7 @@ import { RateLimits } from '../../platform/rate-limit/rate-limiter.ts';
 import { callerAs, createOrg } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { PasswordResetToken } from '../auth/password-reset.entity.ts';
+import { passwordResetLetter } from '../auth/password-reset.service.ts';
 import { createMailJob } from './mail.job.ts';
 import { MAIL_JOB } from './mail-requests.ts';
 import { sendMail } from './notifications.service.ts';
@@ -229,6 +230,24 @@ describe('links are minted when the mail is sent', () => {
       anonymous.passwordReset.complete({ token: second, password: 'a brand new passphrase' }),
     ).resolves.toEqual({ ok: true });
   }, 60_000);
+
+  it('two reset mails written at the same moment leave exactly one live link', async () => {
+    const org = await createOrg(env.deps);
+    const letters = await Promise.all(
+      [1, 2].map(() =>
+        withDbScope(env.deps.em, undefined, (em) => passwordResetLetter(env.deps, em, org.owner.email)),
+      ),
+    );
+    const messages = await Promise.all(letters.map((l) => l!.write()));
+    const links = messages.map((m) => (m?.template === 'password-reset' ? m.url : ''));
+    const live = await withDbScope(env.deps.em, undefined, (em) =>
+      em.find(PasswordResetToken, { user: org.owner.id, usedAt: null }, { populate: ['tokenHash'] }),
+    );
+    expect(live).toHaveLength(1);
+    const hashOf = (link: string) =>
+      createHash('sha256').update(new URL(link).searchParams.get('token')!).digest('hex');
+    expect(links.map(hashOf)).toContain(live[0]!.tokenHash);
+  });
 
   it('a retried invitation mail carries a new link, and so does one sent again; only the last one works', async () => {
     const org = await createOrg(env.deps, 'Acme Links');
