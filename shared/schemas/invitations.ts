@@ -30,4 +30,11 @@ export const invitationPreviewOutput = z.object({
 });
 
 export const requestPasswordResetInput = z.object({ email }).strict();
-export const completePasswordResetInput = z.object({ token, password }).strict();
+export const completePasswordResetInput = z
+  .object({
+    token,
+    password,
+    /** Keep the account's API tokens working; by default a reset revokes them with every session. */
+    keepApiTokens: z.boolean().default(false),
+  })
+  .strict();

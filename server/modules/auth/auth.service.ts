@@ -170,6 +170,19 @@ export async function revokeAllTokens(em: Em, organizationId: string, userId: st
   return count;
 }
 
+/**
+ * Revokes every live API token of a user in every organization, in one statement outside any tenant scope (a
+ * password reset ends them all). The caller announces the revocation (the user's key) once it is committed.
+ */
+export async function revokeEveryTokenOfUser(em: Em, userId: string): Promise<number> {
+  return em.nativeUpdate(
+    ApiToken,
+    { user: userId, revokedAt: null },
+    { revokedAt: new Date() },
+    { filters: { [TENANT_FILTER]: false } },
+  );
+}
+
 export interface TokenAuth {
   token: IApiToken;
   user: IUser;

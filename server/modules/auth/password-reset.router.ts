@@ -3,18 +3,30 @@ import {
   requestPasswordResetInput,
 } from '../../../shared/schemas/invitations.ts';
 import { router } from '../../trpc/init.ts';
+import { apiRateLimit } from '../../trpc/middleware/rate-limit.ts';
 import { loginProcedure, publicProcedure } from '../../trpc/procedures.ts';
 import { completePasswordReset, requestPasswordReset } from './password-reset.service.ts';
 
 export const passwordResetRouter = router({
-  /** Always answers ok (unknown emails included); limited to 3 per email an hour. */
-  request: publicProcedure.input(requestPasswordResetInput).mutation(async ({ ctx, input }) => {
-    await requestPasswordReset(ctx.deps, ctx.em, input.email);
-    return { ok: true as const };
-  }),
-  /** Limited per IP like sign-in. Signs the user out everywhere; they sign in with the new password. */
+  /**
+   * Always answers ok, doing the same work for unknown emails. Limited to 3 per email an hour, and by the anonymous
+   * `api` limit per IP (each request queues a mail job, whether or not the address has an account).
+   */
+  request: publicProcedure
+    .use(apiRateLimit)
+    .input(requestPasswordResetInput)
+    .mutation(async ({ ctx, input }) => {
+      await requestPasswordReset(ctx.deps, input.email);
+      return { ok: true as const };
+    }),
+  /**
+   * Limited per IP like sign-in. Signs the user out everywhere and revokes their API tokens (unless
+   * `keepApiTokens`); they sign in with the new password.
+   */
   complete: loginProcedure.input(completePasswordResetInput).mutation(async ({ ctx, input }) => {
-    await completePasswordReset(ctx.deps, ctx.em, input.token, input.password);
+    await completePasswordReset(ctx.deps, ctx.em, input.token, input.password, {
+      keepApiTokens: input.keepApiTokens,
+    });
     return { ok: true as const };
   }),
 });

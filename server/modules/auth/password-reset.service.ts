@@ -1,8 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
 import { AppError } from '../../../shared/errors.ts';
 import type { Em } from '../../platform/db/context.ts';
+import type { Logger } from '../../platform/logger/logger.ts';
 import type { Realtime } from '../../platform/realtime/realtime.ts';
+import type { Letter } from '../notifications/mail-requests.ts';
 import { appLink, sendMail, type DataServices } from '../notifications/notifications.service.ts';
+import { revokeEveryTokenOfUser } from './auth.service.ts';
 import { hashPassword } from './password.ts';
 import { PasswordResetToken } from './password-reset.entity.ts';
 import type { SessionStore } from './session.store.ts';
@@ -12,51 +16,81 @@ export const RESET_TTL_MINUTES = 60;
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 /**
- * Emails a single-use reset link valid for an hour, and invalidates earlier ones. At most three requests per email
- * an hour (the `password_reset` policy), whether or not the address has an account; the answer is the same
- * either way, so it does not reveal who has one.
+ * Asks for a reset link to be emailed. At most three requests per email an hour (the `password_reset` policy),
+ * whether or not the address has an account. The request does the same work either way — the limit, then one mail
+ * job carrying the address — and never reads the users table: the job finds the account and mints the link
+ * (`passwordResetLetter`), so neither the answer nor its timing tells who has an account.
  */
 export async function requestPasswordReset(
-  s: Pick<DataServices, 'rateLimits' | 'queue' | 'config'>,
-  em: Em,
+  s: Pick<DataServices, 'rateLimits' | 'queue'>,
   email: string,
 ): Promise<void> {
   await s.rateLimits.enforce('password_reset', `email:${email}`);
-  const user = await em.findOne(User, { email });
-  if (!user) return;
-  const token = randomBytes(32).toString('base64url');
-  await em.transactional(async (tx) => {
-    await tx.nativeDelete(PasswordResetToken, { user: user.id, usedAt: null });
-    tx.create(PasswordResetToken, {
-      user: user.id,
-      tokenHash: hashToken(token),
-      expiresAt: new Date(Date.now() + RESET_TTL_MINUTES * 60_000),
-    });
-  });
-  await sendMail(
-    s.queue,
-    user.email,
-    {
-      template: 'password-reset',
-      name: user.name,
-      url: appLink(s.config, `/reset-password?token=${token}`),
-      expiresInMinutes: RESET_TTL_MINUTES,
-    },
-    null,
-  );
+  await sendMail(s.queue, { template: 'password-reset', email }, null);
 }
 
 /**
- * Sets the new password if the token is known, unused and unexpired, and signs the user out everywhere (whoever
- * knew the old password is logged out). Marking the token used is the same statement that checks it, so two
- * concurrent uses cannot both succeed.
+ * The mail job's side of a reset request: nothing to send for an address without an account; otherwise a fresh
+ * single-use link, valid for an hour, minted when the message is written. Minting deletes the user's other unused
+ * links in the same transaction, under a lock on the user's row, so however often the job is retried or the user
+ * asks again, at most one link is live, and it is the one in the last message written.
+ */
+export async function passwordResetLetter(
+  s: Pick<DataServices, 'config'>,
+  em: Em,
+  email: string,
+): Promise<Letter | null> {
+  const user = await em.findOne(User, { email });
+  if (!user) return null;
+  return {
+    to: user.email,
+    async write() {
+      const token = randomBytes(32).toString('base64url');
+      const minted = await em.transactional(async (tx) => {
+        if (!(await tx.findOne(User, { id: user.id }, { lockMode: LockMode.PESSIMISTIC_WRITE })))
+          return false;
+        await tx.nativeDelete(PasswordResetToken, { user: user.id, usedAt: null });
+        tx.create(PasswordResetToken, {
+          user: user.id,
+          tokenHash: hashToken(token),
+          expiresAt: new Date(Date.now() + RESET_TTL_MINUTES * 60_000),
+        });
+        return true;
+      });
+      if (!minted) return null;
+      return {
+        template: 'password-reset',
+        name: user.name,
+        url: appLink(s.config, `/reset-password?token=${token}`),
+        expiresInMinutes: RESET_TTL_MINUTES,
+      };
+    },
+  };
+}
+
+export interface CompleteResetOptions {
+  /**
+   * Leave the user's API tokens working. Off unless the caller explicitly asks: a reset is what someone does when
+   * they think their account is compromised, so by default it ends every credential.
+   */
+  keepApiTokens?: boolean;
+}
+
+/**
+ * Sets the new password if the token is known, unused and unexpired, and ends every credential of the account:
+ * every browser session, every other pending reset link and — unless `keepApiTokens` — every API token in every
+ * organization (whoever knew the old password, or took a token with it, is out). Marking the token used is the same
+ * statement that checks it, so two concurrent uses cannot both succeed; the password, the other reset links and the
+ * tokens change in one transaction. Live subscriptions (sessions' and tokens' alike, on every process) end through
+ * the user's revocation key, announced once the sessions are gone.
  */
 export async function completePasswordReset(
-  s: { sessions: SessionStore; realtime: Pick<Realtime, 'revoke'> },
+  s: { sessions: SessionStore; realtime: Pick<Realtime, 'revoke'>; logger: Logger },
   em: Em,
   token: string,
   password: string,
-): Promise<{ userId: string }> {
+  opts: CompleteResetOptions = {},
+): Promise<{ userId: string; tokensRevoked: number }> {
   const tokenHash = hashToken(token);
   const found = await em.findOne(PasswordResetToken, { tokenHash });
   if (!found || found.usedAt)
@@ -66,7 +100,7 @@ export async function completePasswordReset(
   }
   const passwordHash = await hashPassword(password);
   const userId = found.user.id;
-  await em.transactional(async (tx) => {
+  const tokensRevoked = await em.transactional(async (tx) => {
     const claimed = await tx.nativeUpdate(
       PasswordResetToken,
       { tokenHash, usedAt: null, expiresAt: { $gt: new Date() } },
@@ -74,9 +108,16 @@ export async function completePasswordReset(
     );
     if (claimed !== 1) throw new AppError('TOKEN_INVALID', 'This reset link is not valid; request a new one');
     await tx.nativeUpdate(User, { id: userId }, { passwordHash });
+    await tx.nativeDelete(PasswordResetToken, { user: userId, usedAt: null });
+    return opts.keepApiTokens ? 0 : revokeEveryTokenOfUser(tx, userId);
   });
   await s.sessions.destroyAllForUser(userId);
-  // Once the sessions are gone, so that the live subscriptions rechecking now find them gone.
+  // Once the sessions are gone (and the tokens' revocation committed), so that the live subscriptions rechecking
+  // now find them gone.
   await s.realtime.revoke([`user:${userId}`]);
-  return { userId };
+  s.logger.info(
+    { userId, tokensRevoked, apiTokensKept: Boolean(opts.keepApiTokens) },
+    'password reset: sessions ended',
+  );
+  return { userId, tokensRevoked };
 }

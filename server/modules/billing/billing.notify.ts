@@ -2,9 +2,8 @@ import type Stripe from 'stripe';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import type { Logger } from '../../platform/logger/logger.ts';
-import { MAIL_JOB } from '../../platform/mail/mail.job.ts';
-import type { MailMessage } from '../../platform/mail/templates.ts';
 import type { JobContext } from '../../platform/queue/definition.ts';
+import { MAIL_JOB, type MailRequest } from '../notifications/mail-requests.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
 import { BillingNotification, StripeEvent, type NotificationKind } from './billing.entity.ts';
 
@@ -32,7 +31,7 @@ function formatAmount(cents: number | null | undefined, currency: string | null 
  * event, across the organization the event concerned, by the event's id.
  */
 export async function deliverBillingNotifications(
-  ctx: Pick<JobContext, 'dispatch' | 'config'> & { em: Em; logger: Logger },
+  ctx: Pick<JobContext, 'dispatch'> & { em: Em; logger: Logger },
   eventId: string,
 ): Promise<number> {
   return withDbScope(ctx.em, undefined, async (em) => {
@@ -46,26 +45,26 @@ export async function deliverBillingNotifications(
     const event = await em.findOne(StripeEvent, { id: eventId });
     const object = (event?.payload as unknown as Stripe.Event | undefined)?.data.object as
       { amount_due?: number; currency?: string; trial_end?: number | null } | undefined;
-    const billingUrl = new URL('/app/billing', ctx.config.appUrl).toString();
     let sent = 0;
     for (const n of pending) {
       const attempt = ATTEMPTS[n.kind];
       if (!n.recipient || (!attempt && n.kind !== 'trial_will_end')) continue;
       const org = await em.findOne(Organization, { id: n.organization.id });
       const organizationName = org?.name ?? 'your organization';
-      const message: MailMessage = attempt
+      // The billing page's link is added by the mail job; a mail job carries no links.
+      const request: MailRequest = attempt
         ? {
             template: 'payment-failed',
+            to: n.recipient,
             organizationName,
             attempt,
             amount: formatAmount(object?.amount_due, object?.currency),
-            billingUrl,
           }
         : {
             template: 'trial-ending',
+            to: n.recipient,
             organizationName,
             endsAt: new Date((object?.trial_end ?? Date.now() / 1000 + 3 * 86_400) * 1000).toISOString(),
-            billingUrl,
           };
       const claimed = await em.nativeUpdate(
         BillingNotification,
@@ -75,7 +74,7 @@ export async function deliverBillingNotifications(
       );
       if (!claimed) continue;
       try {
-        await ctx.dispatch(MAIL_JOB, { to: n.recipient, message }, { organizationId: n.organization.id });
+        await ctx.dispatch(MAIL_JOB, request, { organizationId: n.organization.id });
         sent += 1;
       } catch (err) {
         await em.nativeUpdate(BillingNotification, { id: n.id }, { status: 'recorded' }, noFilter);

@@ -9,11 +9,9 @@ import { withDbScope, type Em } from '../../platform/db/context.ts';
 import type { JobContext, QueueName } from '../../platform/queue/definition.ts';
 import { MAX_PRESIGN_SECONDS } from '../../platform/storage/s3.ts';
 import { pageAcrossTenants } from '../../platform/db/across-tenants.ts';
-import { User } from '../auth/user.entity.ts';
 import { appLink, notifyInApp, sendMail, type DataServices } from '../notifications/notifications.service.ts';
 import { reportJobProgress, type JobProgressInput } from '../realtime/realtime.service.ts';
 import { countRecords, CSV_HEADER, recordCsvChunks, type RecordFilters } from '../records/records.csv.ts';
-import { Organization } from '../tenancy/organization.entity.ts';
 import { DataExport, type IDataExport, type StoredExportFilters } from './export.entity.ts';
 
 export const EXPORT_JOB = 'exports.run';
@@ -333,7 +331,7 @@ export async function runExport(
         { organizationId, delayMs: EXPORT_TTL_SECONDS * 1000 },
       )
       .catch((err: unknown) => ctx.logger.warn({ err }, 'export purge not scheduled'));
-    await announce(s, em, row, 'ready');
+    await announce(s, row, 'ready');
     return { status: 'completed', rows };
   } catch (err) {
     await s.storage.delete(key).catch(() => undefined);
@@ -388,50 +386,24 @@ export async function failExport(s: DataServices, em: Em, exportId: string, reas
     total: null,
     message: row.error,
   });
-  await announce(s, em, row, 'failed');
+  await announce(s, row, 'failed');
 }
 
-async function announce(
-  s: DataServices,
-  em: Em,
-  row: IDataExport,
-  outcome: 'ready' | 'failed',
-): Promise<void> {
+/** The requester is told: an email (written by the mail job, which signs the download link then) and in-app. */
+async function announce(s: DataServices, row: IDataExport, outcome: 'ready' | 'failed'): Promise<void> {
   const userId = row.requestedBy?.id;
   if (!userId) return;
-  const [user, org] = await Promise.all([
-    em.findOne(User, { id: userId }),
-    em.findOne(Organization, { id: row.organization.id }),
-  ]);
-  if (!user || !org) return;
-  const organizationName = org.name;
-  if (outcome === 'ready') {
-    const { url, expiresAt } = await exportDownload(s, row);
-    await sendMail(
-      s.queue,
-      user.email,
-      {
-        template: 'export-ready',
-        organizationName,
-        rows: row.rowCount ?? 0,
-        url,
-        expiresAt: expiresAt.toISOString(),
-      },
-      org.id,
-    );
-  } else {
-    await sendMail(
-      s.queue,
-      user.email,
-      { template: 'export-failed', organizationName, reason: row.error ?? 'unknown error' },
-      org.id,
-    );
-  }
+  const organizationId = row.organization.id;
+  await sendMail(
+    s.queue,
+    { template: outcome === 'ready' ? 'export-ready' : 'export-failed', exportId: row.id },
+    organizationId,
+  );
   await notifyInApp(s, userId, {
     type: outcome === 'ready' ? 'export.ready' : 'export.failed',
     title: outcome === 'ready' ? 'Your export is ready' : 'Your export failed',
     body: outcome === 'ready' ? `${row.rowCount ?? 0} rows` : row.error,
-    organizationId: org.id,
+    organizationId,
     data: { exportId: row.id, link: appLink(s.config, '/app/exports') },
   });
 }

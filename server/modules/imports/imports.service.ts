@@ -470,7 +470,7 @@ export async function notifyStep(s: DataServices, ctx: StepContext, importId: st
   const row = await ctx.em.findOne(DataImport, { id: importId }, { refresh: true });
   if (!row || !TERMINAL.includes(row.status)) return;
   await publishOutcome(s, row);
-  await announce(s, ctx.em, row);
+  await announce(s, row);
 }
 
 function publishOutcome(s: DataServices, row: IDataImport) {
@@ -488,50 +488,22 @@ function publishOutcome(s: DataServices, row: IDataImport) {
   });
 }
 
-async function announce(s: DataServices, em: Em, row: IDataImport): Promise<void> {
+/** The requester is told: an email (written by the mail job, which signs the report link then) and in-app. */
+async function announce(s: DataServices, row: IDataImport): Promise<void> {
   const userId = row.requestedBy?.id;
   if (!userId) return;
-  const [user, org] = await Promise.all([
-    em.findOne(User, { id: userId }),
-    em.findOne(Organization, { id: row.organization.id }),
-  ]);
-  if (!user || !org) return;
-  if (row.status === 'completed') {
-    await sendMail(
-      s.queue,
-      user.email,
-      {
-        template: 'import-completed',
-        organizationName: org.name,
-        filename: row.filename,
-        rows: row.importedRows ?? 0,
-      },
-      org.id,
-    );
-  } else {
-    const reportUrl = row.reportKey ? (await reportDownload(s, row)).url : null;
-    await sendMail(
-      s.queue,
-      user.email,
-      {
-        template: 'import-failed',
-        organizationName: org.name,
-        filename: row.filename,
-        errorCount: row.errorCount,
-        errors: row.errors
-          .slice(0, 10)
-          .map((e) => ({ ...e, column: e.column.slice(0, 100), reason: e.reason.slice(0, 300) })),
-        reportUrl,
-        ...(row.status === 'failed' && row.error ? { reason: row.error.slice(0, 300) } : {}),
-      },
-      org.id,
-    );
-  }
+  const organizationId = row.organization.id;
+  const completed = row.status === 'completed';
+  await sendMail(
+    s.queue,
+    { template: completed ? 'import-completed' : 'import-failed', importId: row.id },
+    organizationId,
+  );
   await notifyInApp(s, userId, {
-    type: row.status === 'completed' ? 'import.completed' : 'import.failed',
-    title: row.status === 'completed' ? `${row.filename} imported` : `${row.filename} was not imported`,
-    body: row.status === 'completed' ? `${row.importedRows ?? 0} rows` : row.error,
-    organizationId: org.id,
+    type: completed ? 'import.completed' : 'import.failed',
+    title: completed ? `${row.filename} imported` : `${row.filename} was not imported`,
+    body: completed ? `${row.importedRows ?? 0} rows` : row.error,
+    organizationId,
     data: { importId: row.id, link: appLink(s.config, '/app/imports') },
   });
 }
@@ -563,7 +535,7 @@ export async function importChainFailed(s: DataServices, em: Em, event: Callback
   if (!row) return;
   await failImport(s, em, row, event.failedJob?.error ?? 'unknown error');
   await publishOutcome(s, row);
-  await announce(s, em, row);
+  await announce(s, row);
 }
 
 export async function failImport(s: DataServices, em: Em, row: IDataImport, reason: string): Promise<void> {
@@ -600,15 +572,15 @@ export async function importBatchFinished(s: DataServices, em: Em, event: Callba
   if (!user || !org) return;
   await sendMail(
     s.queue,
-    user.email,
     {
       template: 'import-batch-finished',
+      to: user.email,
       organizationName: org.name,
+      batchId,
       files: summary.files,
       imported: summary.completed,
       failed: summary.invalid + summary.failed,
       rows: summary.rows,
-      url: appLink(s.config, `/app/imports?batch=${batchId}`),
     },
     org.id,
   );

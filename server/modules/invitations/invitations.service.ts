@@ -6,9 +6,9 @@ import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { hashPassword } from '../auth/password.ts';
 import { User, type IUser } from '../auth/user.entity.ts';
+import type { Letter } from '../notifications/mail-requests.ts';
 import { appLink, sendMail, type DataServices } from '../notifications/notifications.service.ts';
 import { Membership } from '../tenancy/membership.entity.ts';
-import { Organization } from '../tenancy/organization.entity.ts';
 import { Invitation, type IInvitation } from './invitation.entity.ts';
 
 export const INVITATION_TTL_DAYS = 7;
@@ -30,14 +30,15 @@ export function toInvitationOutput(i: IInvitation) {
 
 /**
  * Invites an email address to the current organization with a role no higher than the inviter's own. Inviting an
- * address again replaces its open invitation (the old link stops working). The link is emailed; only its hash is kept.
+ * address again replaces its open invitation (the old link stops working). The link is minted and emailed by the
+ * mail job (`invitationLetter`); until then the row holds the hash of a secret nobody has, so no link works.
  */
 export async function createInvitation(
-  s: Pick<DataServices, 'queue' | 'config'>,
+  s: Pick<DataServices, 'queue'>,
   em: Em,
   input: {
     organizationId: string;
-    inviter: { id: string; name: string; role: Role };
+    inviter: { id: string; role: Role };
     email: string;
     role: Role;
   },
@@ -54,7 +55,6 @@ export async function createInvitation(
       fieldErrors: { email: ['is already a member'] },
     });
   }
-  const token = randomBytes(32).toString('base64url');
   const invitation = await em.transactional(async (tx) => {
     await tx.nativeUpdate(
       Invitation,
@@ -65,7 +65,7 @@ export async function createInvitation(
       organization: input.organizationId,
       email,
       role: input.role,
-      tokenHash: hashToken(token),
+      tokenHash: unusableTokenHash(),
       invitedBy: input.inviter.id,
       expiresAt: new Date(Date.now() + INVITATION_TTL_DAYS * 86_400_000),
     });
@@ -79,21 +79,51 @@ export async function createInvitation(
     });
     return created;
   });
-  const org = await em.findOneOrFail(Organization, { id: input.organizationId });
-  await sendMail(
-    s.queue,
-    email,
-    {
-      template: 'invitation',
-      organizationName: org.name,
-      inviterName: input.inviter.name,
-      role: input.role,
-      url: appLink(s.config, `/invitations/accept?token=${token}`),
-      expiresAt: invitation.expiresAt.toISOString(),
-    },
-    input.organizationId,
-  );
+  await sendMail(s.queue, { template: 'invitation', invitationId: invitation.id }, input.organizationId);
   return invitation;
+}
+
+/** The hash of a random secret that is thrown away: an invitation whose link has not been minted yet. */
+const unusableTokenHash = () => hashToken(randomBytes(32).toString('base64url'));
+
+/**
+ * The mail job's side of an invitation (run in the invitation's organization): nothing to send once it was
+ * accepted, withdrawn or has expired; otherwise a link minted when the message is written. Minting replaces the
+ * token's hash, only while the invitation is still open, so a retried or repeated mail leaves exactly one working
+ * link — the one in the last message written.
+ */
+export async function invitationLetter(
+  s: Pick<DataServices, 'config'>,
+  em: Em,
+  invitationId: string,
+): Promise<Letter | null> {
+  const open = { id: invitationId, acceptedAt: null, revokedAt: null };
+  const inv = await em.findOne(
+    Invitation,
+    { ...open, expiresAt: { $gt: new Date() } },
+    { populate: ['organization', 'invitedBy'] },
+  );
+  if (!inv) return null;
+  return {
+    to: inv.email,
+    async write() {
+      const token = randomBytes(32).toString('base64url');
+      const minted = await em.nativeUpdate(
+        Invitation,
+        { ...open, expiresAt: { $gt: new Date() } },
+        { tokenHash: hashToken(token) },
+      );
+      if (minted !== 1) return null;
+      return {
+        template: 'invitation',
+        organizationName: inv.organization.name,
+        inviterName: inv.invitedBy?.name ?? 'Someone',
+        role: inv.role,
+        url: appLink(s.config, `/invitations/accept?token=${token}`),
+        expiresAt: inv.expiresAt.toISOString(),
+      };
+    },
+  };
 }
 
 export async function listInvitations(em: Em): Promise<IInvitation[]> {

@@ -1,7 +1,7 @@
-import { createMailJob } from '../../platform/mail/mail.job.ts';
 import type { JobRegistry } from '../../platform/queue/registry.ts';
 import { createExportJobs } from '../exports/exports.jobs.ts';
 import { registerImportJobs } from '../imports/imports.jobs.ts';
+import { createMailJob } from './mail.job.ts';
 import type { DataServices } from './notifications.service.ts';
 
 /**

@@ -1,8 +1,7 @@
 import type { AppDeps } from '../../deps.ts';
 import type { DispatchResult, QueueSystem } from '../../platform/queue/system.ts';
-import { MAIL_JOB } from '../../platform/mail/mail.job.ts';
-import type { MailMessage } from '../../platform/mail/templates.ts';
 import { notifyUser, type NotificationInput } from '../realtime/realtime.service.ts';
+import { MAIL_JOB, type MailRequest } from './mail-requests.ts';
 
 /** What exports, imports, invitations and password resets need from a process, in jobs and in requests alike. */
 export type DataServices = Pick<
@@ -11,17 +10,18 @@ export type DataServices = Pick<
 >;
 
 /**
- * Queues a templated email on the `mail` queue (never sends inline: a slow or failing SMTP server must not hold a
- * request, and the `mail` rate-limit policy is applied where it is sent). `organizationId` is whose share of the
- * policy it counts against; null for mail outside any organization (password resets).
+ * Queues an email on the `mail` queue (never sends inline: a slow or failing SMTP server must not hold a request,
+ * and the `mail` rate-limit policy is applied where it is sent). The request names the message and its ids; the
+ * worker writes it, minting any link then (mail-requests.ts). `organizationId` is whose share of the policy it
+ * counts against, and the tenant scope the worker looks the ids up in; null for mail outside any organization
+ * (password resets).
  */
 export function sendMail(
   queue: QueueSystem,
-  to: string,
-  message: MailMessage,
+  request: MailRequest,
   organizationId: string | null,
 ): Promise<DispatchResult> {
-  return queue.dispatch(MAIL_JOB, { to, message }, { organizationId });
+  return queue.dispatch(MAIL_JOB, request, { organizationId });
 }
 
 /** An in-app notification (user.notifications); failures are logged, never thrown: it accompanies an email. */

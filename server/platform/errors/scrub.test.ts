@@ -28,4 +28,16 @@ describe('scrub', () => {
     expect(msg).toContain('postgres://keel:[Filtered]@db');
     expect(msg).toContain('order 1234567890123'); // not a valid card number: kept
   });
+
+  it('removes the credentials of links: reset and invitation tokens, signed URLs, session cookies', () => {
+    const msg = scrubString(
+      'sent http://localhost:3000/reset-password?token=Zm9vYmFyYmF6cXV4 and ' +
+        '/files/ZXhwb3J0cw?expires=1767225600&name=a.csv&signature=c2lnbmF0dXJl then ' +
+        'https://b.s3.test/k?X-Amz-Credential=AKIAEXAMPLE%2F2026&X-Amz-Signature=0f1e2d3c&X-Amz-Security-Token=dG9r ' +
+        'with cookie keel_session=c2Vzc2lvbg.c2ln; path=/',
+    );
+    for (const leaked of ['Zm9vYmFy', 'c2lnbmF0dXJl', 'AKIAEXAMPLE', '0f1e2d3c', 'dG9r', 'c2Vzc2lvbg'])
+      expect(msg).not.toContain(leaked);
+    expect(msg).toContain('expires=1767225600&name=a.csv'); // not credentials: kept
+  });
 });

@@ -12,7 +12,11 @@ const CREDENTIALS = [
   /Bearer\s+[A-Za-z0-9._~+/=-]{8,}/gi,
 ];
 const URL_PASSWORD = /(\/\/[^:/\s]+:)[^@/\s]+@/g;
-const KEY_VALUE = /\b(pass(?:word|wd)?|secret|token|api[-_]?key)(\s*[=:]\s*)[^\s&,;]+/gi;
+// `name=value` / `name: value` pairs whose name ends in a credential's: query strings of reset and invitation links
+// (`token=`), signed file URLs (`signature=`, S3's `X-Amz-Signature=` and `X-Amz-Credential=`), cookies
+// (`keel_session=`), connection options.
+const KEY_VALUE =
+  /\b([\w-]*?(?:pass(?:word|wd)?|secret|token|api[-_]?key|signature|credential|session(?:[-_]?id)?))(\s*[=:]\s*)[^\s&,;"']+/gi;
 
 function luhn(digits: string): boolean {
   let sum = 0;

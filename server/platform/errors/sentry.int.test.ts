@@ -55,4 +55,17 @@ describe('Sentry reporting', () => {
     expect(text).toContain('charge failed for');
     expect(text).not.toMatch(/4242 4242|keel_AbCd|hunter2/);
   });
+
+  it("keeps credentials out of the console's exception list too", async () => {
+    const obs = env.deps.observability;
+    obs.recordException(
+      new RangeError(
+        'fetch http://localhost:3000/files/eA?expires=1&signature=c2lnbmF0dXJlc2lnbmF0dXJl failed for keel_AbCdEfGhIjKlMnOpQrStUvWxYz012345',
+      ),
+    );
+    await obs.console.flush();
+    const group = (await obs.console.listGroups('exc')).find((g) => g.key.startsWith('RangeError'));
+    expect(group?.sample).toContain('failed for');
+    expect(group?.sample).not.toMatch(/c2lnbmF0dXJl|keel_AbCd/);
+  });
 });

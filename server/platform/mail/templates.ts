@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
-// Every message Keel sends, as data. Jobs carry the data (small, JSON, validated again by the worker) and the worker
-// renders it, so a template fix reaches mail already queued.
+// Every message Keel sends, as data, and its rendering. The mail job writes this data when it sends (links are
+// minted then: it is never queued, see modules/notifications/mail-requests.ts), checks it against `mailMessage` and
+// renders it; so a template fix reaches mail already queued.
 
 const link = z
   .string()

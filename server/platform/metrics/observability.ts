@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { scrubString } from '../errors/scrub.ts';
 import type { ErrorReporter } from '../errors/sentry.ts';
 import { ConsoleMetricsStore } from './console-store.ts';
 import { PrometheusMetrics } from './prometheus.ts';
@@ -116,7 +117,8 @@ export class Observability {
         .map((l) => l.trim())
         .find((l) => l.includes('/server/') && !l.includes('node_modules')) ?? 'unknown';
     const location = frame.replace(/^at\s+/, '').replace(/^.*?\/(server\/[^):]+:\d+).*$/, '$1');
-    this.console.group('exc', `${e.name} @ ${location}`, 0, e.message);
+    // The message is shown in the console: credentials quoted in it (a link, a header) are removed, as for Sentry.
+    this.console.group('exc', `${e.name} @ ${location}`, 0, scrubString(e.message));
     this.reporter?.capture(e);
   }
 

@@ -13,6 +13,8 @@ export interface CapturedMail {
 export interface SmtpCapture {
   url: string;
   messages: CapturedMail[];
+  /** Messages answered with a temporary failure (451) instead of being accepted. */
+  refused: CapturedMail[];
   /** Resolves once `count` messages have arrived (rejects after timeoutMs). */
   waitFor(count: number, timeoutMs?: number): Promise<CapturedMail[]>;
   close(): Promise<void>;
@@ -25,9 +27,18 @@ export function decodeQuotedPrintable(s: string): string {
   return Buffer.from(bytes, 'latin1').toString('utf8');
 }
 
+export interface SmtpCaptureOptions {
+  /**
+   * Answers a message with `451` (try again later) instead of accepting it when this returns true: how a test
+   * makes mail jobs fail and retry against a real SMTP conversation.
+   */
+  refuse?: (mail: CapturedMail) => boolean;
+}
+
 /** A real SMTP server (smtp-server) on a free port that keeps what it receives. */
-export async function startSmtpCapture(): Promise<SmtpCapture> {
+export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<SmtpCapture> {
   const messages: CapturedMail[] = [];
+  const refused: CapturedMail[] = [];
   const waiters: (() => void)[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -39,13 +50,19 @@ export async function startSmtpCapture(): Promise<SmtpCapture> {
       stream.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
         const subject = /^Subject: (.*(?:\r?\n[ \t].*)*)/im.exec(raw)?.[1]?.replace(/\r?\n[ \t]/g, ' ') ?? '';
-        messages.push({
+        const mail: CapturedMail = {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
           raw,
           subject,
           decoded: decodeQuotedPrintable(raw),
-        });
+        };
+        if (opts.refuse?.(mail)) {
+          refused.push(mail);
+          callback(Object.assign(new Error('Temporary failure, try again later'), { responseCode: 451 }));
+          return;
+        }
+        messages.push(mail);
         for (const w of waiters.splice(0)) w();
         callback();
       });
@@ -56,6 +73,7 @@ export async function startSmtpCapture(): Promise<SmtpCapture> {
   return {
     url: `smtp://127.0.0.1:${port}`,
     messages,
+    refused,
     async waitFor(count, timeoutMs = 15_000) {
       const end = Date.now() + timeoutMs;
       while (messages.length < count) {
