@@ -25,7 +25,7 @@ export interface TestEnv {
  * business actions (exports, mail) stay real.
  */
 export const LIFTED_LIMITS = {
-  api: { per: 'user', rules: [{ points: 1e9, duration: 60 }] },
+  api: { per: 'user', rules: [{ points: 1e9, duration: 60 }], lease: 10 },
   login: { per: 'IP', rules: [{ points: 1e9, duration: 60 }] },
   register: { per: 'IP', rules: [{ points: 1e9, duration: 3600 }] },
 };
