@@ -32,7 +32,8 @@ export const LIFTED_LIMITS = {
 
 export async function createTestEnv(
   overrides: Record<string, string> = {},
-  opts: { realLimits?: boolean } = {},
+  /** `logStream`: where the logs go (at LOG_LEVEL), for tests that read what was logged. */
+  opts: { realLimits?: boolean; logStream?: NodeJS.WritableStream } = {},
 ): Promise<TestEnv> {
   const prefix = `keel:test:${randomBytes(4).toString('hex')}:`;
   const config = parseConfig({
@@ -47,7 +48,11 @@ export async function createTestEnv(
     ...overrides,
   });
   const deps = await createDeps(config, {
-    logger: createLogger({ level: config.logLevel, pretty: false }),
+    logger: createLogger({
+      level: config.logLevel,
+      pretty: false,
+      ...(opts.logStream ? { stream: opts.logStream } : {}),
+    }),
     ...(opts.realLimits ? {} : { rateLimitPolicies: LIFTED_LIMITS }),
   });
   return {
