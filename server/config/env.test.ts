@@ -59,7 +59,7 @@ describe('defaults', () => {
       ALLOWED_ORIGINS: 'https://admin.keel.example, https://app.keel.example ,',
       SESSION_SECRET: SECRET,
       SESSION_TTL_HOURS: '12',
-      TRUST_PROXY: 'yes',
+      TRUST_PROXY: '1',
     });
     expect(config).toMatchObject({
       env: 'production',
@@ -70,7 +70,7 @@ describe('defaults', () => {
       appDomain: 'keel.example',
       sessionSecret: SECRET,
       sessionTtlSeconds: 12 * 3600,
-      trustProxy: true,
+      trustProxy: 1,
       seedDemo: false,
     });
     // The app's own origin is always allowed, once.
@@ -85,6 +85,29 @@ describe('defaults', () => {
     expect(loadTestServices({ TEST_REDIS_URL: 'redis://elsewhere:6390' }).redisUrl).toBe(
       'redis://elsewhere:6390',
     );
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it('is off by default and for false, no and 0', () => {
+    for (const value of [undefined, 'false', 'no', '0']) {
+      expect(parseConfig({ TRUST_PROXY: value }).trustProxy).toBe(false);
+    }
+  });
+
+  it('a number is the count of trusted hops', () => {
+    expect(parseConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(parseConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+  });
+
+  it('a list names the trusted proxies by address, CIDR or range name', () => {
+    expect(parseConfig({ TRUST_PROXY: '10.0.0.1, 10.0.0.0/8,fd00::/8,::1,loopback' }).trustProxy).toEqual([
+      '10.0.0.1',
+      '10.0.0.0/8',
+      'fd00::/8',
+      '::1',
+      'loopback',
+    ]);
   });
 });
 
@@ -126,6 +149,22 @@ describe('bad values stop with the variable named', () => {
     const err = configError({ PORT: 'x', NODE_ENV: 'staging', TRUST_PROXY: 'maybe', LOG_LEVEL: 'loud' });
     expect(variables(err).sort()).toEqual(['LOG_LEVEL', 'NODE_ENV', 'PORT', 'TRUST_PROXY']);
   });
+
+  it('TRUST_PROXY=true is refused: it would believe the client-written end of X-Forwarded-For', () => {
+    for (const value of ['true', 'yes', 'TRUE']) {
+      const err = configError({ TRUST_PROXY: value });
+      expect(err.issues).toHaveLength(1);
+      expect(err.issues[0]?.variable).toBe('TRUST_PROXY');
+      expect(err.issues[0]?.message).toMatch(/number of proxies.*addresses/);
+    }
+  });
+
+  it.each(['10.0.0.300', '10.0.0.0/33', 'proxy.internal', '::1/129', '10.0.0.1/8/2', ','])(
+    'TRUST_PROXY=%s (not an address, CIDR or hop count) is refused',
+    (value) => {
+      expect(variables(configError({ TRUST_PROXY: value }))).toEqual(['TRUST_PROXY']);
+    },
+  );
 
   it('a key prefix with characters that would break key patterns is refused', () => {
     expect(variables(configError({ KEY_PREFIX: 'keel *' }))).toEqual(['KEY_PREFIX']);

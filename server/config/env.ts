@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { billingPlans, type BillingPlans } from '../../shared/schemas/billing.ts';
 
@@ -7,6 +8,51 @@ import { billingPlans, type BillingPlans } from '../../shared/schemas/billing.ts
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** proxy-addr's names for the loopback, link-local and private ranges (Fastify hands the list to it). */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGES.has(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Which peers may tell Keel the client's address in X-Forwarded-For: nobody (unset, `false`, `0`), the nearest
+ * N hops (`1` for one load balancer), or the listed proxy addresses and CIDRs. `true` (every hop) is refused: the
+ * leftmost entry is whatever the client wrote, so per-IP limits would count what the attacker chose.
+ */
+const trustProxy = z.string().transform((v, ctx): false | number | string[] => {
+  const value = v.trim().toLowerCase();
+  if (['false', 'no', '0'].includes(value)) return false;
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  if (['true', 'yes'].includes(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'true would believe every X-Forwarded-For entry, which a client writes itself: set the number of proxies ' +
+        'in front of Keel (1 behind one load balancer) or their addresses (10.0.0.1,10.0.0.0/8)',
+    });
+    return z.NEVER;
+  }
+  const entries = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = entries.filter((e) => !isProxyAddress(e));
+  if (!entries.length || bad.length) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be false, a number of proxy hops (1) or proxy addresses/CIDRs (10.0.0.1,10.0.0.0/8); not ${bad.join(', ') || 'empty'}`,
+    });
+    return z.NEVER;
+  }
+  return entries;
+});
 
 const url = (protocols: string[]) =>
   z
@@ -48,7 +94,7 @@ const envSchema = z.object({
   LOG_PRETTY: bool.optional(),
   WEB_DIST: z.string().default('dist/web'),
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
-  TRUST_PROXY: bool.default(false),
+  TRUST_PROXY: trustProxy.optional(),
   SEED_DEMO: bool.optional(),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
@@ -122,7 +168,8 @@ export interface Config {
   logPretty: boolean;
   webDist: string;
   dbPoolMax: number;
-  trustProxy: boolean;
+  /** Fastify's trustProxy: false, a number of trusted hops, or trusted proxy addresses/CIDRs (never `true`). */
+  trustProxy: false | number | string[];
   seedDemo: boolean;
   /** Bearer token for /metrics on the main port; without it (and without metricsPort) /metrics is not served. */
   metricsToken: string | undefined;
@@ -227,7 +274,7 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     logPretty: e.LOG_PRETTY ?? (e.NODE_ENV === 'development' && process.stdout.isTTY === true),
     webDist: e.WEB_DIST,
     dbPoolMax: e.DB_POOL_MAX,
-    trustProxy: e.TRUST_PROXY,
+    trustProxy: e.TRUST_PROXY ?? false,
     seedDemo: e.SEED_DEMO ?? e.NODE_ENV !== 'production',
     metricsToken: e.METRICS_TOKEN,
     metricsPort: e.METRICS_PORT,
