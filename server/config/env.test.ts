@@ -1,8 +1,11 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadTestServices, parseConfig } from './env.ts';
+import { installationSecret } from './installation-secret.ts';
 
 const SECRET = 's'.repeat(32);
 
@@ -85,6 +88,50 @@ describe('defaults', () => {
     expect(loadTestServices({ TEST_REDIS_URL: 'redis://elsewhere:6390' }).redisUrl).toBe(
       'redis://elsewhere:6390',
     );
+  });
+});
+
+describe('the session secret without SESSION_SECRET (issue 17 finding 7)', () => {
+  it('is never a value from the source: two installations without a file sign with different keys', () => {
+    const [one, two] = [parseConfig({}), parseConfig({ NODE_ENV: 'test' })];
+    expect(one.sessionSecret).toMatch(/^[0-9a-f]{64}$/);
+    expect(two.sessionSecret).toMatch(/^[0-9a-f]{64}$/);
+    expect(one.sessionSecret).not.toBe(two.sessionSecret);
+    // File URLs are signed with a key derived from it: they differ too.
+    expect(one.storage.urlSecret).not.toBe(two.storage.urlSecret);
+  });
+
+  it("is the installation's own random secret, kept in a 0600 file and the same on every start", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'keel-secret-'));
+    try {
+      const file = path.join(dir, '.keel', 'session-secret');
+      const load = () => parseConfig({}, { installationSecret: () => installationSecret(file) });
+      const first = load();
+      expect(readFileSync(file, 'utf8').trim()).toBe(first.sessionSecret);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const restarted = load();
+      expect(restarted.sessionSecret).toBe(first.sessionSecret);
+      expect(restarted.storage.urlSecret).toBe(first.storage.urlSecret);
+      // Another installation (another data folder) has another secret.
+      const elsewhere = path.join(dir, 'other', 'session-secret');
+      expect(installationSecret(elsewhere)).not.toBe(first.sessionSecret);
+      // A damaged file is refused rather than replaced (that would sign everybody out) or used.
+      writeFileSync(file, 'short\n');
+      expect(() => load()).toThrow(/does not hold a secret/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('SESSION_SECRET wins, and production without it is refused without touching the file', () => {
+    const fromFile = vi.fn(() => 'f'.repeat(64));
+    expect(parseConfig({ SESSION_SECRET: SECRET }, { installationSecret: fromFile }).sessionSecret).toBe(
+      SECRET,
+    );
+    expect(() => parseConfig({ NODE_ENV: 'production' }, { installationSecret: fromFile })).toThrow(
+      ConfigError,
+    );
+    expect(fromFile).not.toHaveBeenCalled();
   });
 });
 

@@ -1,7 +1,8 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { billingPlans, type BillingPlans } from '../../shared/schemas/billing.ts';
+import { installationSecret } from './installation-secret.ts';
 
 // The only module that reads process.env. Everything else receives a parsed, typed Config.
 
@@ -231,9 +232,15 @@ export class ConfigError extends Error {
   }
 }
 
-const DEV_SESSION_SECRET = 'keel-development-session-secret-not-for-production';
+export interface ParseOptions {
+  /**
+   * The secret to use outside production when SESSION_SECRET is unset. loadConfig reads (or creates) this
+   * installation's secret file; without it a process signs with a random secret of its own.
+   */
+  installationSecret?: () => string;
+}
 
-export function parseConfig(source: Record<string, string | undefined>): Config {
+export function parseConfig(source: Record<string, string | undefined>, opts: ParseOptions = {}): Config {
   // Empty strings mean "unset" so `.env` files with `FOO=` behave like absent variables.
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
   const result = envSchema.safeParse(cleaned);
@@ -250,6 +257,9 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     throw new ConfigError([{ variable: 'STORAGE_S3_BUCKET', message: 'is required when STORAGE_DRIVER=s3' }]);
   }
   const appOrigin = new URL(e.APP_URL).origin;
+  // Never a secret written in the source: anyone could then sign cookies and file URLs for a development or
+  // staging installation.
+  const sessionSecret = e.SESSION_SECRET ?? opts.installationSecret?.() ?? randomBytes(32).toString('hex');
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -268,7 +278,7 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
         ...(e.NODE_ENV === 'development' ? ['http://localhost:5173'] : []),
       ]),
     ],
-    sessionSecret: e.SESSION_SECRET ?? DEV_SESSION_SECRET,
+    sessionSecret,
     sessionTtlSeconds: e.SESSION_TTL_HOURS * 3600,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY ?? (e.NODE_ENV === 'development' && process.stdout.isTTY === true),
@@ -285,13 +295,9 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     storage: {
       driver: e.STORAGE_DRIVER,
       localDir: e.STORAGE_LOCAL_DIR,
-      // Derived from the session secret when unset, so production (which requires that one) never signs with a
-      // well-known key.
+      // Derived from the session secret when unset, so it is never a well-known key either.
       urlSecret:
-        e.STORAGE_URL_SECRET ??
-        createHmac('sha256', e.SESSION_SECRET ?? DEV_SESSION_SECRET)
-          .update('keel:storage-urls')
-          .digest('hex'),
+        e.STORAGE_URL_SECRET ?? createHmac('sha256', sessionSecret).update('keel:storage-urls').digest('hex'),
       s3: {
         bucket: e.STORAGE_S3_BUCKET,
         region: e.STORAGE_S3_REGION,
@@ -325,8 +331,9 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
   };
 }
 
+/** The process's configuration; outside production without SESSION_SECRET, the installation's secret file. */
 export function loadConfig(overrides: Record<string, string | undefined> = {}): Config {
-  return parseConfig({ ...process.env, ...overrides });
+  return parseConfig({ ...process.env, ...overrides }, { installationSecret: () => installationSecret() });
 }
 
 /** Where the test suites find PostgreSQL and Redis (CI's local services unless TEST_PG_URL / TEST_REDIS_URL say otherwise). */
