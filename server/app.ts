@@ -42,7 +42,7 @@ export async function buildApp(deps: AppDeps) {
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY,
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -225,6 +225,15 @@ export async function buildApp(deps: AppDeps) {
   return app;
 }
 export type KeelApp = Awaited<ReturnType<typeof buildApp>>;
+
+/**
+ * Fastify 5 ignores a bare hop count (it trusts nobody then, so every client would share its proxy's address):
+ * TRUST_PROXY=N becomes a function trusting the N nearest hops, whatever their address. That is only safe when
+ * nothing but the proxies can reach Keel's port, which is why docs/operations.md prefers listed addresses.
+ */
+function trustProxyOption(trust: false | number | string[]) {
+  return typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : trust;
+}
 
 function trpcKeyForStatus(status: number): TRPC_ERROR_CODE_KEY {
   if (status === 404) return 'NOT_FOUND';

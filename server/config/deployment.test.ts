@@ -121,10 +121,10 @@ describe('docker-compose.yml', () => {
     expect(config.databaseUrl).toMatch(/@postgres:5432\//);
     expect(config.redisUrl).toBe('redis://redis:6379');
     expect(config.storage.driver).toBe('s3'); // shared by every container, unlike a container's disk
-    expect(config.trustProxy).toBe(true);
+    expect(config.trustProxy).toBe(1);
     const lbPort = service('lb').ports?.[0]?.split(':')[0];
     expect(config.allowedOrigins).toContain(`http://localhost:${lbPort}`);
-    // TRUST_PROXY believes X-Forwarded-For: Keel's own port is published on the loopback address only.
+    // TRUST_PROXY=1 believes the entry its peer adds to X-Forwarded-For: Keel's own port is published on the loopback address only.
     expect(service('app').ports).toEqual(['127.0.0.1:3000:3000']);
   });
 

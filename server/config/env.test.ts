@@ -1,8 +1,11 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadTestServices, parseConfig } from './env.ts';
+import { installationSecret } from './installation-secret.ts';
 
 const SECRET = 's'.repeat(32);
 
@@ -59,7 +62,7 @@ describe('defaults', () => {
       ALLOWED_ORIGINS: 'https://admin.keel.example, https://app.keel.example ,',
       SESSION_SECRET: SECRET,
       SESSION_TTL_HOURS: '12',
-      TRUST_PROXY: 'yes',
+      TRUST_PROXY: '1',
     });
     expect(config).toMatchObject({
       env: 'production',
@@ -70,7 +73,7 @@ describe('defaults', () => {
       appDomain: 'keel.example',
       sessionSecret: SECRET,
       sessionTtlSeconds: 12 * 3600,
-      trustProxy: true,
+      trustProxy: 1,
       seedDemo: false,
     });
     // The app's own origin is always allowed, once.
@@ -85,6 +88,73 @@ describe('defaults', () => {
     expect(loadTestServices({ TEST_REDIS_URL: 'redis://elsewhere:6390' }).redisUrl).toBe(
       'redis://elsewhere:6390',
     );
+  });
+});
+
+describe('the session secret without SESSION_SECRET (issue 17 finding 7)', () => {
+  it('is never a value from the source: two installations without a file sign with different keys', () => {
+    const [one, two] = [parseConfig({}), parseConfig({ NODE_ENV: 'test' })];
+    expect(one.sessionSecret).toMatch(/^[0-9a-f]{64}$/);
+    expect(two.sessionSecret).toMatch(/^[0-9a-f]{64}$/);
+    expect(one.sessionSecret).not.toBe(two.sessionSecret);
+    // File URLs are signed with a key derived from it: they differ too.
+    expect(one.storage.urlSecret).not.toBe(two.storage.urlSecret);
+  });
+
+  it("is the installation's own random secret, kept in a 0600 file and the same on every start", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'keel-secret-'));
+    try {
+      const file = path.join(dir, '.keel', 'session-secret');
+      const load = () => parseConfig({}, { installationSecret: () => installationSecret(file) });
+      const first = load();
+      expect(readFileSync(file, 'utf8').trim()).toBe(first.sessionSecret);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const restarted = load();
+      expect(restarted.sessionSecret).toBe(first.sessionSecret);
+      expect(restarted.storage.urlSecret).toBe(first.storage.urlSecret);
+      // Another installation (another data folder) has another secret.
+      const elsewhere = path.join(dir, 'other', 'session-secret');
+      expect(installationSecret(elsewhere)).not.toBe(first.sessionSecret);
+      // A damaged file is refused rather than replaced (that would sign everybody out) or used.
+      writeFileSync(file, 'short\n');
+      expect(() => load()).toThrow(/does not hold a secret/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('SESSION_SECRET wins, and production without it is refused without touching the file', () => {
+    const fromFile = vi.fn(() => 'f'.repeat(64));
+    expect(parseConfig({ SESSION_SECRET: SECRET }, { installationSecret: fromFile }).sessionSecret).toBe(
+      SECRET,
+    );
+    expect(() => parseConfig({ NODE_ENV: 'production' }, { installationSecret: fromFile })).toThrow(
+      ConfigError,
+    );
+    expect(fromFile).not.toHaveBeenCalled();
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it('is off by default and for false, no and 0', () => {
+    for (const value of [undefined, 'false', 'no', '0']) {
+      expect(parseConfig({ TRUST_PROXY: value }).trustProxy).toBe(false);
+    }
+  });
+
+  it('a number is the count of trusted hops', () => {
+    expect(parseConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(parseConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+  });
+
+  it('a list names the trusted proxies by address, CIDR or range name', () => {
+    expect(parseConfig({ TRUST_PROXY: '10.0.0.1, 10.0.0.0/8,fd00::/8,::1,loopback' }).trustProxy).toEqual([
+      '10.0.0.1',
+      '10.0.0.0/8',
+      'fd00::/8',
+      '::1',
+      'loopback',
+    ]);
   });
 });
 
@@ -126,6 +196,22 @@ describe('bad values stop with the variable named', () => {
     const err = configError({ PORT: 'x', NODE_ENV: 'staging', TRUST_PROXY: 'maybe', LOG_LEVEL: 'loud' });
     expect(variables(err).sort()).toEqual(['LOG_LEVEL', 'NODE_ENV', 'PORT', 'TRUST_PROXY']);
   });
+
+  it('TRUST_PROXY=true is refused: it would believe the client-written end of X-Forwarded-For', () => {
+    for (const value of ['true', 'yes', 'TRUE']) {
+      const err = configError({ TRUST_PROXY: value });
+      expect(err.issues).toHaveLength(1);
+      expect(err.issues[0]?.variable).toBe('TRUST_PROXY');
+      expect(err.issues[0]?.message).toMatch(/number of proxies.*addresses/);
+    }
+  });
+
+  it.each(['10.0.0.300', '10.0.0.0/33', 'proxy.internal', '::1/129', '10.0.0.1/8/2', ','])(
+    'TRUST_PROXY=%s (not an address, CIDR or hop count) is refused',
+    (value) => {
+      expect(variables(configError({ TRUST_PROXY: value }))).toEqual(['TRUST_PROXY']);
+    },
+  );
 
   it('a key prefix with characters that would break key patterns is refused', () => {
     expect(variables(configError({ KEY_PREFIX: 'keel *' }))).toEqual(['KEY_PREFIX']);

@@ -1,12 +1,59 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { billingPlans, type BillingPlans } from '../../shared/schemas/billing.ts';
+import { installationSecret } from './installation-secret.ts';
 
 // The only module that reads process.env. Everything else receives a parsed, typed Config.
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** proxy-addr's names for the loopback, link-local and private ranges (Fastify hands the list to it). */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGES.has(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Which peers may tell Keel the client's address in X-Forwarded-For: nobody (unset, `false`, `0`), the nearest
+ * N hops (`1` for one load balancer), or the listed proxy addresses and CIDRs. `true` (every hop) is refused: the
+ * leftmost entry is whatever the client wrote, so per-IP limits would count what the attacker chose.
+ */
+const trustProxy = z.string().transform((v, ctx): false | number | string[] => {
+  const value = v.trim().toLowerCase();
+  if (['false', 'no', '0'].includes(value)) return false;
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  if (['true', 'yes'].includes(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'true would believe every X-Forwarded-For entry, which a client writes itself: set the number of proxies ' +
+        'in front of Keel (1 behind one load balancer) or their addresses (10.0.0.1,10.0.0.0/8)',
+    });
+    return z.NEVER;
+  }
+  const entries = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = entries.filter((e) => !isProxyAddress(e));
+  if (!entries.length || bad.length) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be false, a number of proxy hops (1) or proxy addresses/CIDRs (10.0.0.1,10.0.0.0/8); not ${bad.join(', ') || 'empty'}`,
+    });
+    return z.NEVER;
+  }
+  return entries;
+});
 
 const url = (protocols: string[]) =>
   z
@@ -56,7 +103,7 @@ const envSchema = z.object({
   LOG_PRETTY: bool.optional(),
   WEB_DIST: z.string().default('dist/web'),
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
-  TRUST_PROXY: bool.default(false),
+  TRUST_PROXY: trustProxy.optional(),
   SEED_DEMO: bool.optional(),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
@@ -132,7 +179,8 @@ export interface Config {
   logPretty: boolean;
   webDist: string;
   dbPoolMax: number;
-  trustProxy: boolean;
+  /** Fastify's trustProxy: false, a number of trusted hops, or trusted proxy addresses/CIDRs (never `true`). */
+  trustProxy: false | number | string[];
   seedDemo: boolean;
   /** Bearer token for /metrics on the main port; without it (and without metricsPort) /metrics is not served. */
   metricsToken: string | undefined;
@@ -208,9 +256,15 @@ function definedOnly(urls: Record<RedisUrlRole, string | undefined>): RedisRoleU
   return Object.fromEntries(Object.entries(urls).filter(([, v]) => v !== undefined));
 }
 
-const DEV_SESSION_SECRET = 'keel-development-session-secret-not-for-production';
+export interface ParseOptions {
+  /**
+   * The secret to use outside production when SESSION_SECRET is unset. loadConfig reads (or creates) this
+   * installation's secret file; without it a process signs with a random secret of its own.
+   */
+  installationSecret?: () => string;
+}
 
-export function parseConfig(source: Record<string, string | undefined>): Config {
+export function parseConfig(source: Record<string, string | undefined>, opts: ParseOptions = {}): Config {
   // Empty strings mean "unset" so `.env` files with `FOO=` behave like absent variables.
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
   const result = envSchema.safeParse(cleaned);
@@ -227,6 +281,9 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     throw new ConfigError([{ variable: 'STORAGE_S3_BUCKET', message: 'is required when STORAGE_DRIVER=s3' }]);
   }
   const appOrigin = new URL(e.APP_URL).origin;
+  // Never a secret written in the source: anyone could then sign cookies and file URLs for a development or
+  // staging installation.
+  const sessionSecret = e.SESSION_SECRET ?? opts.installationSecret?.() ?? randomBytes(32).toString('hex');
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -253,13 +310,13 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
         ...(e.NODE_ENV === 'development' ? ['http://localhost:5173'] : []),
       ]),
     ],
-    sessionSecret: e.SESSION_SECRET ?? DEV_SESSION_SECRET,
+    sessionSecret,
     sessionTtlSeconds: e.SESSION_TTL_HOURS * 3600,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY ?? (e.NODE_ENV === 'development' && process.stdout.isTTY === true),
     webDist: e.WEB_DIST,
     dbPoolMax: e.DB_POOL_MAX,
-    trustProxy: e.TRUST_PROXY,
+    trustProxy: e.TRUST_PROXY ?? false,
     seedDemo: e.SEED_DEMO ?? e.NODE_ENV !== 'production',
     metricsToken: e.METRICS_TOKEN,
     metricsPort: e.METRICS_PORT,
@@ -270,13 +327,9 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     storage: {
       driver: e.STORAGE_DRIVER,
       localDir: e.STORAGE_LOCAL_DIR,
-      // Derived from the session secret when unset, so production (which requires that one) never signs with a
-      // well-known key.
+      // Derived from the session secret when unset, so it is never a well-known key either.
       urlSecret:
-        e.STORAGE_URL_SECRET ??
-        createHmac('sha256', e.SESSION_SECRET ?? DEV_SESSION_SECRET)
-          .update('keel:storage-urls')
-          .digest('hex'),
+        e.STORAGE_URL_SECRET ?? createHmac('sha256', sessionSecret).update('keel:storage-urls').digest('hex'),
       s3: {
         bucket: e.STORAGE_S3_BUCKET,
         region: e.STORAGE_S3_REGION,
@@ -310,8 +363,9 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
   };
 }
 
+/** The process's configuration; outside production without SESSION_SECRET, the installation's secret file. */
 export function loadConfig(overrides: Record<string, string | undefined> = {}): Config {
-  return parseConfig({ ...process.env, ...overrides });
+  return parseConfig({ ...process.env, ...overrides }, { installationSecret: () => installationSecret() });
 }
 
 /** Where the test suites find PostgreSQL and Redis (CI's local services unless TEST_PG_URL / TEST_REDIS_URL say otherwise). */

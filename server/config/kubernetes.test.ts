@@ -220,7 +220,7 @@ describe('deploy/kubernetes', () => {
     const parsed = parseConfig({ ...config, ...SECRET_KEYS });
     expect(parsed.env).toBe('production');
     expect(parsed.storage.driver).toBe('s3'); // files shared by every pod
-    expect(parsed.trustProxy).toBe(true);
+    expect(parsed.trustProxy).toBe(1);
     expect(parsed.metricsPort).toBeDefined();
   }, 30_000);
 

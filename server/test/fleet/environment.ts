@@ -37,8 +37,8 @@ export async function createFleetEnvironment(
     KEY_PREFIX: prefix,
     APP_URL: 'http://localhost:3000',
     SESSION_SECRET: randomBytes(24).toString('hex'),
-    // Behind HAProxy: the client's address comes from X-Forwarded-For.
-    TRUST_PROXY: 'true',
+    // Behind HAProxy (one hop): the client's address is the entry HAProxy adds to X-Forwarded-For.
+    TRUST_PROXY: '1',
     STORAGE_LOCAL_DIR: path.join(dir, 'storage'),
     MAIL_DIR: path.join(dir, 'mail'),
     DB_POOL_MAX: '4',

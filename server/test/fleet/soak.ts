@@ -14,7 +14,7 @@ import { subscriber, type Subscriber } from './ws-client.ts';
 //
 // Each client keeps within Keel's real limits, as a person would: about 35 calls a minute (`api`: 60), one
 // sign-in every ~90 s from its own address (`login`: 5 a minute per IP; addresses are X-Forwarded-For values,
-// as a proxy would send, TRUST_PROXY=true), and its organization's exports under 5 a minute.
+// as a proxy would send, TRUST_PROXY=1), and its organization's exports under 5 a minute.
 
 export interface SoakOptions {
   durationMs: number;

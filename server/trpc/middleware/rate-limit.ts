@@ -30,6 +30,6 @@ export const rateLimit = (policy: PolicyName, keyOf: (ctx: LimitedContext) => st
 export const apiRateLimit = rateLimit('api', (ctx) =>
   ctx.auth ? `user:${ctx.auth.user.id}` : `ip:${ctx.ip}`,
 );
-/** `login` and `register`: per client IP (behind a proxy this needs TRUST_PROXY, or every user shares one IP). */
+/** `login` and `register`: per client IP (behind a proxy this needs TRUST_PROXY set to its hops or addresses, or every user shares one IP). */
 export const loginRateLimit = rateLimit('login', (ctx) => `ip:${ctx.ip}`);
 export const registerRateLimit = rateLimit('register', (ctx) => `ip:${ctx.ip}`);
