@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { runDetached } from '../async/detached.ts';
 import type { Logger } from '../logger/logger.ts';
 
 /**
@@ -68,7 +69,11 @@ export function createRedisHub(url: string, prefix: string, logger?: Logger): Re
     get(role) {
       let conn = connections.get(role);
       if (!conn) {
-        conn = new Redis({ ...redisOptions(url), ...ROLE_OPTIONS[role], connectionName: `keel:${role}` });
+        // A connection may first be asked for while a request is served; its socket, reconnect timers and event
+        // listeners (pub/sub messages) would keep that request's scope for the life of the process.
+        conn = runDetached(
+          () => new Redis({ ...redisOptions(url), ...ROLE_OPTIONS[role], connectionName: `keel:${role}` }),
+        );
         conn.on('error', (err: Error) => {
           // A down Redis emits an error per reconnect attempt; one line per role every 10 s is enough.
           const now = Date.now();
