@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisRoleUrls, RedisUrlRole } from '../../config/env.ts';
+import { runDetached } from '../async/detached.ts';
 import type { HealthCheck } from '../health/health.ts';
 import type { Logger } from '../logger/logger.ts';
 
@@ -105,11 +106,16 @@ export function createRedisHub(
     get(role) {
       let conn = connections.get(role);
       if (!conn) {
-        conn = new Redis({
-          ...redisOptions(urlFor(role)),
-          ...ROLE_OPTIONS[role],
-          connectionName: `keel:${role}`,
-        });
+        // A connection may first be asked for while a request is served; its socket, reconnect timers and event
+        // listeners (pub/sub messages) would keep that request's scope for the life of the process.
+        conn = runDetached(
+          () =>
+            new Redis({
+              ...redisOptions(urlFor(role)),
+              ...ROLE_OPTIONS[role],
+              connectionName: `keel:${role}`,
+            }),
+        );
         conn.on('error', (err: Error) => {
           // A down Redis emits an error per reconnect attempt; one line per role every 10 s is enough.
           const now = Date.now();
@@ -131,7 +137,10 @@ export function createRedisHub(
         const ping = () => {
           let conn = healthConnections.get(serverUrl);
           if (!conn) {
-            conn = new Redis({ ...redisOptions(serverUrl), connectionName: 'keel:health' });
+            // First asked for by a /readyz request: detached like the role connections.
+            conn = runDetached(
+              () => new Redis({ ...redisOptions(serverUrl), connectionName: 'keel:health' }),
+            );
             conn.on('error', () => {}); // the check reports it; the role connections log it
             healthConnections.set(serverUrl, conn);
           }
