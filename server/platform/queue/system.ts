@@ -400,15 +400,10 @@ export class QueueSystem {
     }
     await Promise.all(
       [...byQueue].map(async ([queue, jobs]) => {
-        const bee = this.producer(queue);
-        await bee.ready();
-        if (jobs.length === 1) {
-          await jobs[0]!.save();
-          return;
-        }
-        const errors = await bee.saveAll(jobs);
-        const first = errors.values().next();
-        if (!first.done) throw first.value;
+        await this.producer(queue).ready();
+        // One save per job, not bee's saveAll: a batch cannot reload scripts lost with a Redis restart (bee.ts).
+        // node_redis writes them without waiting for replies, so they still share round trips.
+        await Promise.all(jobs.map((job) => job.save()));
       }),
     );
   }
