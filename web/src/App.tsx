@@ -1,5 +1,5 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useState, type ComponentType } from 'react';
 import { BrowserRouter, Link, Navigate, Route, Routes } from 'react-router';
 import { BillingPage as TenantBillingPage } from './app/BillingPage.tsx';
 import { DocumentPage } from './app/documents/DocumentPage.tsx';
@@ -29,6 +29,8 @@ import { PerformancePage } from './ops/PerformancePage.tsx';
 import { QueuesPage } from './ops/QueuesPage.tsx';
 import { TenantPage } from './ops/TenantPage.tsx';
 import { TenantsPage } from './ops/TenantsPage.tsx';
+import { childPath, routesOf, type Area, type RouteId } from './routes.ts';
+import { RoutePage } from './RoutePage.tsx';
 import { TRPCProvider, trpcClient } from './trpc.ts';
 import { isRetryable } from './ui/errors.ts';
 import { CenteredPage } from './ui/layout.tsx';
@@ -46,6 +48,48 @@ function makeQueryClient() {
   });
 }
 
+/** The component of every page of the route table (web/src/routes.ts); the table decides who may see it. */
+const PAGES: Record<RouteId, ComponentType> = {
+  'app.home': HomePage,
+  'app.documents': DocumentsPage,
+  'app.document': DocumentPage,
+  'app.exports': ExportsPage,
+  'app.imports': ImportsPage,
+  'app.members': MembersPage,
+  'app.tokens': TokensPage,
+  'app.billing': TenantBillingPage,
+  'ops.home': OpsHomePage,
+  'ops.queues': QueuesPage,
+  'ops.jobs': JobsPage,
+  'ops.job': JobPage,
+  'ops.batches': BatchesPage,
+  'ops.flags': FlagsPage,
+  'ops.flag': FlagPage,
+  'ops.tenants': TenantsPage,
+  'ops.tenant': TenantPage,
+  'ops.billing': BillingPage,
+  'ops.alerts': AlertsPage,
+  'ops.performance': PerformancePage,
+  'ops.audit': AuditPage,
+};
+
+function pageRoutes(area: Area) {
+  return routesOf(area).map((route) => {
+    const Page = PAGES[route.id];
+    const element = (
+      <RoutePage route={route}>
+        <Page />
+      </RoutePage>
+    );
+    const path = childPath(route);
+    return path === '' ? (
+      <Route key={route.id} index element={element} />
+    ) : (
+      <Route key={route.id} path={path} element={element} />
+    );
+  });
+}
+
 export function App() {
   const [queryClient] = useState(makeQueryClient);
   return (
@@ -60,29 +104,10 @@ export function App() {
             <Route path="/reset-password" element={<ResetPasswordPage />} />
             <Route path="/invitations/accept" element={<AcceptInvitationPage />} />
             <Route path="/app" element={<TenantShell />}>
-              <Route index element={<HomePage />} />
-              <Route path="documents" element={<DocumentsPage />} />
-              <Route path="documents/:id" element={<DocumentPage />} />
-              <Route path="exports" element={<ExportsPage />} />
-              <Route path="imports" element={<ImportsPage />} />
-              <Route path="members" element={<MembersPage />} />
-              <Route path="tokens" element={<TokensPage />} />
-              <Route path="billing" element={<TenantBillingPage />} />
+              {pageRoutes('app')}
             </Route>
             <Route path="/ops" element={<OpsShell />}>
-              <Route index element={<OpsHomePage />} />
-              <Route path="queues" element={<QueuesPage />} />
-              <Route path="jobs" element={<JobsPage />} />
-              <Route path="jobs/:id" element={<JobPage />} />
-              <Route path="batches" element={<BatchesPage />} />
-              <Route path="flags" element={<FlagsPage />} />
-              <Route path="flags/:key" element={<FlagPage />} />
-              <Route path="tenants" element={<TenantsPage />} />
-              <Route path="tenants/:id" element={<TenantPage />} />
-              <Route path="billing" element={<BillingPage />} />
-              <Route path="alerts" element={<AlertsPage />} />
-              <Route path="performance" element={<PerformancePage />} />
-              <Route path="audit" element={<AuditPage />} />
+              {pageRoutes('ops')}
               <Route path="*" element={<OpsNotFound />} />
             </Route>
             <Route path="*" element={<NotFound />} />
