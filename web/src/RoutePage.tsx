@@ -2,7 +2,7 @@ import type { ReactNode } from 'react';
 import { Link } from 'react-router';
 import type { Role } from '../../shared/permissions.ts';
 import { useMe } from './auth/session.tsx';
-import { accessTo, type Access, type PageRoute } from './routes.ts';
+import { accessTo, areaOf, type Access, type PageRoute } from './routes.ts';
 
 /**
  * A page of the route table, shown only to who may use it. Anyone else (a link, a bookmark, an old tab) gets a page
@@ -11,8 +11,13 @@ import { accessTo, type Access, type PageRoute } from './routes.ts';
 export function RoutePage({ route, children }: { route: PageRoute; children: ReactNode }) {
   const me = useMe();
   const access = accessTo(route.needs, me);
-  if (!access.ok) return <NotAvailable title={route.title} access={access} />;
-  return children;
+  return (
+    <>
+      {/* React hoists <title> into the document head: every page of the table names itself in the tab. */}
+      <title>{`${route.title} · ${areaOf(route) === 'ops' ? 'Keel Ops' : 'Keel'}`}</title>
+      {access.ok ? children : <NotAvailable title={route.title} access={access} />}
+    </>
+  );
 }
 
 const plural: Record<Role, string> = { owner: 'owners', admin: 'admins', member: 'members' };
