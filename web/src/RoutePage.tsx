@@ -1,7 +1,8 @@
-import type { ReactNode } from 'react';
+import { Suspense, type ReactNode } from 'react';
 import { Link } from 'react-router';
 import type { Role } from '../../shared/permissions.ts';
 import { useMe } from './auth/session.tsx';
+import { Loading } from './ui/states.tsx';
 import { accessTo, areaOf, type Access, type PageRoute } from './routes.ts';
 
 /**
@@ -15,7 +16,11 @@ export function RoutePage({ route, children }: { route: PageRoute; children: Rea
     <>
       {/* React hoists <title> into the document head: every page of the table names itself in the tab. */}
       <title>{`${route.title} · ${areaOf(route) === 'ops' ? 'Keel Ops' : 'Keel'}`}</title>
-      {access.ok ? children : <NotAvailable title={route.title} access={access} />}
+      {access.ok ? (
+        <Suspense fallback={<Loading label={`Loading ${route.title.toLowerCase()}…`} />}>{children}</Suspense>
+      ) : (
+        <NotAvailable title={route.title} access={access} />
+      )}
     </>
   );
 }
