@@ -62,20 +62,23 @@ describe('object keys that exist on Object.prototype (issue 17, finding 3)', () 
   }
 
   it('in a query string, nested, and in a batch', async () => {
-    const query = await get('invitations.preview', '{"json":{"token":"x","constructor":1,"toString":2}}');
+    const query = await get('invitations.preview', '{"json":{"token":"x","toString":2}}');
     expect(query.status, query.text).toBe(400);
     expect(trpcErrorOf(query)?.data.fieldErrors).toMatchObject({ toString: ['is not an accepted field'] });
 
     const cookie = await signIn(org.owner.email);
-    const nested = await post(
-      'organization.update',
-      '{"json":{"settings":{"valueOf":1,"constructor":2,"locale":"fr"}}}',
-      { cookie },
-    );
+    const nested = await post('organization.update', '{"json":{"settings":{"valueOf":1,"locale":"fr"}}}', {
+      cookie,
+    });
     expect(nested.status, nested.text).toBe(400);
     expect(trpcErrorOf(nested)?.data.fieldErrors).toMatchObject({
       'settings.valueOf': ['is not an accepted field'],
-      'settings.constructor': ['is not an accepted field'],
+    });
+    // Reserved keys are refused wherever they are, before any schema reads the input.
+    const reserved = await post('organization.update', '{"json":{"settings":{"constructor":2}}}', { cookie });
+    expect(reserved.status, reserved.text).toBe(400);
+    expect(trpcErrorOf(reserved)?.data.fieldErrors).toEqual({
+      settings: ['"constructor" is not an accepted field'],
     });
 
     const batch = await post(

@@ -3,10 +3,16 @@ import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { IsolationLevel, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { AppError, clientMessage } from '../../../shared/errors.ts';
-import type { ExportFilters, ExportOutput, ExportStatus } from '../../../shared/schemas/exports.ts';
+import {
+  exportFilters,
+  type ExportFilters,
+  type ExportOutput,
+  type ExportStatus,
+} from '../../../shared/schemas/exports.ts';
 import type { OrganizationTier } from '../../../shared/schemas/tenancy.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import type { JobContext, QueueName } from '../../platform/queue/definition.ts';
+import { PermanentFailure } from '../../platform/queue/runner.ts';
 import { MAX_PRESIGN_SECONDS } from '../../platform/storage/s3.ts';
 import { pageAcrossTenants } from '../../platform/db/across-tenants.ts';
 import { appLink, notifyInApp, sendMail, type DataServices } from '../notifications/notifications.service.ts';
@@ -236,6 +242,13 @@ export async function runExport(
   if (row.status === 'completed' || row.status === 'cancelled' || row.status === 'failed')
     return { status: row.status };
   if (row.cancelRequestedAt) return finishCancelled(s, em, row);
+  // Filters stored before the request schema limited dates (or written by other means) can never be exported:
+  // the job fails once, saying why, instead of retrying a query PostgreSQL will always refuse.
+  if (!exportFilters.safeParse(row.filters).success) {
+    row.error = UNUSABLE_FILTERS;
+    await em.flush();
+    throw new PermanentFailure(`Export ${row.id} has filters that cannot be queried`);
+  }
 
   row.status = 'running';
   row.startedAt = new Date();
@@ -368,6 +381,8 @@ async function finishCancelled(s: DataServices, em: Em, row: IDataExport): Promi
   });
   return { status: 'cancelled' };
 }
+
+export const UNUSABLE_FILTERS = 'The export cannot run: its dates must be between the years 1900 and 9999';
 
 /** What the requester is told when an export failed for a reason not meant for them. */
 export const EXPORT_FAILED =
