@@ -54,3 +54,11 @@ export class AppError extends Error {
 }
 
 export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
+
+/**
+ * What a client may be shown about a failure: an AppError's message is written for clients; anything else (a
+ * database, storage or runtime error) carries internal text — SQL, hosts, paths — and is replaced by `fallback`.
+ */
+export function clientMessage(err: unknown, fallback: string): string {
+  return err instanceof AppError ? err.message : fallback;
+}

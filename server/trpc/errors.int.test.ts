@@ -11,6 +11,7 @@ let server: RunningServer;
 let org: TestOrg;
 const logs = new LogCapture();
 const ORIGIN = 'http://localhost:3000';
+const DECODE_FAILED = 'The request could not be decoded (malformed JSON or superjson)';
 
 beforeAll(async () => {
   env = await createTestEnv({ LOG_LEVEL: 'warn' }, { logStream: logs });
@@ -61,20 +62,23 @@ describe('object keys that exist on Object.prototype (issue 17, finding 3)', () 
   }
 
   it('in a query string, nested, and in a batch', async () => {
-    const query = await get('invitations.preview', '{"json":{"token":"x","constructor":1,"toString":2}}');
+    const query = await get('invitations.preview', '{"json":{"token":"x","toString":2}}');
     expect(query.status, query.text).toBe(400);
     expect(trpcErrorOf(query)?.data.fieldErrors).toMatchObject({ toString: ['is not an accepted field'] });
 
     const cookie = await signIn(org.owner.email);
-    const nested = await post(
-      'organization.update',
-      '{"json":{"settings":{"valueOf":1,"constructor":2,"locale":"fr"}}}',
-      { cookie },
-    );
+    const nested = await post('organization.update', '{"json":{"settings":{"valueOf":1,"locale":"fr"}}}', {
+      cookie,
+    });
     expect(nested.status, nested.text).toBe(400);
     expect(trpcErrorOf(nested)?.data.fieldErrors).toMatchObject({
       'settings.valueOf': ['is not an accepted field'],
-      'settings.constructor': ['is not an accepted field'],
+    });
+    // Reserved keys are refused wherever they are, before any schema reads the input.
+    const reserved = await post('organization.update', '{"json":{"settings":{"constructor":2}}}', { cookie });
+    expect(reserved.status, reserved.text).toBe(400);
+    expect(trpcErrorOf(reserved)?.data.fieldErrors).toEqual({
+      settings: ['"constructor" is not an accepted field'],
     });
 
     const batch = await post(
@@ -95,6 +99,62 @@ describe('object keys that exist on Object.prototype (issue 17, finding 3)', () 
     expect(polluted.status).toBeLessThan(500);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+});
+
+describe('malformed transport input is a typed 400 with a fixed message (issue 17, finding 12)', () => {
+  // Each is refused before any procedure runs, by JSON or superjson decoding; the runtime's or the library's own
+  // message ("Cannot destructure property…", "Maximum call stack size exceeded", a class name, a URL) is not
+  // the client's business.
+  const undecodable = [
+    'null',
+    '{"json":{"a":"x"},"meta":{"values":"x"}}',
+    '{"json":{"a":1},"meta":{"values":{"a":["custom","x"]}}}',
+    '{"json":{"a":1},"meta":{"values":{"a":[["class","X"]]}}}',
+    '{"json":{"a":1},"meta":{"values":{"a":["map"]}}}',
+    '{"json":[1],"meta":{"values":{"0":["set"]}}}',
+    '{"json":{"a":"x"},"meta":{"values":{"a":["bigint"]}}}',
+    '{"json":{"a":"x"},"meta":{"values":{"a":["regexp"]}}}',
+    '{"json":{"a":"x"},"meta":{"values":{"__proto__.x":["Date"]}}}',
+    '{"json":{"a":"x"},"meta":{"values":{"a.constructor":["Date"]}}}',
+  ];
+  const internal =
+    /destructure|call stack|iterable|BigInt|RegExp|class|github|__proto__|constructor|TypeError/i;
+
+  for (const body of undecodable) {
+    it(`${body} as a body and as a query input`, async () => {
+      const responses = [
+        await post('auth.signIn', body),
+        await get('invitations.preview', body),
+        await post('auth.signIn,auth.signIn?batch=1', `{"0":${body},"1":${body}}`),
+      ];
+      for (const res of responses) {
+        expect(res.status, res.text).toBe(400);
+        const error = trpcErrorOf(res);
+        expect(error?.data).toMatchObject({ code: 'BAD_REQUEST', appCode: 'VALIDATION_FAILED' });
+        expect(error?.message).toBe(DECODE_FAILED);
+        expect(res.text).not.toMatch(internal);
+      }
+    });
+  }
+
+  it('malformed JSON gets the same fixed message', async () => {
+    for (const res of [
+      await post('auth.signIn', '{"json": {"email": "x@y.z", '),
+      await get('invitations.preview', '{not json'),
+    ]) {
+      expect(res.status, res.text).toBe(400);
+      expect(trpcErrorOf(res)).toMatchObject({
+        message: DECODE_FAILED,
+        data: { appCode: 'VALIDATION_FAILED' },
+      });
+    }
+  });
+
+  it("tRPC's own refusals keep their fixed messages", async () => {
+    const unknown = await get('auth.nope', '{"json":{}}');
+    expect(unknown.status).toBe(404);
+    expect(trpcErrorOf(unknown)?.message).toMatch(/No procedure found/);
   });
 });
 

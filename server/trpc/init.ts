@@ -101,8 +101,12 @@ const t = initTRPC.context<InnerContext>().create({
       appCode = 'INTERNAL';
       message = 'Internal server error';
     } else {
-      // Errors tRPC raises itself (unparsable body, unsupported content type, unknown procedure, …).
+      // Errors tRPC raises itself (unparsable body, unsupported content type, unknown procedure, …). Its own have
+      // fixed messages; one with a cause is a decoding failure whose message is the library's or the runtime's
+      // ("Cannot destructure property 'json' of 'payload' as it is null", "Maximum call stack size exceeded"), so
+      // the client gets a fixed one.
       appCode = TRPC_APP_CODES[error.code] ?? 'VALIDATION_FAILED';
+      if (cause !== undefined) message = 'The request could not be decoded (malformed JSON or superjson)';
     }
     const data: ErrorData = {
       code: shape.data.code,

@@ -7,10 +7,15 @@ import { mapErrors } from './middleware/errors.ts';
 import { originCheck } from './middleware/origin-check.ts';
 import { apiRateLimit, loginRateLimit, registerRateLimit } from './middleware/rate-limit.ts';
 import { requireStaff } from './middleware/staff.ts';
+import { wellFormedInput } from './middleware/well-formed.ts';
 import { resolveTenant } from './middleware/tenant.ts';
 
-/** Anyone; gets an EntityManager fork (ctx.em). */
-export const publicProcedure = baseProcedure.use(mapErrors).use(originCheck).use(dbScope);
+/** Anyone; gets an EntityManager fork (ctx.em). Input with lone surrogates or reserved keys is refused first. */
+export const publicProcedure = baseProcedure
+  .use(mapErrors)
+  .use(wellFormedInput)
+  .use(originCheck)
+  .use(dbScope);
 /** A verified user (session cookie or API token): ctx.auth. */
 export const authedProcedure = publicProcedure.use(authenticate).use(apiRateLimit);
 /** A member of the resolved organization, with the EntityManager scoped to it: ctx.tenant. */

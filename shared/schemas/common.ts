@@ -8,13 +8,36 @@ const noControlChars = (s: string) =>
     return (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f;
   });
 
+/**
+ * A lone UTF-16 surrogate is not text: PostgreSQL refuses it in text and jsonb columns (a 500 after the input was
+ * accepted), and no encoder can write it out. Every string of every input is checked by the `wellFormedInput`
+ * middleware (server/trpc); schemas use `isWellFormed` for their own refinements.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const isWellFormed = (s: string) => !LONE_SURROGATE.test(s);
+export const NOT_WELL_FORMED = 'must be well-formed text (no lone UTF-16 surrogates)';
+
 export const text = (max: number) =>
   z
     .string()
     .trim()
     .min(1, 'is required')
     .max(max, `must be at most ${max} characters`)
-    .refine(noControlChars, 'must not contain control characters');
+    .refine(noControlChars, 'must not contain control characters')
+    .refine(isWellFormed, NOT_WELL_FORMED);
+
+/**
+ * Dates a person or a filter can mean. JavaScript dates reach ±275,760 years, which PostgreSQL and ISO-8601 text
+ * with four-digit years cannot carry: such a date would be accepted here and fail in the database (or in a job,
+ * on every retry).
+ */
+export const MIN_DATE = new Date('1900-01-01T00:00:00.000Z');
+export const MAX_DATE = new Date('9999-12-31T23:59:59.999Z');
+export const dateInRange = () =>
+  z.coerce
+    .date('must be a date')
+    .min(MIN_DATE, 'must be in the year 1900 or later')
+    .max(MAX_DATE, 'must be in the year 9999 or earlier');
 
 export const uuid = z.uuid();
 export const email = z

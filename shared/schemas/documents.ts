@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { infiniteListInput, text, uuid } from './common.ts';
+import { infinitePage, text, uuid } from './common.ts';
 import { lastEventIdInput } from './realtime.ts';
 
 export const DOCUMENT_CONTENT_MAX = 20_000;
@@ -51,7 +51,29 @@ export const updateDocumentInput = z
     path: ['title'],
   });
 
-export const listDocumentsInput = infiniteListInput({});
+/**
+ * A page cursor as `documents.list` returns it: the last item's `updatedAt` (ISO-8601) and id. Anything else is
+ * refused here: a free-form cursor reached PostgreSQL as a uuid and a timestamp it could not read (a 500).
+ */
+export const DOCUMENT_CURSOR =
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const documentCursor = z
+  .string()
+  .max(100)
+  .regex(DOCUMENT_CURSOR, 'is not a cursor returned by documents.list')
+  .refine(
+    (c) => !Number.isNaN(new Date(c.slice(0, 24)).getTime()),
+    'is not a cursor returned by documents.list',
+  );
+
+// The paging fields an infinite query sends (`infinitePage`), with this list's own cursor format.
+export const listDocumentsInput = z
+  .object({
+    limit: z.number().int().min(1).max(100).default(25),
+    ...infinitePage,
+    cursor: documentCursor.nullish(),
+  })
+  .strict();
 
 export const documentIdInput = z.object({ id: uuid }).strict();
 

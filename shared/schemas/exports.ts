@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { uuid } from './common.ts';
+import { dateInRange, uuid } from './common.ts';
 import { RECORD_STATUSES } from './records.ts';
 
 export const EXPORT_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -8,8 +8,8 @@ export type ExportStatus = (typeof EXPORT_STATUSES)[number];
 /** Which records an export contains: created in [from, to) and, when given, in one of the statuses. */
 export const exportFilters = z
   .object({
-    from: z.coerce.date().nullish(),
-    to: z.coerce.date().nullish(),
+    from: dateInRange().nullish(),
+    to: dateInRange().nullish(),
     statuses: z
       .array(z.enum(RECORD_STATUSES))
       .max(RECORD_STATUSES.length)

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { text, uuid } from './common.ts';
+import { dateInRange, text, uuid } from './common.ts';
 
 export const FLAG_KINDS = ['boolean', 'variant'] as const;
 export type FlagKind = (typeof FLAG_KINDS)[number];
@@ -44,7 +44,7 @@ export const createFlagInput = z
     enabled: z.boolean().default(false),
     rolloutPercentage: percentage.default(0),
     owner: text(120),
-    expectedRemovalAt: z.coerce.date().nullable().default(null),
+    expectedRemovalAt: dateInRange().nullable().default(null),
   })
   .strict();
 export type CreateFlagInput = z.infer<typeof createFlagInput>;
@@ -59,7 +59,7 @@ export const updateFlagInput = z
     enabled: z.boolean().optional(),
     rolloutPercentage: percentage.optional(),
     owner: text(120).optional(),
-    expectedRemovalAt: z.coerce.date().nullable().optional(),
+    expectedRemovalAt: dateInRange().nullable().optional(),
   })
   .strict();
 export type UpdateFlagInput = z.infer<typeof updateFlagInput>;

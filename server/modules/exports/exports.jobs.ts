@@ -22,7 +22,8 @@ export function createExportJobs(s: DataServices) {
     withoutOverlapping: { key: (p) => p.organizationId, releaseAfterMs: 2_000 },
     tags: (p) => [`org:${p.organizationId}`],
     handle: (p, ctx) => runExport(s, ctx, p.exportId),
-    failed: (p, failure, ctx) => failExport(s, ctx.em, p.exportId, failure.error),
+    // The failure's message is internal (SQL, storage): the requester gets the reason recorded for clients.
+    failed: (p, _failure, ctx) => failExport(s, ctx.em, p.exportId),
   });
   const purge = defineJob({
     name: EXPORT_PURGE_JOB,

@@ -2,11 +2,17 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { IsolationLevel, UniqueConstraintViolationException } from '@mikro-orm/core';
-import { AppError } from '../../../shared/errors.ts';
-import type { ExportFilters, ExportOutput, ExportStatus } from '../../../shared/schemas/exports.ts';
+import { AppError, clientMessage } from '../../../shared/errors.ts';
+import {
+  exportFilters,
+  type ExportFilters,
+  type ExportOutput,
+  type ExportStatus,
+} from '../../../shared/schemas/exports.ts';
 import type { OrganizationTier } from '../../../shared/schemas/tenancy.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import type { JobContext, QueueName } from '../../platform/queue/definition.ts';
+import { PermanentFailure } from '../../platform/queue/runner.ts';
 import { MAX_PRESIGN_SECONDS } from '../../platform/storage/s3.ts';
 import { pageAcrossTenants } from '../../platform/db/across-tenants.ts';
 import { appLink, notifyInApp, sendMail, type DataServices } from '../notifications/notifications.service.ts';
@@ -236,6 +242,13 @@ export async function runExport(
   if (row.status === 'completed' || row.status === 'cancelled' || row.status === 'failed')
     return { status: row.status };
   if (row.cancelRequestedAt) return finishCancelled(s, em, row);
+  // Filters stored before the request schema limited dates (or written by other means) can never be exported:
+  // the job fails once, saying why, instead of retrying a query PostgreSQL will always refuse.
+  if (!exportFilters.safeParse(row.filters).success) {
+    row.error = UNUSABLE_FILTERS;
+    await em.flush();
+    throw new PermanentFailure(`Export ${row.id} has filters that cannot be queried`);
+  }
 
   row.status = 'running';
   row.startedAt = new Date();
@@ -340,9 +353,10 @@ export async function runExport(
     if (!fresh) throw err;
     if (abort.signal.reason instanceof ExportCancelled || fresh.cancelRequestedAt)
       return finishCancelled(s, em, fresh);
-    // Back to queued until the queue decides: a retry runs it again, the last failure calls failExport.
+    // Back to queued until the queue decides: a retry runs it again, the last failure calls failExport. The
+    // requester sees why only when it is meant for them; the cause itself stays in the job's record (staff).
     fresh.status = 'queued';
-    fresh.error = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+    fresh.error = clientMessage(err, EXPORT_FAILED).slice(0, 500);
     await em.flush();
     throw err;
   } finally {
@@ -368,13 +382,22 @@ async function finishCancelled(s: DataServices, em: Em, row: IDataExport): Promi
   return { status: 'cancelled' };
 }
 
-/** The job's last attempt failed: record why, tell the requester. */
-export async function failExport(s: DataServices, em: Em, exportId: string, reason: string): Promise<void> {
+export const UNUSABLE_FILTERS = 'The export cannot run: its dates must be between the years 1900 and 9999';
+
+/** What the requester is told when an export failed for a reason not meant for them. */
+export const EXPORT_FAILED =
+  'The export could not be completed; try again, or contact support if it keeps failing';
+
+/**
+ * The job's last attempt failed: record why, tell the requester. `reason` is shown to them: without one, the
+ * reason the last attempt recorded (already fit for clients), or EXPORT_FAILED.
+ */
+export async function failExport(s: DataServices, em: Em, exportId: string, reason?: string): Promise<void> {
   const row = await em.findOne(DataExport, { id: exportId }, { refresh: true });
   if (!row || row.status === 'completed' || row.status === 'cancelled') return;
   if (row.fileKey) await s.storage.delete(row.fileKey).catch(() => undefined);
   row.status = 'failed';
-  row.error = reason.slice(0, 500);
+  row.error = (reason ?? row.error ?? EXPORT_FAILED).slice(0, 500);
   row.fileKey = null;
   row.finishedAt = new Date();
   await em.flush();

@@ -533,7 +533,8 @@ export async function importChainFailed(s: DataServices, em: Em, event: Callback
   if (!event.chainId) return;
   const row = await em.findOne(DataImport, { jobId: event.chainId }, { refresh: true });
   if (!row) return;
-  await failImport(s, em, row, event.failedJob?.error ?? 'unknown error');
+  // The job's error is internal text (SQL, storage): it stays in the job's record, for staff.
+  await failImport(s, em, row, 'The import job failed');
   await publishOutcome(s, row);
   await announce(s, row);
 }

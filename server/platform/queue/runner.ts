@@ -23,8 +23,11 @@ export class ShutdownAbort extends Error {
   }
 }
 
-/** A failure that retrying cannot fix (unknown job, payload that no longer parses). */
-class PermanentFailure extends Error {
+/**
+ * A failure that retrying cannot fix (unknown job, payload that no longer parses, input a handler finds it can
+ * never process): the job fails at once, its `failed` callback runs, and no retry is scheduled. Handlers throw it.
+ */
+export class PermanentFailure extends Error {
   override name = 'PermanentFailure';
 }
 
