@@ -38,6 +38,8 @@ export default defineConfig(({ command }) => {
     build: {
       outDir: path.join(repo, 'dist/web'),
       emptyOutDir: true,
+      // .vite/manifest.json: which chunks each page loads (web/src/bundle.test.ts and bench/web.bench.ts read it).
+      manifest: true,
     },
     server: proxy ? { proxy: { '/trpc': { ...proxy, ws: true }, '/livez': proxy, '/readyz': proxy } } : {},
   };

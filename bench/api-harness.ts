@@ -34,7 +34,7 @@ export async function prepareApiBench(): Promise<ApiBench> {
     const created = await createToken(em, {
       organizationId,
       userId: user.id,
-      role: 'owner',
+      grantorAbilities: ['read'],
       name: 'b',
       abilities: ['read'],
     });

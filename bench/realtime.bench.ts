@@ -137,7 +137,7 @@ export async function run(): Promise<void> {
       const { secret } = await createToken(em, {
         organizationId,
         userId: user.id,
-        role: 'owner',
+        grantorAbilities: ['read'],
         name: 'bench',
         abilities: ['read'],
       });

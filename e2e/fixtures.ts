@@ -16,3 +16,12 @@ export const SWITCHER = {
 
 /** What serve.ts seeds for the tenant app spec: Acme's records (a quarter of them `active`) for the export. */
 export const TENANT_APP = { acmeRecords: 120 };
+
+/** What e2e/walk-seed.ts adds for the route walk: an admin of Acme and public documents with two versions each. */
+export const WALK = {
+  admin: { email: 'admin@e2e.test', name: 'Ada Admin' },
+  documents: [
+    ['Quarterly plan', 'Goals for the quarter.', 'Goals for the quarter, agreed with the team.'],
+    ['Onboarding checklist', 'Accounts, keys, first task.', 'Accounts, keys, first task, first review.'],
+  ] as const,
+};

@@ -20,6 +20,7 @@ import { createOrm } from '../server/platform/db/orm.ts';
 import type { Worker } from '../server/platform/queue/worker.ts';
 import { E2E_BASE_URL, E2E_PORT, SWITCHER, TENANT_APP } from './fixtures.ts';
 import { seedOpsConsole } from './ops-seed.ts';
+import { seedRouteWalk } from './walk-seed.ts';
 
 const services = loadTestServices();
 const stamp = Date.now();
@@ -186,6 +187,7 @@ try {
   await seedMembersSpecPeople(deps.em);
   worker = await seedOpsConsole(deps);
   await seedAnalyticsFlag(deps);
+  await seedRouteWalk(deps);
   app = await buildApp(deps);
   await app.listen({ port: config.port, host: config.host });
   log(`listening at ${E2E_BASE_URL} (database ${database}, redis prefix ${keyPrefix})`);

@@ -25,6 +25,7 @@ import { securityHeaders } from './platform/http/security-headers.ts';
 import { registerStorageRoutes } from './platform/storage/routes.ts';
 import { traceRequests } from './platform/tracing/fastify.ts';
 import { contextFactory, SESSION_COOKIE } from './trpc/context.ts';
+import { logInternalError } from './trpc/middleware/errors.ts';
 import { appRouter, type AppRouter } from './trpc/router.ts';
 
 export const MAX_WS_PAYLOAD = 64 * 1024;
@@ -159,6 +160,7 @@ export async function buildApp(deps: AppDeps) {
       keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
       allowMethodOverride: false,
       maxBatchSize: 20,
+      onError: (opts) => logInternalError(deps, opts),
       // Rate-limit headers on every tRPC HTTP response that passed a limit (and Retry-After on a refusal).
       responseMeta: ({ ctx }) => {
         const d = ctx?.limits.decision;

@@ -66,7 +66,7 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
   const logger = opts.logger ?? createLogger({ level: config.logLevel, pretty: config.logPretty });
   if (!config.redisUrl)
     throw new Error('createDeps needs config.redisUrl (main.ts starts a local Redis when unset)');
-  const redis = createRedisHub(config.redisUrl, config.keyPrefix, logger);
+  const redis = createRedisHub(config.redisUrl, config.keyPrefix, logger, config.redisRoleUrls);
   const observability = new Observability(
     redis.get('metrics'),
     redis.keyspace('metrics'),
@@ -124,7 +124,7 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
         componentType: 'datastore',
         run: () => orm.em.getConnection().execute('select 1'),
       },
-      { key: 'redis:responseTime', componentType: 'datastore', run: () => redis.get('health').ping() },
+      ...redis.healthChecks(),
       diskCheck(process.cwd()),
       memoryCheck(),
     ],

@@ -70,6 +70,14 @@ const envSchema = z.object({
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   PGLITE_DIR: z.string().min(1).default('.keel/pglite'),
   REDIS_URL: url(['redis', 'rediss']).optional(),
+  // One Redis per role where an operator wants them apart (a cache flush or an evicting cache server then cannot
+  // sign anyone out, reset a limit or lose a job); each falls back to REDIS_URL.
+  REDIS_CACHE_URL: url(['redis', 'rediss']).optional(),
+  REDIS_SESSIONS_URL: url(['redis', 'rediss']).optional(),
+  REDIS_LIMITS_URL: url(['redis', 'rediss']).optional(),
+  REDIS_REALTIME_URL: url(['redis', 'rediss']).optional(),
+  REDIS_QUEUE_URL: url(['redis', 'rediss']).optional(),
+  REDIS_METRICS_URL: url(['redis', 'rediss']).optional(),
   KEY_PREFIX: z
     .string()
     .regex(/^[a-z0-9:_-]*$/i, 'letters, digits, ":", "_" and "-" only')
@@ -159,6 +167,8 @@ export interface Config {
   databaseUrl: string | undefined;
   pgliteDir: string;
   redisUrl: string | undefined;
+  /** Servers of the roles an operator moved off REDIS_URL (`REDIS_<ROLE>_URL`). */
+  redisRoleUrls: RedisRoleUrls;
   keyPrefix: string;
   appUrl: string;
   appDomain: string;
@@ -232,6 +242,20 @@ export class ConfigError extends Error {
   }
 }
 
+/** The Redis roles an operator can give a server of their own; every other connection stays on REDIS_URL. */
+export const REDIS_URL_ROLES = ['cache', 'sessions', 'limits', 'realtime', 'queue', 'metrics'] as const;
+export type RedisUrlRole = (typeof REDIS_URL_ROLES)[number];
+export type RedisRoleUrls = Partial<Record<RedisUrlRole, string>>;
+
+/** The server a role's connections go to: its own URL when configured, else REDIS_URL. */
+export function redisUrlFor(config: Pick<Config, 'redisUrl' | 'redisRoleUrls'>, role: RedisUrlRole) {
+  return config.redisRoleUrls[role] ?? config.redisUrl;
+}
+
+function definedOnly(urls: Record<RedisUrlRole, string | undefined>): RedisRoleUrls {
+  return Object.fromEntries(Object.entries(urls).filter(([, v]) => v !== undefined));
+}
+
 export interface ParseOptions {
   /**
    * The secret to use outside production when SESSION_SECRET is unset. loadConfig reads (or creates) this
@@ -267,6 +291,14 @@ export function parseConfig(source: Record<string, string | undefined>, opts: Pa
     databaseUrl: e.DATABASE_URL,
     pgliteDir: e.PGLITE_DIR,
     redisUrl: e.REDIS_URL,
+    redisRoleUrls: definedOnly({
+      cache: e.REDIS_CACHE_URL,
+      sessions: e.REDIS_SESSIONS_URL,
+      limits: e.REDIS_LIMITS_URL,
+      realtime: e.REDIS_REALTIME_URL,
+      queue: e.REDIS_QUEUE_URL,
+      metrics: e.REDIS_METRICS_URL,
+    }),
     keyPrefix: e.KEY_PREFIX,
     appUrl: e.APP_URL,
     appDomain: e.APP_DOMAIN,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Ability, Role } from '../../shared/permissions.ts';
+import { ROLE_ABILITIES, type Ability, type Role } from '../../shared/permissions.ts';
 import type { AppDeps } from '../deps.ts';
 import { createToken, register } from '../modules/auth/auth.service.ts';
 import { hashPassword } from '../modules/auth/password.ts';
@@ -82,7 +82,7 @@ export async function tokenFor(
     const { secret } = await createToken(em, {
       organizationId,
       userId: user.id,
-      role,
+      grantorAbilities: ROLE_ABILITIES[role],
       name: 'test',
       abilities,
     });

@@ -25,14 +25,15 @@ export interface TestEnv {
  * business actions (exports, mail) stay real.
  */
 export const LIFTED_LIMITS = {
-  api: { per: 'user', rules: [{ points: 1e9, duration: 60 }] },
+  api: { per: 'user', rules: [{ points: 1e9, duration: 60 }], lease: 10 },
   login: { per: 'IP', rules: [{ points: 1e9, duration: 60 }] },
   register: { per: 'IP', rules: [{ points: 1e9, duration: 3600 }] },
 };
 
 export async function createTestEnv(
   overrides: Record<string, string> = {},
-  opts: { realLimits?: boolean } = {},
+  /** `logStream`: where the logs go (at LOG_LEVEL), for tests that read what was logged. */
+  opts: { realLimits?: boolean; logStream?: NodeJS.WritableStream } = {},
 ): Promise<TestEnv> {
   const prefix = `keel:test:${randomBytes(4).toString('hex')}:`;
   const config = parseConfig({
@@ -47,7 +48,11 @@ export async function createTestEnv(
     ...overrides,
   });
   const deps = await createDeps(config, {
-    logger: createLogger({ level: config.logLevel, pretty: false }),
+    logger: createLogger({
+      level: config.logLevel,
+      pretty: false,
+      ...(opts.logStream ? { stream: opts.logStream } : {}),
+    }),
     ...(opts.realLimits ? {} : { rateLimitPolicies: LIFTED_LIMITS }),
   });
   return {

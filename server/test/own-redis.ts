@@ -39,11 +39,14 @@ export async function eventually(
   return false;
 }
 
-/** Starts an empty, non-persistent redis-server on `port`, resolving once it accepts connections. */
-export async function startRedis(port: number): Promise<ChildProcess> {
+/**
+ * Starts an empty, non-persistent redis-server on `port`, resolving once it accepts connections. `extraArgs` come
+ * last and win (`--appendonly yes --dir <dir>` for a server that keeps its data across a restart).
+ */
+export async function startRedis(port: number, extraArgs: string[] = []): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs],
     { stdio: 'ignore' },
   );
   if (!(await eventually(() => canConnect(port)))) {

@@ -11,19 +11,35 @@ interface Issue {
   keys?: readonly string[];
 }
 
+/**
+ * Keys superjson refuses to serialize (a prototype-pollution guard): a field error under one of them would turn a
+ * 400 into a 500, so it is reported at the form level (`_`), naming the field.
+ */
+const UNSERIALIZABLE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Field errors keyed by dotted path. The keys come from the caller's input (unknown fields, record keys), so they
+ * are collected in a Map: on a plain object `constructor` or `toString` would find Object.prototype's members.
+ */
 function fieldErrorsFrom(issues: readonly Issue[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+  const out = new Map<string, string[]>();
+  const add = (key: string, message: string) => {
+    const [at, text] = UNSERIALIZABLE_KEYS.has(key) ? ['_', `"${key}" ${message}`] : [key, message];
+    const list = out.get(at);
+    if (list) list.push(text);
+    else out.set(at, [text]);
+  };
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys' && issue.keys) {
       const base = (issue.path ?? []).map(String).join('.');
-      for (const k of issue.keys) (out[base ? `${base}.${k}` : k] ??= []).push('is not an accepted field');
+      for (const k of issue.keys) add(base ? `${base}.${k}` : k, 'is not an accepted field');
       continue;
     }
     const key =
       (issue.path ?? []).map((p) => String(typeof p === 'object' && p !== null ? p.key : p)).join('.') || '_';
-    (out[key] ??= []).push(issue.message);
+    add(key, issue.message);
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 function issuesOf(cause: unknown): readonly Issue[] | null {

@@ -32,3 +32,21 @@ export const pagination = z
     cursor: z.string().max(200).nullish(),
   })
   .strict();
+
+/**
+ * The paging fields of every list an infinite query reads. `useInfiniteQuery` through @trpc/tanstack-react-query
+ * adds `cursor` (the page param) and `direction` to the input it sends, so a `.strict()` list input without them
+ * refuses every request the SPA makes. Lists page forward only: a backward request is refused with a field
+ * error instead of being answered with the wrong page.
+ */
+export const infinitePage = {
+  cursor: z.string().max(200).nullish(),
+  direction: z.enum(['forward'], 'only forward paging is supported').optional(),
+};
+
+/** A strict list input with `limit` and the fields an infinite query sends, plus the list's own filters. */
+export function infiniteListInput<T extends z.ZodRawShape>(filters: T, defaultLimit = 25) {
+  return z
+    .object({ ...filters, limit: z.number().int().min(1).max(100).default(defaultLimit), ...infinitePage })
+    .strict();
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { text, uuid } from './common.ts';
+import { infiniteListInput, text, uuid } from './common.ts';
 import { lastEventIdInput } from './realtime.ts';
 
 export const DOCUMENT_CONTENT_MAX = 20_000;
@@ -51,12 +51,7 @@ export const updateDocumentInput = z
     path: ['title'],
   });
 
-export const listDocumentsInput = z
-  .object({
-    limit: z.number().int().min(1).max(100).default(25),
-    cursor: z.string().max(200).nullish(),
-  })
-  .strict();
+export const listDocumentsInput = infiniteListInput({});
 
 export const documentIdInput = z.object({ id: uuid }).strict();
 

@@ -85,10 +85,15 @@ async function makeActivity(): Promise<string> {
 describe('the SDK from a separate Node process', () => {
   it('signs in with a password, queries, receives a subscription event, and signs out on close', async () => {
     let triggered: string | undefined;
+    const redis = env.deps.redis.get('sessions');
+    const index = `${env.deps.redis.keyspace('sessions')}user:${org.owner.id}`;
+    let liveSessions: string[] = [];
     const result = await runExample(
       ['--url', server.url, '--email', org.owner.email, '--password', PASSWORD],
       async (line) => {
-        if (line.step === 'subscribed') triggered = await makeActivity();
+        if (line.step !== 'subscribed') return;
+        liveSessions = await redis.smembers(index);
+        triggered = await makeActivity();
       },
     );
     expect(result.stderr).toBe('');
@@ -119,11 +124,11 @@ describe('the SDK from a separate Node process', () => {
       'closed',
     ]);
 
-    // close() signed the session out: none of the owner's sessions is left in Redis.
-    const redis = env.deps.redis.get('sessions');
-    const keys = await redis.smembers(`${env.deps.redis.keyspace('sessions')}user:${org.owner.id}`);
-    expect(keys.length).toBeGreaterThan(0);
-    expect(await redis.exists(...keys)).toBe(0);
+    // close() signed the session out: the session that was live while subscribed is gone, and so is its entry
+    // in the owner's session index.
+    expect(liveSessions.length).toBeGreaterThan(0);
+    expect(await redis.exists(...liveSessions)).toBe(0);
+    expect(await redis.smembers(index)).toEqual([]);
   });
 
   it('uses an API token for HTTP and for the subscription socket', async () => {

@@ -1,37 +1,22 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { useState } from 'react';
+import { lazy, Suspense, useState, type ComponentType, type LazyExoticComponent } from 'react';
 import { BrowserRouter, Link, Navigate, Route, Routes } from 'react-router';
-import { BillingPage as TenantBillingPage } from './app/BillingPage.tsx';
-import { DocumentPage } from './app/documents/DocumentPage.tsx';
-import { DocumentsPage } from './app/documents/DocumentsPage.tsx';
-import { ExportsPage } from './app/ExportsPage.tsx';
-import { HomePage } from './app/HomePage.tsx';
-import { ImportsPage } from './app/ImportsPage.tsx';
-import { MembersPage } from './app/MembersPage.tsx';
 import { TenantShell } from './app/TenantShell.tsx';
-import { TokensPage } from './app/TokensPage.tsx';
 import { AcceptInvitationPage } from './auth/AcceptInvitationPage.tsx';
 import { ForgotPasswordPage } from './auth/ForgotPasswordPage.tsx';
 import { RegisterPage } from './auth/RegisterPage.tsx';
 import { ResetPasswordPage } from './auth/ResetPasswordPage.tsx';
 import { SignInPage } from './auth/SignInPage.tsx';
-import { AlertsPage } from './ops/AlertsPage.tsx';
-import { AuditPage } from './ops/AuditPage.tsx';
-import { BatchesPage } from './ops/BatchesPage.tsx';
-import { BillingPage } from './ops/BillingPage.tsx';
-import { FlagPage } from './ops/FlagPage.tsx';
-import { FlagsPage } from './ops/FlagsPage.tsx';
-import { JobPage } from './ops/JobPage.tsx';
-import { JobsPage } from './ops/JobsPage.tsx';
-import { OpsHomePage } from './ops/OpsHomePage.tsx';
-import { OpsNotFound, OpsShell } from './ops/OpsShell.tsx';
-import { PerformancePage } from './ops/PerformancePage.tsx';
-import { QueuesPage } from './ops/QueuesPage.tsx';
-import { TenantPage } from './ops/TenantPage.tsx';
-import { TenantsPage } from './ops/TenantsPage.tsx';
+import { childPath, routesOf, type Area, type RouteId } from './routes.ts';
+import { RoutePage } from './RoutePage.tsx';
 import { TRPCProvider, trpcClient } from './trpc.ts';
 import { isRetryable } from './ui/errors.ts';
 import { CenteredPage } from './ui/layout.tsx';
+import { Loading } from './ui/states.tsx';
+
+// The console's frame (and its styles) load with its first page.
+const OpsShell = lazy(() => import('./ops/OpsShell.tsx').then((m) => ({ default: m.OpsShell })));
+const OpsNotFound = lazy(() => import('./ops/OpsShell.tsx').then((m) => ({ default: m.OpsNotFound })));
 
 function makeQueryClient() {
   return new QueryClient({
@@ -46,47 +31,82 @@ function makeQueryClient() {
   });
 }
 
+/**
+ * The component of every page of the route table (web/src/routes.ts); the table decides who may see it. Each page is
+ * its own chunk, loaded when first opened: a tenant user never downloads the console, and the console's charts
+ * (recharts) load with the first chart.
+ */
+const PAGES: Record<RouteId, LazyExoticComponent<ComponentType>> = {
+  'app.home': lazy(() => import('./app/HomePage.tsx').then((m) => ({ default: m.HomePage }))),
+  'app.documents': lazy(() =>
+    import('./app/documents/DocumentsPage.tsx').then((m) => ({ default: m.DocumentsPage })),
+  ),
+  'app.document': lazy(() =>
+    import('./app/documents/DocumentPage.tsx').then((m) => ({ default: m.DocumentPage })),
+  ),
+  'app.exports': lazy(() => import('./app/ExportsPage.tsx').then((m) => ({ default: m.ExportsPage }))),
+  'app.imports': lazy(() => import('./app/ImportsPage.tsx').then((m) => ({ default: m.ImportsPage }))),
+  'app.members': lazy(() => import('./app/MembersPage.tsx').then((m) => ({ default: m.MembersPage }))),
+  'app.tokens': lazy(() => import('./app/TokensPage.tsx').then((m) => ({ default: m.TokensPage }))),
+  'app.billing': lazy(() => import('./app/BillingPage.tsx').then((m) => ({ default: m.BillingPage }))),
+  'ops.home': lazy(() => import('./ops/OpsHomePage.tsx').then((m) => ({ default: m.OpsHomePage }))),
+  'ops.queues': lazy(() => import('./ops/QueuesPage.tsx').then((m) => ({ default: m.QueuesPage }))),
+  'ops.jobs': lazy(() => import('./ops/JobsPage.tsx').then((m) => ({ default: m.JobsPage }))),
+  'ops.job': lazy(() => import('./ops/JobPage.tsx').then((m) => ({ default: m.JobPage }))),
+  'ops.batches': lazy(() => import('./ops/BatchesPage.tsx').then((m) => ({ default: m.BatchesPage }))),
+  'ops.flags': lazy(() => import('./ops/FlagsPage.tsx').then((m) => ({ default: m.FlagsPage }))),
+  'ops.flag': lazy(() => import('./ops/FlagPage.tsx').then((m) => ({ default: m.FlagPage }))),
+  'ops.tenants': lazy(() => import('./ops/TenantsPage.tsx').then((m) => ({ default: m.TenantsPage }))),
+  'ops.tenant': lazy(() => import('./ops/TenantPage.tsx').then((m) => ({ default: m.TenantPage }))),
+  'ops.billing': lazy(() => import('./ops/BillingPage.tsx').then((m) => ({ default: m.BillingPage }))),
+  'ops.alerts': lazy(() => import('./ops/AlertsPage.tsx').then((m) => ({ default: m.AlertsPage }))),
+  'ops.performance': lazy(() =>
+    import('./ops/PerformancePage.tsx').then((m) => ({ default: m.PerformancePage })),
+  ),
+  'ops.audit': lazy(() => import('./ops/AuditPage.tsx').then((m) => ({ default: m.AuditPage }))),
+};
+
+function pageRoutes(area: Area) {
+  return routesOf(area).map((route) => {
+    const Page = PAGES[route.id];
+    const element = (
+      <RoutePage route={route}>
+        <Page />
+      </RoutePage>
+    );
+    const path = childPath(route);
+    return path === '' ? (
+      <Route key={route.id} index element={element} />
+    ) : (
+      <Route key={route.id} path={path} element={element} />
+    );
+  });
+}
+
 export function App() {
   const [queryClient] = useState(makeQueryClient);
   return (
     <QueryClientProvider client={queryClient}>
       <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
         <BrowserRouter>
-          <Routes>
-            <Route path="/" element={<Navigate to="/app" replace />} />
-            <Route path="/sign-in" element={<SignInPage />} />
-            <Route path="/register" element={<RegisterPage />} />
-            <Route path="/forgot-password" element={<ForgotPasswordPage />} />
-            <Route path="/reset-password" element={<ResetPasswordPage />} />
-            <Route path="/invitations/accept" element={<AcceptInvitationPage />} />
-            <Route path="/app" element={<TenantShell />}>
-              <Route index element={<HomePage />} />
-              <Route path="documents" element={<DocumentsPage />} />
-              <Route path="documents/:id" element={<DocumentPage />} />
-              <Route path="exports" element={<ExportsPage />} />
-              <Route path="imports" element={<ImportsPage />} />
-              <Route path="members" element={<MembersPage />} />
-              <Route path="tokens" element={<TokensPage />} />
-              <Route path="billing" element={<TenantBillingPage />} />
-            </Route>
-            <Route path="/ops" element={<OpsShell />}>
-              <Route index element={<OpsHomePage />} />
-              <Route path="queues" element={<QueuesPage />} />
-              <Route path="jobs" element={<JobsPage />} />
-              <Route path="jobs/:id" element={<JobPage />} />
-              <Route path="batches" element={<BatchesPage />} />
-              <Route path="flags" element={<FlagsPage />} />
-              <Route path="flags/:key" element={<FlagPage />} />
-              <Route path="tenants" element={<TenantsPage />} />
-              <Route path="tenants/:id" element={<TenantPage />} />
-              <Route path="billing" element={<BillingPage />} />
-              <Route path="alerts" element={<AlertsPage />} />
-              <Route path="performance" element={<PerformancePage />} />
-              <Route path="audit" element={<AuditPage />} />
-              <Route path="*" element={<OpsNotFound />} />
-            </Route>
-            <Route path="*" element={<NotFound />} />
-          </Routes>
+          <Suspense fallback={<Loading />}>
+            <Routes>
+              <Route path="/" element={<Navigate to="/app" replace />} />
+              <Route path="/sign-in" element={<SignInPage />} />
+              <Route path="/register" element={<RegisterPage />} />
+              <Route path="/forgot-password" element={<ForgotPasswordPage />} />
+              <Route path="/reset-password" element={<ResetPasswordPage />} />
+              <Route path="/invitations/accept" element={<AcceptInvitationPage />} />
+              <Route path="/app" element={<TenantShell />}>
+                {pageRoutes('app')}
+              </Route>
+              <Route path="/ops" element={<OpsShell />}>
+                {pageRoutes('ops')}
+                <Route path="*" element={<OpsNotFound />} />
+              </Route>
+              <Route path="*" element={<NotFound />} />
+            </Routes>
+          </Suspense>
         </BrowserRouter>
       </TRPCProvider>
     </QueryClientProvider>

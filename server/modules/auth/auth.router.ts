@@ -91,7 +91,8 @@ export const tokensRouter = router({
       const { token, secret } = await auth.createToken(ctx.em, {
         organizationId: ctx.tenant.organization.id,
         userId: ctx.auth.user.id,
-        role: ctx.tenant.role,
+        // What this credential holds, not what its owner's role allows: a token grants no more than itself.
+        grantorAbilities: ctx.tenant.abilities,
         ...input,
       });
       return { token: toTokenOutput(token), secret };

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { AppError } from '../../../shared/errors.ts';
-import { effectiveAbilities, ROLE_ABILITIES, type Ability, type Role } from '../../../shared/permissions.ts';
+import { abilitiesNotHeld, effectiveAbilities, type Ability } from '../../../shared/permissions.ts';
 import type { MeOutput } from '../../../shared/schemas/auth.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import type { Backoff } from '../../platform/rate-limit/backoff.ts';
@@ -111,7 +111,8 @@ const hashSecret = (secret: string) => createHash('sha256').update(secret).diges
 export interface CreateTokenInput {
   organizationId: string;
   userId: string;
-  role: Role;
+  /** The effective abilities of the credential creating the token (a session: its role's; a token: its own). */
+  grantorAbilities: readonly Ability[];
   name: string;
   abilities: Ability[];
   expiresInDays?: number | null | undefined;
@@ -121,12 +122,15 @@ export async function createToken(
   em: Em,
   input: CreateTokenInput,
 ): Promise<{ token: IApiToken; secret: string }> {
-  const allowed = ROLE_ABILITIES[input.role];
-  const refused = input.abilities.filter((a) => !allowed.includes(a));
+  const refused = abilitiesNotHeld(input.abilities, input.grantorAbilities);
   if (refused.length) {
-    throw new AppError('ABILITY_MISSING', `Your role cannot grant: ${refused.join(', ')}`, {
-      fieldErrors: { abilities: [`not allowed for role ${input.role}: ${refused.join(', ')}`] },
-    });
+    throw new AppError(
+      'ABILITY_MISSING',
+      `You cannot grant abilities you do not hold: ${refused.join(', ')}`,
+      {
+        fieldErrors: { abilities: [`not held by you: ${refused.join(', ')}`] },
+      },
+    );
   }
   const secret = TOKEN_PREFIX + randomBytes(32).toString('base64url');
   const token = em.create(ApiToken, {

@@ -34,7 +34,7 @@ export const invitationsRouter = router({
       toInvitationOutput(
         await createInvitation(ctx.deps, ctx.em, {
           organizationId: ctx.tenant.organization.id,
-          inviter: { id: ctx.auth.user.id, role: ctx.tenant.role },
+          inviter: { id: ctx.auth.user.id, abilities: ctx.tenant.abilities },
           email: input.email,
           role: input.role,
         }),

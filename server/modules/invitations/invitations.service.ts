@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../../../shared/errors.ts';
-import type { Role } from '../../../shared/permissions.ts';
+import { abilitiesGainedBy, abilitiesNotHeld, type Ability, type Role } from '../../../shared/permissions.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { recordActivity } from '../activity/activity.service.ts';
@@ -12,7 +12,6 @@ import { Membership } from '../tenancy/membership.entity.ts';
 import { Invitation, type IInvitation } from './invitation.entity.ts';
 
 export const INVITATION_TTL_DAYS = 7;
-const RANK: Record<Role, number> = { member: 1, admin: 2, owner: 3 };
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export function toInvitationOutput(i: IInvitation) {
@@ -29,7 +28,8 @@ export function toInvitationOutput(i: IInvitation) {
 }
 
 /**
- * Invites an email address to the current organization with a role no higher than the inviter's own. Inviting an
+ * Invites an email address to the current organization with a role whose abilities the inviting credential holds
+ * itself (a session: its role's; a token: its own, so a `members:manage` token cannot invite an owner). Inviting an
  * address again replaces its open invitation (the old link stops working). The link is minted and emailed by the
  * mail job (`invitationLetter`); until then the row holds the hash of a secret nobody has, so no link works.
  */
@@ -38,14 +38,16 @@ export async function createInvitation(
   em: Em,
   input: {
     organizationId: string;
-    inviter: { id: string; role: Role };
+    /** `abilities`: the effective abilities of the credential that invites. */
+    inviter: { id: string; abilities: readonly Ability[] };
     email: string;
     role: Role;
   },
 ): Promise<IInvitation> {
-  if (RANK[input.role] > RANK[input.inviter.role]) {
-    throw new AppError('ABILITY_MISSING', `A ${input.inviter.role} cannot invite an ${input.role}`, {
-      fieldErrors: { role: [`must be at most ${input.inviter.role}`] },
+  const refused = abilitiesNotHeld(abilitiesGainedBy(input.role, null), input.inviter.abilities);
+  if (refused.length) {
+    throw new AppError('ABILITY_MISSING', `Inviting as ${input.role} grants abilities you do not hold`, {
+      fieldErrors: { role: [`grants abilities you do not hold: ${refused.join(', ')}`] },
     });
   }
   const email = input.email.toLowerCase();

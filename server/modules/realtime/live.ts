@@ -3,6 +3,7 @@ import { AppError } from '../../../shared/errors.ts';
 import { effectiveAbilities, type Ability } from '../../../shared/permissions.ts';
 import { REALTIME_CLOSE } from '../../../shared/schemas/realtime.ts';
 import type { AppDeps } from '../../deps.ts';
+import { runDetached } from '../../platform/async/detached.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import { SubscriberOverflowError } from '../../platform/pubsub/event-log.ts';
 import { connectionOf } from '../../platform/realtime/connections.ts';
@@ -127,15 +128,19 @@ export async function openLive(ctx: LiveContext, opts: LiveOptions): Promise<Liv
   const signal = opts.signal ? AbortSignal.any([opts.signal, revoked.signal]) : revoked.signal;
   let ended = false;
 
-  const recheck = serialized(async () => {
-    try {
-      if (!ended) await verify(ctx, opts);
-    } catch (err) {
-      if (err instanceof AppError) revoked.abort(err);
-      // Anything else (database or Redis briefly unavailable) is not a revocation: keep serving.
-      else deps.logger.warn({ err }, 'live subscription recheck failed');
-    }
-  });
+  // Rechecks are asked for from anywhere (a revocation message, the periodic timer, this subscription's own start):
+  // each runs in no request's scope, so its database scope is its own and never another tenant's.
+  const recheck = serialized(() =>
+    runDetached(async () => {
+      try {
+        if (!ended) await verify(ctx, opts);
+      } catch (err) {
+        if (err instanceof AppError) revoked.abort(err);
+        // Anything else (database or Redis briefly unavailable) is not a revocation: keep serving.
+        else deps.logger.warn({ err }, 'live subscription recheck failed');
+      }
+    }),
+  );
 
   const keys = [
     ...accessKeys({

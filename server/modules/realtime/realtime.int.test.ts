@@ -376,9 +376,14 @@ describe('auth that stays true', () => {
     const refused = collect((h) => client(ownerToken, A).ops.metrics.subscribe(undefined, h));
     expect(appCode(await refused.untilError())).toBe('STAFF_ONLY');
     const staff = await createStaff(env.deps);
+    // Operations take a staff session; a staff member's API token is refused (issue 17, finding 1).
     const staffToken = await tokenFor(env.deps, org.id, staff, ['read']);
+    const byToken = collect((h) => client(staffToken, A).ops.metrics.subscribe(undefined, h));
+    expect(appCode(await byToken.untilError())).toBe('STAFF_ONLY');
+    const origin = env.config.appUrl;
+    const session = { cookie: await signInCookie(A, origin, staff.email, PASSWORD), origin };
     const metrics = collect<Tracked<{ process: string; connections: number }>>((h) =>
-      client(staffToken, A).ops.metrics.subscribe({ historySeconds: 5 }, h),
+      client(session, A).ops.metrics.subscribe({ historySeconds: 5 }, h),
     );
     await metrics.until((i) => new Set(i.map((s) => s.data.process)).size >= 2, 'samples of two processes');
     metrics.stop();

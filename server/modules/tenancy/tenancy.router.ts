@@ -52,6 +52,7 @@ export const organizationRouter = router({
         organizationId: ctx.tenant.organization.id,
         actorId: ctx.auth.user.id,
         actorRole: ctx.tenant.role,
+        actorAbilities: ctx.tenant.abilities,
         userId: input.userId,
         role: input.role,
       }),

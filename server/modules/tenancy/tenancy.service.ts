@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import { AppError } from '../../../shared/errors.ts';
-import type { Role } from '../../../shared/permissions.ts';
+import { abilitiesGainedBy, abilitiesNotHeld, type Ability, type Role } from '../../../shared/permissions.ts';
 import type { OrganizationOutput } from '../../../shared/schemas/tenancy.ts';
 import type { Em } from '../../platform/db/context.ts';
 import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
@@ -169,6 +169,8 @@ export interface ChangeRoleInput {
   organizationId: string;
   actorId: string;
   actorRole: Role;
+  /** The effective abilities of the credential making the change: it may grant only what it holds itself. */
+  actorAbilities: readonly Ability[];
   userId: string;
   role: Role;
 }
@@ -179,6 +181,16 @@ export async function changeMemberRole(em: Em, input: ChangeRoleInput) {
     assertMayManage(input.actorRole, target, input.role);
     const from = target.role;
     if (from === input.role) return { userId: input.userId, role: from };
+    const refused = abilitiesNotHeld(abilitiesGainedBy(input.role, from), input.actorAbilities);
+    if (refused.length) {
+      throw new AppError(
+        'ABILITY_MISSING',
+        `Making this member ${input.role} grants abilities you do not hold`,
+        {
+          fieldErrors: { role: [`grants abilities you do not hold: ${refused.join(', ')}`] },
+        },
+      );
+    }
     if (input.role !== 'owner') {
       assertNotLastOwner(
         target,

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager } from '@mikro-orm/sql';
+import { requestScoped } from '../async/detached.ts';
 import { TENANT_FILTER } from './tenant-filter.ts';
 
 export type Em = EntityManager;
@@ -11,7 +12,7 @@ interface DbScope {
 
 // One EntityManager fork per request / job / script step, found through AsyncLocalStorage. The global EM is never
 // used for queries (allowGlobalContext: false), so state cannot leak between requests through the identity map.
-const scopes = new AsyncLocalStorage<LazyScope>();
+const scopes = requestScoped(new AsyncLocalStorage<LazyScope>());
 
 /** A scope whose fork is made on first use: most jobs and many requests never query. */
 class LazyScope implements DbScope {

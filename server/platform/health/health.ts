@@ -32,6 +32,8 @@ export interface HealthCheck {
   run(): Promise<unknown>;
   /** For measured checks: `warn` at or above the first, `fail` at or above the second. */
   thresholds?: { warn: number; fail: number };
+  /** What a check that throws reports: `fail` (default) or `warn` for a dependency each node survives losing. */
+  onFailure?: 'warn' | 'fail';
 }
 
 const isMeasurement = (v: unknown): v is Measurement =>
@@ -77,7 +79,8 @@ export async function runHealthChecks(
         ];
       } catch (err) {
         const output = err instanceof Error ? err.message : String(err);
-        return [check.key, { componentType: check.componentType, status: 'fail', time, output }];
+        const status = check.onFailure ?? 'fail';
+        return [check.key, { componentType: check.componentType, status, time, output }];
       }
     }),
   );

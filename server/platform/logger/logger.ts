@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, stdSerializers, type Logger } from 'pino';
+import { requestScoped } from '../async/detached.ts';
 import { scrub } from '../errors/scrub.ts';
 import { currentTraceId } from '../tracing/propagation.ts';
 
@@ -15,7 +16,7 @@ export interface LogBindings {
 
 // Bindings that follow the async call chain, so every log line written while serving a request or running a
 // job carries its request id, tenant id and user id without each caller passing them along.
-const bindingsStore = new AsyncLocalStorage<LogBindings>();
+const bindingsStore = requestScoped(new AsyncLocalStorage<LogBindings>());
 
 export function withLogBindings<T>(bindings: LogBindings, fn: () => T): T {
   return bindingsStore.run({ ...bindingsStore.getStore(), ...bindings }, fn);

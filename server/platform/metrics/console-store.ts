@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { Redis } from 'ioredis';
+import { runDetached } from '../async/detached.ts';
 import { bucketIndex, LATENCY_BUCKETS_MS, quantileFromBuckets } from './latency-buckets.ts';
 
 // The operations console's metrics, kept in Redis so that every process contributes and the console sees the
@@ -63,7 +64,7 @@ export class ConsoleMetricsStore {
   ) {}
 
   start(intervalMs = 5000): void {
-    this.timer ??= setInterval(() => void this.flush().catch(() => undefined), intervalMs);
+    this.timer ??= runDetached(() => setInterval(() => void this.flush().catch(() => undefined), intervalMs));
     this.timer.unref();
   }
 

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { requestScoped } from '../async/detached.ts';
 
 /** What one request (or job) has done so far, for the request log and the queries-per-request histogram. */
 export interface RequestStats {
@@ -6,7 +7,7 @@ export interface RequestStats {
   queryMs: number;
 }
 
-const store = new AsyncLocalStorage<RequestStats>();
+const store = requestScoped(new AsyncLocalStorage<RequestStats>());
 
 export function runWithRequestStats<T>(stats: RequestStats, fn: () => T): T {
   return store.run(stats, fn);

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
-import { BeeConsumer, createBee } from './bee.ts';
+import { createRequire } from 'node:module';
+import { BeeConsumer, beeScriptText, createBee } from './bee.ts';
 import { defineJob, type AnyJobDefinition } from './definition.ts';
 import { JobRegistry } from './registry.ts';
 import { mergeSettings, queueSettingsFor, type QueueSettings } from './settings.ts';
@@ -167,5 +168,42 @@ describe('BeeConsumer', () => {
     await until(() => ran.length === 5, 'all five jobs');
     expect(ran.sort()).toEqual(ids.sort());
     await until(async () => (await s.redis.llen(k('active'))) === 0, 'active to empty');
+  });
+});
+
+describe('bee-queue internals Keel relies on (ADR 0020: re-run on any bee-queue upgrade)', () => {
+  it('every script bee runs passes through _evalScriptOn under its name, whose text Keel can load again', async () => {
+    const pkg: { version: string } = createRequire(import.meta.url)('bee-queue/package.json');
+    expect(pkg.version).toBe('2.0.0');
+    const bee = createBee('contract', {
+      redisUrl: env.config.redisUrl!,
+      prefix: `${env.config.keyPrefix}contract:`,
+      worker: true,
+      stallIntervalMs: 5_000,
+      delayedDebounceMs: 100,
+    });
+    cleanups.push(() => bee.close(1_000));
+    // Keel's NOSCRIPT reload wraps this method (bee.ts): bee must call it, with the script's name first, for saves
+    // of plain and delayed jobs and for the worker's delayed-job raise.
+    const seen: unknown[] = [];
+    const wrapped = bee._evalScriptOn.bind(bee);
+    bee._evalScriptOn = (commandable, args) => {
+      seen.push(args[0]);
+      expect(commandable).toBe(bee.client);
+      return wrapped(commandable, args);
+    };
+    await bee.ready();
+    await bee.createJob({}).setId('contract-1').save();
+    await bee
+      .createJob({})
+      .setId('contract-2')
+      .delayUntil(Date.now() + 60_000)
+      .save();
+    bee._activateDelayed();
+    await until(() => seen.includes('raiseDelayedJobs'), 'a delayed-job raise');
+    expect(seen).toEqual(expect.arrayContaining(['addJob', 'addDelayedJob', 'raiseDelayedJobs']));
+    for (const name of ['addJob', 'addDelayedJob', 'raiseDelayedJobs']) {
+      expect(beeScriptText(name)).toContain('redis.call');
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import BeeQueue from 'bee-queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger/logger.ts';
@@ -28,8 +29,27 @@ export type BeeJob = BeeQueue.Job<unknown> & {
   toData(): string;
 };
 
+/** bee-queue's Lua module: the script texts it loads once per process (`scripts`, by name), filled before `ready`. */
+interface BeeLua {
+  scripts: Record<string, string | undefined>;
+}
+const beeLua: BeeLua = createRequire(import.meta.url)('bee-queue/lib/lua/index.js');
+
+/** The Lua text of one of bee's scripts by name (what a NOSCRIPT reload sends), once any queue is ready. */
+export const beeScriptText = (name: string): string | undefined => beeLua.scripts[name];
+
+type NodeRedisCallback = (err: Error | null, reply: unknown) => void;
+
 /** The parts of bee-queue's Queue that Keel's consumer uses (stable in the pinned 2.0.0; see ADR 0020). */
 interface BeeInternals {
+  /** bee's command client (node_redis v3). */
+  client: { script(op: 'load', lua: string, cb: NodeRedisCallback): void } | null;
+  /**
+   * Every script bee runs (job save, delayed-job raise, removeJob, its stall check) goes through here: args are
+   * `[script name, number of keys, ...keys and args]`, sent as EVALSHA on `commandable` (the client, or a batch in
+   * `saveAll`). It mutates `args` (the name becomes the sha, a callback is appended).
+   */
+  _evalScriptOn(commandable: unknown, args: unknown[]): Promise<unknown>;
   bclient: {
     brpoplpush(
       src: string,
@@ -72,7 +92,37 @@ export function createBee(
   }) as KeelBee;
   // Connection errors are retried by node_redis; without a listener an 'error' event would crash the process.
   bee.on('error', () => undefined);
+  reloadScriptsWhenMissing(bee);
   return bee;
+}
+
+const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT');
+
+/**
+ * bee loads its scripts into Redis once, when the queue becomes ready, and then only sends EVALSHA: after a Redis
+ * restart (or `SCRIPT FLUSH`, or a failover to a replica) every save and every delayed-job raise would fail with
+ * NOSCRIPT until the process restarts. A script found missing is loaded again and the call repeated once. Only
+ * calls on bee's own client are repeated: a batch (`saveAll`) has been sent by the time its replies arrive, so Keel
+ * does not use `saveAll`.
+ */
+function reloadScriptsWhenMissing(bee: KeelBee): void {
+  const evalOn = bee._evalScriptOn.bind(bee);
+  bee._evalScriptOn = async (commandable, args) => {
+    // Copied before evalOn rewrites them in place.
+    const again = [...args];
+    const name = args[0];
+    try {
+      return await evalOn(commandable, args);
+    } catch (err) {
+      const lua = typeof name === 'string' ? beeScriptText(name) : undefined;
+      const client = bee.client;
+      if (!isNoScript(err) || !lua || !client || commandable !== client) throw err;
+      await new Promise<void>((resolve, reject) =>
+        client.script('load', lua, (e) => (e ? reject(e) : resolve())),
+      );
+      return evalOn(commandable, again);
+    }
+  };
 }
 
 /**

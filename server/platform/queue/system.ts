@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { AppError } from '../../../shared/errors.ts';
-import type { Config } from '../../config/env.ts';
+import { redisUrlFor, type Config } from '../../config/env.ts';
 import { currentOrganizationId, withDbScope, type Em } from '../db/context.ts';
 import type { Logger } from '../logger/logger.ts';
 import { currentTraceCarrier } from '../tracing/propagation.ts';
@@ -121,7 +121,7 @@ export class JobTimeoutError extends Error {
 
 export interface QueueSystemOptions {
   config: Config;
-  /** Keel's own connection (index, metrics, locks); bee-queue opens its own from config.redisUrl. */
+  /** Keel's own connection (index, metrics, locks); bee-queue opens its own to the queue role's server. */
   redis: Redis;
   em: Em;
   logger: Logger;
@@ -370,7 +370,7 @@ export class QueueSystem {
     let bee = this.producers.get(queue);
     if (!bee) {
       bee = createBee(queue, {
-        redisUrl: this.config.redisUrl!,
+        redisUrl: redisUrlFor(this.config, 'queue')!,
         prefix: this.config.keyPrefix,
         worker: false,
         stallIntervalMs: this.settings.stall.intervalMs,
@@ -400,15 +400,10 @@ export class QueueSystem {
     }
     await Promise.all(
       [...byQueue].map(async ([queue, jobs]) => {
-        const bee = this.producer(queue);
-        await bee.ready();
-        if (jobs.length === 1) {
-          await jobs[0]!.save();
-          return;
-        }
-        const errors = await bee.saveAll(jobs);
-        const first = errors.values().next();
-        if (!first.done) throw first.value;
+        await this.producer(queue).ready();
+        // One save per job, not bee's saveAll: a batch cannot reload scripts lost with a Redis restart (bee.ts).
+        // node_redis writes them without waiting for replies, so they still share round trips.
+        await Promise.all(jobs.map((job) => job.save()));
       }),
     );
   }

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { redisUrlFor } from '../../config/env.ts';
 import { balance, type QueueLoad } from './balance.ts';
 import { BeeConsumer, createBee } from './bee.ts';
 import { queueDepth } from './depth.ts';
@@ -101,7 +102,7 @@ export class Worker {
         : balance({ ...config, balance: 'simple' }, queues, {}, {});
       for (const queue of queues) {
         const bee = createBee(queue, {
-          redisUrl: system.config.redisUrl!,
+          redisUrl: redisUrlFor(system.config, 'queue')!,
           prefix: system.config.keyPrefix,
           worker: true,
           stallIntervalMs: s.stall.intervalMs,

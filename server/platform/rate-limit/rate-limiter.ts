@@ -10,6 +10,7 @@ import {
 import { AppError } from '../../../shared/errors.ts';
 import type { Logger } from '../logger/logger.ts';
 import { Backoff, SIGN_IN_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { LeasedBudgets } from './lease.ts';
 import { RATE_LIMIT_POLICIES, type PolicyName, type RateLimitPolicy } from './policies.ts';
 
 export interface RateLimitDecision {
@@ -43,6 +44,8 @@ interface Rule {
   global: boolean;
   limiter: RateLimiterAbstract;
   insurance: RateLimiterAbstract;
+  /** Set for a policy with `lease`: points reserved from Redis in batches (and from memory while it is down). */
+  leased?: { redis: LeasedBudgets; memory: LeasedBudgets };
 }
 
 /**
@@ -64,6 +67,9 @@ export class RateLimits {
     );
     const policies = { ...RATE_LIMIT_POLICIES, ...opts.policies } as Record<PolicyName, RateLimitPolicy>;
     for (const [name, policy] of Object.entries(policies) as [PolicyName, RateLimitPolicy][]) {
+      if (policy.lease && (policy.rules.length !== 1 || policy.rules[0]?.global)) {
+        throw new Error(`Rate-limit policy "${name}": lease needs exactly one rule, per key`);
+      }
       this.rules.set(
         name,
         policy.rules.map((rule, i) => {
@@ -85,7 +91,17 @@ export class RateLimits {
             timeoutMs: opts.timeoutMs ?? 250,
             insuranceLimiter: insurance,
           });
-          return { points: rule.points, global: Boolean(rule.global), limiter, insurance };
+          const leased =
+            policy.lease && policy.lease > 1
+              ? { redis: new LeasedBudgets(policy.lease), memory: new LeasedBudgets(policy.lease) }
+              : undefined;
+          return {
+            points: rule.points,
+            global: Boolean(rule.global),
+            limiter,
+            insurance,
+            ...(leased ? { leased } : {}),
+          };
         }),
       );
     }
@@ -106,6 +122,12 @@ export class RateLimits {
     const status = this.opts.redis.status;
     const redisDown = status === 'reconnecting' || status === 'close' || status === 'end';
     const pick = (rule: Rule) => (redisDown ? rule.insurance : rule.limiter);
+    const only = rules[0];
+    if (only?.leased) {
+      const budgets = redisDown ? only.leased.memory : only.leased.redis;
+      const outcome = await budgets.consume(pick(only), k, points);
+      return leasedDecision(name, only, outcome);
+    }
     const taken: Rule[] = [];
     let binding: { rule: Rule; res: RateLimiterRes } | undefined;
     for (const rule of rules) {
@@ -151,6 +173,22 @@ function decision(policy: PolicyName, rule: Rule, res: RateLimiterRes, allowed: 
     remaining: Math.max(0, res.remainingPoints),
     resetAt: Date.now() + ms,
     retryAfter: allowed ? 0 : Math.max(1, Math.ceil(ms / 1000)),
+  };
+}
+
+function leasedDecision(
+  policy: PolicyName,
+  rule: Rule,
+  outcome: { allowed: boolean; remaining: number; msBeforeNext: number },
+): RateLimitDecision {
+  const ms = Math.max(0, outcome.msBeforeNext);
+  return {
+    allowed: outcome.allowed,
+    policy,
+    limit: rule.points,
+    remaining: Math.max(0, outcome.remaining),
+    resetAt: Date.now() + ms,
+    retryAfter: outcome.allowed ? 0 : Math.max(1, Math.ceil(ms / 1000)),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { runDetached } from '../async/detached.ts';
 import { LOG_APPEND_LUA, type EventLog, type Retention } from '../pubsub/event-log.ts';
 
 export type PresenceState = 'viewing' | 'editing';
@@ -231,7 +232,8 @@ export class PresenceStore {
 
   private ensureTimer(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.tick(), this.options.heartbeatMs);
+    // Started by the first subscription that joins or watches a room: not in that subscription's scope.
+    this.timer = runDetached(() => setInterval(() => void this.tick(), this.options.heartbeatMs));
     this.timer.unref();
   }
 

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { MetricsSample } from '../../../shared/schemas/realtime.ts';
+import { runDetached } from '../async/detached.ts';
 import type { Logger } from '../logger/logger.ts';
 import { EventLog, type Retention } from '../pubsub/event-log.ts';
 import type { PubSub } from '../pubsub/pubsub.ts';
@@ -86,7 +87,13 @@ export class Realtime {
   }
 
   private listenForRevocations(): Promise<() => void> {
-    this.accessListener ??= this.pubsub.listen<{ keys: string[] }>(ACCESS_CHANNEL, ({ keys }) => {
+    // First asked for by the first subscription of the process: listen from no request's scope.
+    this.accessListener ??= runDetached(() => this.listenToAccessChannel());
+    return this.accessListener;
+  }
+
+  private listenToAccessChannel(): Promise<() => void> {
+    return this.pubsub.listen<{ keys: string[] }>(ACCESS_CHANNEL, ({ keys }) => {
       const now = Date.now();
       for (const key of keys) this.recentRevocations.set(key, now);
       for (const [key, at] of this.recentRevocations) {
@@ -94,7 +101,6 @@ export class Realtime {
       }
       for (const entry of this.live.matching(keys)) void entry.recheck();
     });
-    return this.accessListener;
   }
 
   /**
@@ -118,9 +124,12 @@ export class Realtime {
 
   private ensureRevalidation(): void {
     if (this.revalidateTimer) return;
-    this.revalidateTimer = setInterval(() => {
-      for (const entry of this.live.all()) void entry.recheck();
-    }, this.limits.revalidateMs);
+    // Started by the first subscription: its ticks must not run in that subscription's (tenant's) scope.
+    this.revalidateTimer = runDetached(() =>
+      setInterval(() => {
+        for (const entry of this.live.all()) void entry.recheck();
+      }, this.limits.revalidateMs),
+    );
     this.revalidateTimer.unref();
   }
 
@@ -132,33 +141,35 @@ export class Realtime {
     let cpu = process.cpuUsage();
     let at = performance.now();
     let last = { ...this.counters };
-    this.metricsTimer = setInterval(() => {
-      const now = performance.now();
-      const used = process.cpuUsage(cpu);
-      const seconds = (now - at) / 1000;
-      const c = this.counters;
-      const sample: MetricsSample = {
-        process: this.processName,
-        at: new Date().toISOString(),
-        rssMb: Math.round(process.memoryUsage.rss() / 1048576),
-        heapUsedMb: Math.round(process.memoryUsage().heapUsed / 1048576),
-        cpuPercent: Math.round(((used.user + used.system) / 1e6 / seconds) * 1000) / 10,
-        eventLoopLagMs: Math.round(lag.percentile(99) / 1e4) / 100,
-        connections: c.connections,
-        subscriptions: c.subscriptions,
-        messagesOut: Math.round((c.messagesOut - last.messagesOut) / seconds),
-        messagesIn: Math.round((c.messagesIn - last.messagesIn) / seconds),
-        droppedSlow: c.droppedSlow - last.droppedSlow,
-        rateLimited: c.rateLimited - last.rateLimited,
-      };
-      cpu = process.cpuUsage();
-      at = now;
-      last = { ...c };
-      lag.reset();
-      this.log
-        .publish(METRICS_CHANNEL, sample, METRICS_RETENTION)
-        .catch((err: unknown) => this.logger.debug({ err }, 'metrics sample not published'));
-    }, this.limits.metricsIntervalMs);
+    this.metricsTimer = runDetached(() =>
+      setInterval(() => {
+        const now = performance.now();
+        const used = process.cpuUsage(cpu);
+        const seconds = (now - at) / 1000;
+        const c = this.counters;
+        const sample: MetricsSample = {
+          process: this.processName,
+          at: new Date().toISOString(),
+          rssMb: Math.round(process.memoryUsage.rss() / 1048576),
+          heapUsedMb: Math.round(process.memoryUsage().heapUsed / 1048576),
+          cpuPercent: Math.round(((used.user + used.system) / 1e6 / seconds) * 1000) / 10,
+          eventLoopLagMs: Math.round(lag.percentile(99) / 1e4) / 100,
+          connections: c.connections,
+          subscriptions: c.subscriptions,
+          messagesOut: Math.round((c.messagesOut - last.messagesOut) / seconds),
+          messagesIn: Math.round((c.messagesIn - last.messagesIn) / seconds),
+          droppedSlow: c.droppedSlow - last.droppedSlow,
+          rateLimited: c.rateLimited - last.rateLimited,
+        };
+        cpu = process.cpuUsage();
+        at = now;
+        last = { ...c };
+        lag.reset();
+        this.log
+          .publish(METRICS_CHANNEL, sample, METRICS_RETENTION)
+          .catch((err: unknown) => this.logger.debug({ err }, 'metrics sample not published'));
+      }, this.limits.metricsIntervalMs),
+    );
     this.metricsTimer.unref();
   }
 

@@ -1,21 +1,44 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisRoleUrls, RedisUrlRole } from '../../config/env.ts';
+import { runDetached } from '../async/detached.ts';
+import type { HealthCheck } from '../health/health.ts';
 import type { Logger } from '../logger/logger.ts';
 
 /**
  * Each concern gets its own connection and key space, so that flushing or overloading one (the cache, say)
  * never resets rate limits or signs anybody out, and a blocking or subscribed connection never delays others.
  */
-export type RedisRole =
-  'sessions' | 'cache' | 'limits' | 'pubsub' | 'publish' | 'health' | 'queue' | 'metrics';
+export type RedisRole = 'sessions' | 'cache' | 'limits' | 'pubsub' | 'publish' | 'queue' | 'metrics';
 
 export interface RedisHub {
+  /** The default server (REDIS_URL). */
   url: string;
   prefix: string;
   get(role: RedisRole): Redis;
+  /** The server a role's connections go to (its REDIS_<ROLE>_URL, else REDIS_URL). */
+  urlFor(role: RedisRole): string;
   /** Key prefix for a role, e.g. `keel:sess:`. */
   keyspace(role: RedisRole): string;
+  /** One readiness check per distinct server, named after the roles it holds (see serverChecks). */
+  healthChecks(): HealthCheck[];
   close(): Promise<void>;
 }
+
+/** Which configurable server each connection role lives on: both pub/sub connections are the realtime role. */
+const URL_ROLE: Record<RedisRole, RedisUrlRole> = {
+  sessions: 'sessions',
+  cache: 'cache',
+  limits: 'limits',
+  pubsub: 'realtime',
+  publish: 'realtime',
+  queue: 'queue',
+  metrics: 'metrics',
+};
+
+// Losing these only degrades Keel (the cache answers from memory or the factory, metrics pause), so a server that
+// holds nothing else makes readiness warn, not fail: failing would take every node out of the load balancer for
+// something each node survives.
+const DEGRADABLE: ReadonlySet<RedisUrlRole> = new Set(['cache', 'metrics']);
 
 const ROLE_PREFIX: Record<RedisRole, string> = {
   sessions: 'sess:',
@@ -23,7 +46,6 @@ const ROLE_PREFIX: Record<RedisRole, string> = {
   limits: 'rl:',
   pubsub: 'ps:',
   publish: 'ps:',
-  health: 'health:',
   queue: 'q:',
   metrics: 'metrics:',
 };
@@ -59,22 +81,47 @@ function parseRedisUrlOptions(url: string): RedisOptions {
   };
 }
 
-export function createRedisHub(url: string, prefix: string, logger?: Logger): RedisHub {
+/** `host:port` of a server, never its credentials: readiness output and logs name the node that fails. */
+export function redisNode(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname || '127.0.0.1'}:${u.port || 6379}`;
+}
+
+export function createRedisHub(
+  url: string,
+  prefix: string,
+  logger?: Logger,
+  roleUrls: RedisRoleUrls = {},
+): RedisHub {
   const connections = new Map<RedisRole, Redis>();
+  const healthConnections = new Map<string, Redis>();
   const lastErrorLog = new Map<RedisRole, number>();
+  const urlFor = (role: RedisRole): string => {
+    return roleUrls[URL_ROLE[role]] ?? url;
+  };
   return {
     url,
     prefix,
+    urlFor,
     get(role) {
       let conn = connections.get(role);
       if (!conn) {
-        conn = new Redis({ ...redisOptions(url), ...ROLE_OPTIONS[role], connectionName: `keel:${role}` });
+        // A connection may first be asked for while a request is served; its socket, reconnect timers and event
+        // listeners (pub/sub messages) would keep that request's scope for the life of the process.
+        conn = runDetached(
+          () =>
+            new Redis({
+              ...redisOptions(urlFor(role)),
+              ...ROLE_OPTIONS[role],
+              connectionName: `keel:${role}`,
+            }),
+        );
         conn.on('error', (err: Error) => {
           // A down Redis emits an error per reconnect attempt; one line per role every 10 s is enough.
           const now = Date.now();
           if (now - (lastErrorLog.get(role) ?? 0) > 10_000) {
             lastErrorLog.set(role, now);
-            logger?.warn({ err: err.message, role }, 'redis connection error');
+            logger?.warn({ err: err.message, role, node: redisNode(urlFor(role)) }, 'redis connection error');
           }
         });
         connections.set(role, conn);
@@ -84,9 +131,60 @@ export function createRedisHub(url: string, prefix: string, logger?: Logger): Re
     keyspace(role) {
       return `${prefix}${ROLE_PREFIX[role]}`;
     },
+    healthChecks() {
+      return serverChecks(url, roleUrls).map(({ serverUrl, roles, key }) => {
+        const degradable = roles.every((r) => DEGRADABLE.has(r));
+        const ping = () => {
+          let conn = healthConnections.get(serverUrl);
+          if (!conn) {
+            // First asked for by a /readyz request: detached like the role connections.
+            conn = runDetached(
+              () => new Redis({ ...redisOptions(serverUrl), connectionName: 'keel:health' }),
+            );
+            conn.on('error', () => {}); // the check reports it; the role connections log it
+            healthConnections.set(serverUrl, conn);
+          }
+          return conn.ping();
+        };
+        return {
+          key,
+          componentType: 'datastore',
+          ...(degradable ? { onFailure: 'warn' as const } : {}),
+          run: () =>
+            ping().catch((err: unknown) => {
+              const message = err instanceof Error ? err.message : String(err);
+              throw new Error(`redis for ${roles.join(', ')} at ${redisNode(serverUrl)}: ${message}`);
+            }),
+        } satisfies HealthCheck;
+      });
+    },
     async close() {
-      await Promise.all([...connections.values()].map((c) => c.quit().catch(() => c.disconnect())));
+      const all = [...connections.values(), ...healthConnections.values()];
+      await Promise.all(all.map((c) => c.quit().catch(() => c.disconnect())));
       connections.clear();
+      healthConnections.clear();
     },
   };
+}
+
+/**
+ * The distinct servers behind the roles. The default server keeps the check key `redis:responseTime` (what
+ * monitoring already watches); a server of its own is `redis-<roles>:responseTime`, e.g. `redis-cache`.
+ */
+export function serverChecks(
+  url: string,
+  roleUrls: RedisRoleUrls,
+): Array<{ serverUrl: string; roles: RedisUrlRole[]; key: string }> {
+  const byUrl = new Map<string, RedisUrlRole[]>([[url, []]]);
+  for (const role of Object.values(URL_ROLE)) {
+    const serverUrl = roleUrls[role] ?? url;
+    const roles = byUrl.get(serverUrl) ?? [];
+    if (!roles.includes(role)) roles.push(role);
+    byUrl.set(serverUrl, roles);
+  }
+  return [...byUrl].map(([serverUrl, roles]) => ({
+    serverUrl,
+    roles,
+    key: serverUrl === url ? 'redis:responseTime' : `redis-${roles.join('-')}:responseTime`,
+  }));
 }

@@ -1,12 +1,15 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useSubscription } from '@trpc/tanstack-react-query';
-import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { lazy, Suspense } from 'react';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { formatDateTime } from '../ui/format.ts';
 import { Section, Stat } from '../ui/layout.tsx';
 import { ErrorState, Loading } from '../ui/states.tsx';
 
-type Stats = RouterOutputs['dashboard']['stats'];
+// recharts is the largest part of the SPA: it loads only when the flagged panel is shown, not with every dashboard.
+const AnalyticsCharts = lazy(() => import('./AnalyticsCharts.tsx'));
+
+export type Stats = RouterOutputs['dashboard']['stats'];
 
 /** The flag that gates the analytics panel (defined in the flags module; on per organization by override). */
 export const NEW_ANALYTICS_FLAG = 'new-analytics';
@@ -48,45 +51,11 @@ function NewAnalytics({ stats }: { stats: Stats }) {
   );
   if (flags.data?.[NEW_ANALYTICS_FLAG]?.value !== true) return null;
 
-  const perDay = new Map<string, number>();
-  for (const a of stats.recentActivity) {
-    const day = a.createdAt.toISOString().slice(0, 10);
-    perDay.set(day, (perDay.get(day) ?? 0) + 1);
-  }
-  const activity = [...perDay]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([day, events]) => ({ day, events }));
-  const people = [
-    { name: 'Members', value: stats.users },
-    { name: 'Active 30 d', value: stats.activeUsers30d },
-    { name: 'Left 30 d', value: stats.membersLost30d },
-  ];
   return (
     <Section title="New analytics" aside={<span className="badge">Preview</span>}>
-      <div className="columns">
-        <figure className="analytics-chart" aria-label="Members and activity">
-          <ResponsiveContainer width="100%" height={200}>
-            <BarChart data={people}>
-              <CartesianGrid strokeDasharray="3 3" />
-              <XAxis dataKey="name" />
-              <YAxis allowDecimals={false} />
-              <Tooltip />
-              <Bar dataKey="value" name="People" fill="#3b6fd4" />
-            </BarChart>
-          </ResponsiveContainer>
-        </figure>
-        <figure className="analytics-chart" aria-label="Recent events per day">
-          <ResponsiveContainer width="100%" height={200}>
-            <BarChart data={activity}>
-              <CartesianGrid strokeDasharray="3 3" />
-              <XAxis dataKey="day" />
-              <YAxis allowDecimals={false} />
-              <Tooltip />
-              <Bar dataKey="events" name="Events" fill="#2e8b57" />
-            </BarChart>
-          </ResponsiveContainer>
-        </figure>
-      </div>
+      <Suspense fallback={<Loading label="Loading charts…" />}>
+        <AnalyticsCharts stats={stats} />
+      </Suspense>
     </Section>
   );
 }

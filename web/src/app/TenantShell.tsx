@@ -1,5 +1,6 @@
 import { Link, NavLink, Outlet } from 'react-router';
 import { RequireSignedIn, useMe, UserMenu } from '../auth/session.tsx';
+import { accessTo, childPath, routesOf } from '../routes.ts';
 import { Shell } from '../ui/layout.tsx';
 import { ConnectionBanner } from './ConnectionBanner.tsx';
 import { OrganizationSwitcher } from './OrganizationSwitcher.tsx';
@@ -23,19 +24,13 @@ function TenantLayout() {
       home="/app"
       nav={
         <>
-          <NavLink to="/app" end>
-            Dashboard
-          </NavLink>
-          {org ? (
-            <>
-              <NavLink to="/app/documents">Documents</NavLink>
-              <NavLink to="/app/exports">Exports</NavLink>
-              <NavLink to="/app/imports">Imports</NavLink>
-              <NavLink to="/app/members">Members</NavLink>
-              <NavLink to="/app/tokens">API tokens</NavLink>
-              {can('billing:manage') ? <NavLink to="/app/billing">Billing</NavLink> : null}
-            </>
-          ) : null}
+          {routesOf('app')
+            .filter((r) => 'nav' in r && accessTo(r.needs, me).ok)
+            .map((r) => (
+              <NavLink key={r.id} to={r.path} end={childPath(r) === ''}>
+                {r.title}
+              </NavLink>
+            ))}
           {me.user.staff ? <NavLink to="/ops">Ops console</NavLink> : null}
         </>
       }

@@ -1,22 +1,10 @@
 import { Link, NavLink, Outlet } from 'react-router';
 import { RequireSignedIn, useMe, UserMenu } from '../auth/session.tsx';
+import { accessTo, childPath, routesOf } from '../routes.ts';
 import { Shell } from '../ui/layout.tsx';
 import { EmptyState } from '../ui/states.tsx';
 import './ops.css';
 import { StaffOnly } from './StaffOnly.tsx';
-
-const PAGES: { to: string; label: string; end?: boolean }[] = [
-  { to: '/ops', label: 'Overview', end: true },
-  { to: '/ops/queues', label: 'Queues' },
-  { to: '/ops/jobs', label: 'Jobs' },
-  { to: '/ops/batches', label: 'Batches' },
-  { to: '/ops/flags', label: 'Flags' },
-  { to: '/ops/tenants', label: 'Tenants' },
-  { to: '/ops/billing', label: 'Billing' },
-  { to: '/ops/alerts', label: 'Alerts' },
-  { to: '/ops/performance', label: 'Performance' },
-  { to: '/ops/audit', label: 'Audit' },
-];
 
 export function OpsShell() {
   return (
@@ -28,19 +16,22 @@ export function OpsShell() {
 
 function OpsLayout() {
   const me = useMe();
-  // The server refuses every ops procedure to non-staff (STAFF_ONLY); this only spares them a page of errors.
-  if (!me.user.staff) return <StaffOnly />;
+  // The server refuses every ops procedure to non-staff (STAFF_ONLY); this only spares them a page of errors. Every
+  // console page needs staff (web/src/routes.ts), so the whole console is refused at once, outside its frame.
+  if (!accessTo({ staff: true }, me).ok) return <StaffOnly />;
   return (
     <Shell
       brand="Keel Ops"
       home="/ops"
       nav={
         <>
-          {PAGES.map((p) => (
-            <NavLink key={p.to} to={p.to} end={p.end}>
-              {p.label}
-            </NavLink>
-          ))}
+          {routesOf('ops')
+            .filter((r) => 'nav' in r)
+            .map((r) => (
+              <NavLink key={r.id} to={r.path} end={childPath(r) === ''}>
+                {r.title}
+              </NavLink>
+            ))}
           {me.organization ? <NavLink to="/app">Tenant app</NavLink> : null}
         </>
       }

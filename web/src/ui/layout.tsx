@@ -42,6 +42,7 @@ export function Shell({
 export function CenteredPage({ title, children }: { title: string; children: ReactNode }) {
   return (
     <main id="main" className="centered">
+      <title>{`${title} · Keel`}</title>
       <div className="card centered-card">
         <p className="brand brand-large">Keel</p>
         <h1>{title}</h1>
