@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fastifyCookie from '@fastify/cookie';
+import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
@@ -20,6 +21,7 @@ import { redactReport, runHealthChecks } from './platform/health/health.ts';
 import { runWithLogBindings } from './platform/logger/logger.ts';
 import { registerMetricsRoute, registerRequestMetrics } from './platform/metrics/http-plugin.ts';
 import { runWithRequestStats } from './platform/metrics/request-stats.ts';
+import { securityHeaders } from './platform/http/security-headers.ts';
 import { registerStorageRoutes } from './platform/storage/routes.ts';
 import { traceRequests } from './platform/tracing/fastify.ts';
 import { contextFactory, SESSION_COOKIE } from './trpc/context.ts';
@@ -104,6 +106,8 @@ export async function buildApp(deps: AppDeps) {
     void reply.status(status).type('application/json; charset=utf-8').send(body);
   });
 
+  // CSP, frame-ancestors / X-Frame-Options, Referrer-Policy and the rest, on every response (the SPA included).
+  await app.register(fastifyHelmet, securityHeaders(config.appUrl));
   await app.register(fastifyCookie, { secret: config.sessionSecret });
   await app.register(fastifyWebsocket, {
     options: { maxPayload: MAX_WS_PAYLOAD, perMessageDeflate: false },

@@ -48,7 +48,7 @@ export const authRouter = router({
     .input(signInInput)
     .output(meOutput)
     .mutation(async ({ ctx, input }) => {
-      const user = await auth.signIn(ctx.em, input.email, input.password);
+      const user = await auth.signIn(ctx.em, input.email, input.password, ctx.deps.rateLimits.signInBackoff);
       const sessionId = await ctx.deps.sessions.create(user.id);
       ctx.cookies.setSession(sessionId, ctx.deps.config.sessionTtlSeconds);
       const fresh = await auth.findUser(ctx.em, user.id);

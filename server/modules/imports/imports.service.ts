@@ -8,6 +8,7 @@ import {
   type ImportRowError,
   type ImportStatus,
 } from '../../../shared/schemas/imports.ts';
+import { csvCell, csvLine } from '../../platform/csv/cell.ts';
 import type { Em } from '../../platform/db/context.ts';
 import { pageAcrossTenants } from '../../platform/db/across-tenants.ts';
 import type { CallbackEvent } from '../../platform/queue/definition.ts';
@@ -419,11 +420,6 @@ export async function importStep(s: DataServices, ctx: StepContext, importId: st
   }
 }
 
-const csvCell = (v: string | number) => {
-  const t = String(v);
-  return /[",\n\r]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
-};
-
 /** For a file with problems: a CSV of every one of them (line, column, reason), streamed to storage. */
 export async function reportStep(s: DataServices, ctx: StepContext, importId: string): Promise<void> {
   const row = await ctx.em.findOne(DataImport, { id: importId }, { refresh: true });
@@ -444,6 +440,7 @@ export async function reportStep(s: DataServices, ctx: StepContext, importId: st
     if (failed || out.destroyed) throw new Error('The report could not be written');
     if (!out.write(line)) await Promise.race([once(out, 'drain'), once(out, 'close')]);
   };
+  // Columns and reasons quote the uploaded file (a header cell, say): csvLine keeps a formula there inert.
   await write('Line,Column,Reason\n');
   if (row.bytes !== null && row.bytes !== undefined && (await s.storage.head(row.fileKey))) {
     await scanRecordsCsv(await s.storage.get(row.fileKey), {
@@ -451,11 +448,11 @@ export async function reportStep(s: DataServices, ctx: StepContext, importId: st
       signal: ctx.signal,
       onError: async (e) => {
         lines += 1;
-        if (lines <= REPORT_MAX_LINES) await write(`${e.line},${csvCell(e.column)},${csvCell(e.reason)}\n`);
+        if (lines <= REPORT_MAX_LINES) await write(`${csvLine([e.line, e.column, e.reason])}\n`);
       },
     });
   } else {
-    for (const e of row.errors) await write(`${e.line},${csvCell(e.column)},${csvCell(e.reason)}\n`);
+    for (const e of row.errors) await write(`${csvLine([e.line, e.column, e.reason])}\n`);
   }
   if (lines > REPORT_MAX_LINES)
     await write(`-,-,${csvCell(`${lines - REPORT_MAX_LINES} more problems not listed`)}\n`);

@@ -1,6 +1,7 @@
 import type { CompiledQuery, Kysely } from 'kysely';
 import { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { RECORD_CSV_COLUMNS } from '../../../shared/schemas/records.ts';
+import { csvCellSql } from '../../platform/csv/cell.ts';
 import type { Em } from '../../platform/db/context.ts';
 
 export interface RecordFilters {
@@ -13,9 +14,9 @@ export const CSV_HEADER = `${RECORD_CSV_COLUMNS.join(',')}\n`;
 
 // PostgreSQL writes each CSV line itself (RFC 4180: text fields always quoted, quotes doubled; commas, newlines and
 // any Unicode inside quotes are then literal), so Node only moves text: no per-column parsing, escaping or
-// allocation. This is what lets a cursor come close to COPY's rate.
-const quoted = (expr: string) => `'"' || replace(${expr}, '"', '""') || '"'`;
-const LINE = `concat_ws(',', r.id::text, ${quoted(`coalesce(u.name, '')`)}, ${quoted(`coalesce(u.email, '')`)}, ${quoted('r.category')}, r.status, r.amount::text, to_char(r.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`;
+// allocation. This is what lets a cursor come close to COPY's rate. The text people typed (names, emails,
+// categories) goes through csvCellSql: a cell a spreadsheet would run as a formula gets the `'` prefix.
+const LINE = `concat_ws(',', r.id::text, ${csvCellSql(`coalesce(u.name, '')`)}, ${csvCellSql(`coalesce(u.email, '')`)}, ${csvCellSql('r.category')}, r.status, r.amount::text, to_char(r.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`;
 
 /**
  * The export query of one organization's records, as ($n-numbered SQL, parameters). The organization is a condition

@@ -3,6 +3,7 @@ import { CsvError, parse } from 'csv-parse';
 import { z } from 'zod';
 import { RECORD_STATUSES, AMOUNT_PATTERN, type RecordStatus } from '../../../shared/schemas/records.ts';
 import type { ImportRowError } from '../../../shared/schemas/imports.ts';
+import { readCsvCell } from '../../platform/csv/cell.ts';
 
 /** A row that passed validation, ready to insert. */
 export interface ImportRow {
@@ -229,7 +230,8 @@ function validateRow(
   }
   const cell = (c: Column) => {
     const i = header.indexOf(c);
-    return i < 0 ? '' : (record[i] ?? '').trim();
+    // An export neutralised formula-like text with a `'` (platform/csv): read back, it is the text again.
+    return i < 0 ? '' : readCsvCell((record[i] ?? '').trim());
   };
 
   let userId: string | null = null;

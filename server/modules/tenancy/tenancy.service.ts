@@ -67,8 +67,20 @@ export async function membershipOfUser(
   );
 }
 
-export async function findOrganizationBySlug(em: Em, slug: string): Promise<IOrganization | null> {
-  return em.findOne(Organization, { slug });
+/**
+ * The user's membership in the organization at `slug`, found in one query: no membership and no organization look
+ * the same to the caller, and take the same work.
+ */
+export async function membershipOfUserBySlug(
+  em: Em,
+  slug: string,
+  userId: string,
+): Promise<IMembership | null> {
+  return em.findOne(
+    Membership,
+    { organization: { slug }, user: userId },
+    { populate: ['organization'], filters: { [TENANT_FILTER]: false } },
+  );
 }
 
 export async function listMembers(em: Em) {

@@ -9,6 +9,7 @@ import {
 } from 'rate-limiter-flexible';
 import { AppError } from '../../../shared/errors.ts';
 import type { Logger } from '../logger/logger.ts';
+import { Backoff, SIGN_IN_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { LeasedBudgets } from './lease.ts';
 import { RATE_LIMIT_POLICIES, type PolicyName, type RateLimitPolicy } from './policies.ts';
 
@@ -33,6 +34,9 @@ export interface RateLimitsOptions {
   timeoutMs?: number;
   /** Replaces the built-in policies (tests of exact counts use small windows). */
   policies?: Partial<Record<PolicyName, RateLimitPolicy>>;
+  /** Replaces the per-account sign-in backoff policy (tests), and its clock. */
+  signInBackoff?: BackoffPolicy;
+  now?: () => number;
 }
 
 interface Rule {
@@ -51,8 +55,16 @@ interface Rule {
  */
 export class RateLimits {
   private readonly rules = new Map<PolicyName, Rule[]>();
+  /** Per account (email): exponential delay after failed sign-ins, never a lock (backoff.ts). */
+  readonly signInBackoff: Backoff;
 
   constructor(private readonly opts: RateLimitsOptions) {
+    this.signInBackoff = new Backoff(
+      opts.redis,
+      `${opts.keyspace}backoff:sign_in:`,
+      opts.signInBackoff ?? SIGN_IN_BACKOFF,
+      opts.now,
+    );
     const policies = { ...RATE_LIMIT_POLICIES, ...opts.policies } as Record<PolicyName, RateLimitPolicy>;
     for (const [name, policy] of Object.entries(policies) as [PolicyName, RateLimitPolicy][]) {
       if (policy.lease && (policy.rules.length !== 1 || policy.rules[0]?.global)) {

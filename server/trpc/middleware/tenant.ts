@@ -4,7 +4,7 @@ import { effectiveAbilities, type Ability, type Role } from '../../../shared/per
 import type { IOrganization } from '../../modules/tenancy/organization.entity.ts';
 import { cachedSettings } from '../../modules/dashboard/dashboard.service.ts';
 import type { TenantSettings } from '../../modules/tenancy/tenant-settings.ts';
-import { findOrganizationBySlug, membershipOfUser } from '../../modules/tenancy/tenancy.service.ts';
+import { membershipOfUser, membershipOfUserBySlug } from '../../modules/tenancy/tenancy.service.ts';
 import { enterTenant } from '../../platform/db/context.ts';
 import { setLogBindings } from '../../platform/logger/logger.ts';
 import { middleware } from '../init.ts';
@@ -52,9 +52,11 @@ export const resolveTenant = middleware(async ({ ctx, next }) => {
   } else {
     const slug = subdomainSlug(ctx.host, ctx.deps.config.appDomain);
     if (slug) {
-      const org = await findOrganizationBySlug(em, slug);
-      if (!org) throw new AppError('NOT_FOUND', 'No organization at this address');
-      organizationId = org.id;
+      // One answer whether the organization does not exist or is not the caller's: an address must not tell
+      // outsiders which organizations exist (issue 17 finding 11).
+      const membership = await membershipOfUserBySlug(em, slug, auth.user.id);
+      if (!membership) throw new AppError('NOT_FOUND', 'No organization at this address');
+      organizationId = membership.organization.id;
     } else {
       organizationId = auth.user.currentOrganization?.id ?? null;
     }
