@@ -4,13 +4,14 @@ import { requireAbility } from './middleware/ability.ts';
 import { authenticate } from './middleware/authenticate.ts';
 import { dbScope } from './middleware/db-scope.ts';
 import { mapErrors } from './middleware/errors.ts';
+import { liveOnly } from './middleware/live-only.ts';
 import { originCheck } from './middleware/origin-check.ts';
 import { apiRateLimit, loginRateLimit, registerRateLimit } from './middleware/rate-limit.ts';
 import { requireStaff } from './middleware/staff.ts';
 import { resolveTenant } from './middleware/tenant.ts';
 
-/** Anyone; gets an EntityManager fork (ctx.em). */
-export const publicProcedure = baseProcedure.use(mapErrors).use(originCheck).use(dbScope);
+/** Anyone; gets an EntityManager fork (ctx.em). Subscriptions must go through openLive (liveOnly). */
+export const publicProcedure = baseProcedure.use(mapErrors).use(liveOnly).use(originCheck).use(dbScope);
 /** A verified user (session cookie or API token): ctx.auth. */
 export const authedProcedure = publicProcedure.use(authenticate).use(apiRateLimit);
 /** A member of the resolved organization, with the EntityManager scoped to it: ctx.tenant. */

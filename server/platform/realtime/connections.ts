@@ -63,6 +63,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class Connection {
   subscriptions = 0;
   closing = false;
+  /** Run once when the socket closes: one socket listener however many subscriptions it carries. */
+  private readonly closeListeners = new Set<() => void>();
   private tokens: number;
   private refilledAt = performance.now();
 
@@ -72,6 +74,16 @@ export class Connection {
     private readonly counters: RealtimeCounters,
   ) {
     this.tokens = limits.messageBurst;
+    socket.once('close', () => {
+      for (const fn of this.closeListeners) fn();
+      this.closeListeners.clear();
+    });
+  }
+
+  /** Calls fn when the socket closes; the returned function stops that. */
+  onClose(fn: () => void): () => void {
+    this.closeListeners.add(fn);
+    return () => this.closeListeners.delete(fn);
   }
 
   /** False (and the connection closes) when the client sends faster than its rate limit. */
