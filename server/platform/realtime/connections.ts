@@ -57,6 +57,8 @@ export class RealtimeCounters {
 }
 
 const OPEN = 1;
+/** On shutdown, how long a client gets to answer the close handshake before its socket is cut. */
+const SHUTDOWN_CLOSE_WAIT_MS = 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One WebSocket: its limits and its live subscriptions. */
@@ -215,8 +217,14 @@ export class Connections {
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
     for (const conn of this.live) this.askToReconnect(conn);
-    const deadline = Date.now() + this.limits.shutdownGraceMs;
-    while (this.live.size && Date.now() < deadline) await sleep(25);
+    await this.until(Date.now() + this.limits.shutdownGraceMs);
     for (const conn of this.live) conn.close(REALTIME_CLOSE.SERVER_RESTART, 'server restarting, reconnect');
+    // A client that does not answer the close handshake promptly is cut off: shutdown has a bound.
+    await this.until(Date.now() + SHUTDOWN_CLOSE_WAIT_MS);
+    for (const conn of this.live) conn.socket.terminate();
+  }
+
+  private async until(deadline: number): Promise<void> {
+    while (this.live.size && Date.now() < deadline) await sleep(25);
   }
 }
