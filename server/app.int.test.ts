@@ -539,7 +539,7 @@ async function subscribe(client: KeelClient): Promise<{ first: Promise<string> }
       onStarted,
       onData: ({ data }) => {
         sub.unsubscribe();
-        resolve(data.action);
+        resolve('action' in data ? data.action : data.type);
       },
       onError: (err) => {
         sub.unsubscribe();

@@ -51,6 +51,8 @@ export async function buildApp(deps: AppDeps) {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { maxParamLength: 5000 },
+    // Requests that arrive while closing get a tRPC-shaped 503 from the shutdown hook below, which clients parse.
+    return503OnClosing: false,
   });
 
   // Every request runs inside its own log bindings (request, tenant, user ids) and query counters; the request
@@ -109,13 +111,40 @@ export async function buildApp(deps: AppDeps) {
   // CSP, frame-ancestors / X-Frame-Options, Referrer-Policy and the rest, on every response (the SPA included).
   await app.register(fastifyHelmet, securityHeaders(config.appUrl));
   await app.register(fastifyCookie, { secret: config.sessionSecret });
+  let shuttingDown = false;
   await app.register(fastifyWebsocket, {
     options: { maxPayload: MAX_WS_PAYLOAD, perMessageDeflate: false },
-    // Graceful shutdown: clients are asked to reconnect (to another process) before their sockets close.
+    // Graceful shutdown: clients are asked to reconnect (to another process) before their sockets close; upgrades
+    // and requests arriving meanwhile are refused by the hook below. Resolves once every WebSocket is gone.
     preClose: async () => {
+      shuttingDown = true;
       await deps.realtime.shutdown();
       await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
     },
+  });
+  // While shutting down: a WebSocket upgrade (a client reconnecting) or an HTTP call on a kept-alive connection gets
+  // a tRPC-shaped 503 and its connection is closed, so it retries elsewhere and nothing keeps the server open.
+  // (@fastify/websocket's onResponse hook destroys the socket of a refused upgrade.)
+  app.addHook('onRequest', async (req, reply) => {
+    if (!shuttingDown) return;
+    const message = 'This server is shutting down, try again';
+    const data = {
+      code: 'SERVICE_UNAVAILABLE',
+      httpStatus: 503,
+      appCode: 'SERVICE_UNAVAILABLE',
+      requestId: req.id,
+    };
+    const code = TRPC_ERROR_CODES_BY_KEY.SERVICE_UNAVAILABLE;
+    return reply
+      .code(503)
+      .header('connection', 'close')
+      .header('retry-after', '1')
+      .type('application/json; charset=utf-8')
+      .send(
+        req.url.startsWith('/trpc')
+          ? { error: { json: { message, code, data } } }
+          : { error: { message, data } },
+      );
   });
   // Realtime limits (message rate, slow consumers) take each socket before tRPC's handler sees it.
   app.websocketServer.on('connection', (socket: WebSocket) => deps.realtime.connections.attach(socket));

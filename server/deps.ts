@@ -88,8 +88,8 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
     config.sessionTtlSeconds,
   );
   const pubsub = new PubSub(redis.get('publish'), redis.get('pubsub'), redis.keyspace('pubsub'), logger);
-  orm.em.getEventManager().registerSubscriber(new ActivityPublisher(pubsub));
   const realtime = new Realtime(redis.get('publish'), pubsub, redis.keyspace('pubsub'), logger);
+  orm.em.getEventManager().registerSubscriber(new ActivityPublisher(realtime.log));
   orm.em.getEventManager().registerSubscriber(new AccessWatcher((keys) => realtime.revoke(keys), logger));
   const cache = createCache(config, redis, pubsub, logger);
   observability.trackCache(() => cache.stats());

@@ -82,6 +82,7 @@ async function serve(
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
+    const startedAt = performance.now();
     deps.logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
@@ -90,6 +91,10 @@ async function serve(
     await worker?.stop(Math.min(deps.queue.settings.shutdownGraceMs, 10_000));
     await metricsServer?.close();
     await deps.close();
+    deps.logger.info(
+      { signal, ms: Math.round(performance.now() - startedAt) },
+      'shut down: HTTP and WebSockets drained; worker, metrics, queues, Redis and database closed',
+    );
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

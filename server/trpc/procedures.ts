@@ -4,16 +4,21 @@ import { requireAbility } from './middleware/ability.ts';
 import { authenticate } from './middleware/authenticate.ts';
 import { dbScope } from './middleware/db-scope.ts';
 import { mapErrors } from './middleware/errors.ts';
+import { liveOnly } from './middleware/live-only.ts';
 import { originCheck } from './middleware/origin-check.ts';
 import { apiRateLimit, loginRateLimit, registerRateLimit } from './middleware/rate-limit.ts';
 import { requireStaff } from './middleware/staff.ts';
 import { wellFormedInput } from './middleware/well-formed.ts';
 import { resolveTenant } from './middleware/tenant.ts';
 
-/** Anyone; gets an EntityManager fork (ctx.em). Input with lone surrogates or reserved keys is refused first. */
+/**
+ * Anyone; gets an EntityManager fork (ctx.em). Input with lone surrogates or reserved keys is refused first;
+ * subscriptions must go through openLive (liveOnly).
+ */
 export const publicProcedure = baseProcedure
   .use(mapErrors)
   .use(wellFormedInput)
+  .use(liveOnly)
   .use(originCheck)
   .use(dbScope);
 /** A verified user (session cookie or API token): ctx.auth. */

@@ -9,6 +9,7 @@ import {
 } from '@trpc/client';
 import superjson from 'superjson';
 import type { AppRouter } from '../../server/trpc/router.ts';
+import { resubscribeLink } from './resubscribe.ts';
 
 /**
  * A WebSocket class: the global one (Node ≥ 22, browsers) or the `ws` package's (`import { WebSocket } from
@@ -105,6 +106,9 @@ export function buildClient(opts: KeelClientOptions, internals: ClientInternals 
 
   const trpc = createTRPCClient<AppRouter>({
     links: [
+      // A subscription ended by a recoverable error (5xx) is opened again from its last event; a final one reaches
+      // the caller. (Lost connections are tRPC's: it reconnects and resubscribes with lastEventId itself.)
+      resubscribeLink({ delayMs: (attempt) => reconnectDelayMs(attempt + 1) }),
       splitLink({
         condition: (op) => op.type === 'subscription',
         true: wsLink({ client: wsClient, transformer: superjson }),

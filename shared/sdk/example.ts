@@ -79,6 +79,8 @@ async function run(client: KeelClient, wanted: number): Promise<void> {
     const subscription = client.activity.onNew.subscribe(undefined, {
       onStarted: () => print({ step: 'subscribed' }),
       onData: ({ id, data }) => {
+        // The server keeps a day of activity for reconnecting clients; past that it says to read `recent` again.
+        if ('type' in data) return print({ step: 'resync', id });
         print({
           step: 'event',
           id,

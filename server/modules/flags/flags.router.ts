@@ -16,6 +16,7 @@ import type { Em } from '../../platform/db/context.ts';
 import { router } from '../../trpc/init.ts';
 import { opsProcedure, tenantProcedure } from '../../trpc/procedures.ts';
 import { operatorOf, recordOperatorAction } from '../ops/ops-audit.ts';
+import { openLive } from '../realtime/live.ts';
 
 const evaluations = z.record(z.string(), flagEvaluation);
 
@@ -25,17 +26,25 @@ export const flagsRouter = router({
     .output(evaluations)
     .query(({ ctx }) => ctx.deps.flags.evaluateAll(ctx.tenant.organization.id)),
 
-  /** The organization's flag values now, then again after every change to any flag. */
-  onChange: tenantProcedure.subscription(async function* ({ ctx, signal }) {
+  /**
+   * The organization's flag values now, then again after every change to any flag. It streams state, not history:
+   * every (re)subscription starts with all values, so a reconnect misses nothing without a replay.
+   */
+  onChange: tenantProcedure.subscription(async ({ ctx, signal }) => {
     const organizationId = ctx.tenant.organization.id;
-    // Listen before the first evaluation, so a change landing in between is not missed.
-    const changes = await ctx.deps.flags.changes(signal ?? new AbortController().signal);
-    let seq = 0;
-    const id = () => `${Date.now()}-${seq++}`;
-    yield tracked(id(), { keys: [] as string[], flags: await ctx.deps.flags.evaluateAll(organizationId) });
-    for await (const change of changes) {
-      yield tracked(id(), { keys: change.keys, flags: await ctx.deps.flags.evaluateAll(organizationId) });
-    }
+    const { flags } = ctx.deps;
+    // Any member may read flag values (as evaluateAll), whatever their abilities.
+    const live = await openLive(ctx, { signal, ability: null });
+    return live.run(async function* (signal) {
+      // Listen before the first evaluation, so a change landing in between is not missed.
+      const changes = await flags.changes(signal);
+      let seq = 0;
+      const id = () => `${Date.now()}-${seq++}`;
+      yield tracked(id(), { keys: [] as string[], flags: await flags.evaluateAll(organizationId) });
+      for await (const change of changes) {
+        yield tracked(id(), { keys: change.keys, flags: await flags.evaluateAll(organizationId) });
+      }
+    });
   }),
 });
 

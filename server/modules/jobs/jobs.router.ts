@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tracked } from '@trpc/server';
 import {
   batchIdInput,
@@ -28,6 +29,7 @@ import {
   retryFailedJobs,
 } from './jobs.service.ts';
 import { operatorOf, recordOperatorAction } from '../ops/ops-audit.ts';
+import { openLive } from '../realtime/live.ts';
 
 // Staff procedures of the operations console. Every write that succeeded goes to the operator audit log.
 
@@ -63,19 +65,20 @@ export const opsQueuesRouter = router({
     return { queue: input.queue, paused: false };
   }),
   /** Queues, workers and the last minutes' rates every two seconds, for the console's live view. */
-  live: opsProcedure.subscription(async function* ({ ctx, signal }) {
-    let seq = 0;
-    while (!signal?.aborted) {
-      const [queues, workers] = await Promise.all([
-        queueOverview(ctx.em, ctx.deps.queue),
-        ctx.deps.queue.workers(),
-      ]);
-      yield tracked(String(++seq), { at: new Date(), queues, workers });
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 2_000);
-        signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-      });
-    }
+  live: opsProcedure.subscription(async ({ ctx, signal }) => {
+    const live = await openLive(ctx, { signal, staffOnly: true });
+    const { em } = ctx;
+    const { queue } = ctx.deps;
+    // State, not history: every (re)subscription starts with a full snapshot.
+    return live.run(async function* (signal) {
+      let seq = 0;
+      while (!signal.aborted) {
+        const [queues, workers] = await Promise.all([queueOverview(em, queue), queue.workers()]);
+        yield tracked(String(++seq), { at: new Date(), queues, workers });
+        // Rejects (AbortError) when the subscription ends; the loop then stops.
+        await sleep(2_000, undefined, { signal }).catch(() => undefined);
+      }
+    });
   }),
 });
 

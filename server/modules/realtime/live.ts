@@ -25,8 +25,11 @@ export interface LiveContext {
 
 export interface LiveOptions {
   signal: AbortSignal | undefined;
-  /** The ability the organization membership must still grant (tenant subscriptions; default `read`). */
-  ability?: Ability;
+  /**
+   * The ability the organization membership must still grant (tenant subscriptions; default `read`); `null` for a
+   * subscription open to every member, whatever their abilities.
+   */
+  ability?: Ability | null;
   staffOnly?: boolean;
   /** Re-verifies access to the subscribed resource inside the tenant scope; throws an AppError when it is gone. */
   recheckResource?: (em: Em) => Promise<void>;
@@ -39,6 +42,13 @@ export interface Live {
   signal: AbortSignal;
   /** Wraps the subscription's generator: limits, backpressure, revocation and error mapping. */
   run<T>(make: (signal: AbortSignal) => AsyncIterable<T>): AsyncGenerator<T>;
+}
+
+const LIVE = Symbol('keel.live');
+
+/** True for what `Live.run` returned: the subscription went through openLive (checked for every subscription). */
+export function isLive(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && LIVE in value;
 }
 
 /**
@@ -70,8 +80,8 @@ async function verify(ctx: LiveContext, opts: LiveOptions): Promise<void> {
       if (!membership.organization.active) {
         throw new AppError('TENANT_SUSPENDED', 'This organization is suspended');
       }
-      const ability = opts.ability ?? 'read';
-      if (!effectiveAbilities(membership.role, tokenAbilities).includes(ability)) {
+      const ability = opts.ability === undefined ? 'read' : opts.ability;
+      if (ability && !effectiveAbilities(membership.role, tokenAbilities).includes(ability)) {
         throw new AppError('ABILITY_MISSING', `This subscription needs the "${ability}" ability`, {
           ability,
         });
@@ -153,39 +163,43 @@ export async function openLive(ctx: LiveContext, opts: LiveOptions): Promise<Liv
   ];
   if (conn) conn.subscriptions++;
   const unregister = await realtime.register({ keys, recheck }, checkedAt);
+  let offClose: () => void = () => undefined;
   const cleanup = () => {
     if (ended) return;
     ended = true;
+    offClose();
     unregister();
     if (conn) conn.subscriptions--;
   };
   // The adapter may never iterate the generator (the socket closed in between): clean up on close as well.
-  conn?.socket.once('close', cleanup);
+  if (conn) offClose = conn.onClose(cleanup);
   opts.signal?.addEventListener('abort', cleanup, { once: true });
+
+  async function* live<T>(make: (signal: AbortSignal) => AsyncIterable<T>): AsyncGenerator<T> {
+    try {
+      for await (const value of make(signal)) {
+        if (conn && conn.socket.bufferedAmount > realtime.limits.softBufferedBytes)
+          await conn.drained(signal);
+        if (signal.aborted) break;
+        yield value;
+      }
+      const reason: unknown = revoked.signal.reason;
+      if (revoked.signal.aborted && reason instanceof AppError) throw reason;
+    } catch (err) {
+      if (err instanceof AppError) throw toTrpcError(err);
+      if (err instanceof SubscriberOverflowError) {
+        // Reconnecting with lastEventId replays from the log what this consumer could not keep up with.
+        conn?.close(REALTIME_CLOSE.SLOW_CONSUMER, 'slow consumer: reconnect with lastEventId');
+        throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: err.message });
+      }
+      throw err;
+    } finally {
+      cleanup();
+    }
+  }
 
   return {
     signal,
-    async *run<T>(make: (signal: AbortSignal) => AsyncIterable<T>): AsyncGenerator<T> {
-      try {
-        for await (const value of make(signal)) {
-          if (conn && conn.socket.bufferedAmount > realtime.limits.softBufferedBytes)
-            await conn.drained(signal);
-          if (signal.aborted) break;
-          yield value;
-        }
-        const reason: unknown = revoked.signal.reason;
-        if (revoked.signal.aborted && reason instanceof AppError) throw reason;
-      } catch (err) {
-        if (err instanceof AppError) throw toTrpcError(err);
-        if (err instanceof SubscriberOverflowError) {
-          // Reconnecting with lastEventId replays from the log what this consumer could not keep up with.
-          conn?.close(REALTIME_CLOSE.SLOW_CONSUMER, 'slow consumer: reconnect with lastEventId');
-          throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: err.message });
-        }
-        throw err;
-      } finally {
-        cleanup();
-      }
-    },
+    run: (make) => Object.assign(live(make), { [LIVE]: true }),
   };
 }

@@ -1,4 +1,3 @@
-import { tracked } from '@trpc/server';
 import { z } from 'zod';
 import { AppError } from '../../../shared/errors.ts';
 import { uuid } from '../../../shared/schemas/common.ts';
@@ -10,11 +9,10 @@ import {
   type Notification,
   type OrgEvent,
 } from '../../../shared/schemas/realtime.ts';
-import type { EventLog, Retention } from '../../platform/pubsub/event-log.ts';
 import { METRICS_CHANNEL, METRICS_RETENTION } from '../../platform/realtime/realtime.ts';
 import { router } from '../../trpc/init.ts';
 import { abilityProcedure, authedProcedure, opsProcedure } from '../../trpc/procedures.ts';
-import { openLive, type Live } from './live.ts';
+import { openLive } from './live.ts';
 import {
   jobsChannel,
   JOBS_RETENTION,
@@ -23,35 +21,7 @@ import {
   orgEventsChannel,
   ORG_EVENTS_RETENTION,
 } from './realtime.service.ts';
-
-type Resync = { type: 'resync' };
-
-interface StreamOptions<T> {
-  lastEventId: string | null | undefined;
-  retention: Retention;
-  maxQueued: number;
-  keep?: (data: T) => boolean;
-  coalesceKey?: (data: T) => string | null;
-}
-
-/** A durable channel as `tracked` items: replay from lastEventId, then live; a gap becomes a resync item. */
-function stream<T>(live: Live, log: EventLog, channel: string, opts: StreamOptions<T>) {
-  return live.run(async function* (signal) {
-    const items = log.subscribe<T>(channel, {
-      lastEventId: opts.lastEventId,
-      signal,
-      retention: opts.retention,
-      maxQueued: opts.maxQueued,
-      ...(opts.coalesceKey ? { coalesceKey: opts.coalesceKey } : {}),
-    });
-    for await (const item of items) {
-      if (item.kind === 'gap') yield tracked<T | Resync>(item.id, { type: 'resync' });
-      else if (item.kind === 'event' && (!opts.keep || opts.keep(item.data))) {
-        yield tracked<T | Resync>(item.id, item.data);
-      }
-    }
-  });
-}
+import { stream } from './stream.ts';
 
 const lastEventOnly = z.object(lastEventIdInput).strict().optional();
 

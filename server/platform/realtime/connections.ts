@@ -57,12 +57,16 @@ export class RealtimeCounters {
 }
 
 const OPEN = 1;
+/** On shutdown, how long a client gets to answer the close handshake before its socket is cut. */
+const SHUTDOWN_CLOSE_WAIT_MS = 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One WebSocket: its limits and its live subscriptions. */
 export class Connection {
   subscriptions = 0;
   closing = false;
+  /** Run once when the socket closes: one socket listener however many subscriptions it carries. */
+  private readonly closeListeners = new Set<() => void>();
   private tokens: number;
   private refilledAt = performance.now();
 
@@ -72,6 +76,16 @@ export class Connection {
     private readonly counters: RealtimeCounters,
   ) {
     this.tokens = limits.messageBurst;
+    socket.once('close', () => {
+      for (const fn of this.closeListeners) fn();
+      this.closeListeners.clear();
+    });
+  }
+
+  /** Calls fn when the socket closes; the returned function stops that. */
+  onClose(fn: () => void): () => void {
+    this.closeListeners.add(fn);
+    return () => this.closeListeners.delete(fn);
   }
 
   /** False (and the connection closes) when the client sends faster than its rate limit. */
@@ -203,8 +217,14 @@ export class Connections {
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
     for (const conn of this.live) this.askToReconnect(conn);
-    const deadline = Date.now() + this.limits.shutdownGraceMs;
-    while (this.live.size && Date.now() < deadline) await sleep(25);
+    await this.until(Date.now() + this.limits.shutdownGraceMs);
     for (const conn of this.live) conn.close(REALTIME_CLOSE.SERVER_RESTART, 'server restarting, reconnect');
+    // A client that does not answer the close handshake promptly is cut off: shutdown has a bound.
+    await this.until(Date.now() + SHUTDOWN_CLOSE_WAIT_MS);
+    for (const conn of this.live) conn.socket.terminate();
+  }
+
+  private async until(deadline: number): Promise<void> {
+    while (this.live.size && Date.now() < deadline) await sleep(25);
   }
 }

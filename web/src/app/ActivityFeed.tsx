@@ -32,6 +32,8 @@ export function ActivityFeed() {
   const live = useSubscription(
     trpc.activity.onNew.subscriptionOptions(undefined, {
       onData: ({ data }) => {
+        // More was missed than the server keeps: read the list again.
+        if ('type' in data) return void recent.refetch();
         // Newest first, without duplicates: an event can arrive after the list that already contains it.
         queryClient.setQueryData(trpc.activity.recent.queryKey(input), (old) =>
           old && !old.some((a) => a.id === data.id) ? [data, ...old].slice(0, LIMIT) : old,

@@ -129,7 +129,7 @@ function upgradeWithHeaders(headers: Record<string, string>): typeof globalThis.
 
 /** Signs in through a process's HTTP API as the web app does, and returns the session cookie (`keel_session=…`). */
 export async function signInCookie(
-  http: ServerProcess,
+  http: Pick<ServerProcess, 'url'>,
   origin: string,
   email: string,
   password: string,
@@ -158,7 +158,7 @@ export interface Collector<T> {
   stop(): void;
 }
 
-interface Handlers<T> {
+export interface Handlers<T> {
   onStarted: () => void;
   onData: (value: T) => void;
   onError: (err: unknown) => void;
