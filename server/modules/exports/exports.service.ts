@@ -267,6 +267,9 @@ export async function runExport(
   const key = exportKey(organizationId, row.id);
   const filters = recordFilters(row.filters);
   try {
+    // An earlier attempt whose worker was killed mid-write left its temporary file. This attempt owns the key (one
+    // export per organization runs at a time, and one job id never twice at once).
+    await s.storage.discardIncomplete?.(key);
     const { rows, bytes, total } = await em.transactional(
       async (tx) => {
         const total = await countRecords(tx, organizationId, filters);
@@ -373,6 +376,8 @@ export async function failExport(s: DataServices, em: Em, exportId: string, reas
   const row = await em.findOne(DataExport, { id: exportId }, { refresh: true });
   if (!row || row.status === 'completed' || row.status === 'cancelled') return;
   if (row.fileKey) await s.storage.delete(row.fileKey).catch(() => undefined);
+  // The last attempt may have died mid-write (a job that stalled too often): nothing will write this key again.
+  await s.storage.discardIncomplete?.(exportKey(row.organization.id, row.id)).catch(() => undefined);
   row.status = 'failed';
   row.error = reason.slice(0, 500);
   row.fileKey = null;

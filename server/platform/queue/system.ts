@@ -605,6 +605,26 @@ export class QueueSystem {
     });
   }
 
+  /** The without-overlapping lock a job of `def` with this (parsed) payload takes, if any. */
+  overlapKey(def: AnyJobDefinition, payload: unknown): string {
+    if (!def.withoutOverlapping) throw new Error(`${def.name} has no withoutOverlapping policy`);
+    return this.keys.overlap(def.name, def.withoutOverlapping.key(payload));
+  }
+
+  /**
+   * Releases the locks a job's attempt holds while it runs (without-overlapping), when the stall checker has found
+   * its worker dead: otherwise they would last until their TTL (the job's timeout), refusing the job's own retry
+   * and every other job of the same key meanwhile. Compare-and-delete: a lock someone else took since is kept.
+   */
+  async releaseLocksOf(id: string, env: Envelope): Promise<boolean> {
+    const def = this.registry.get(env.name);
+    if (!def?.withoutOverlapping) return false;
+    const payload = def.payload.safeParse(env.payload);
+    if (!payload.success) return false;
+    const key = this.overlapKey(def, payload.data);
+    return Number(await scripts.delIfEq(this.redis, [key], [id])) === 1;
+  }
+
   /** ms until the job may run under its rate limit (0 = now). */
   async rateLimitWait(def: AnyJobDefinition, payload: unknown): Promise<number> {
     const policy = def.rateLimit;
