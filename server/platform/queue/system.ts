@@ -740,6 +740,11 @@ export class QueueSystem {
     }));
   }
 
+  /** Whether the queue still has the job (waiting, delayed, active or being retried): bee's job hash holds it. */
+  async hasJob(queue: string, id: string): Promise<boolean> {
+    return (await this.redis.hexists(this.keys.beeKey(queue, 'jobs'), id)) === 1;
+  }
+
   async pause(queue: QueueName): Promise<void> {
     await this.redis.sadd(this.keys.paused(), queue);
   }
