@@ -1,4 +1,5 @@
 import { withLazyDbScope } from '../db/context.ts';
+import { scrubString } from '../errors/scrub.ts';
 import { withLogBindings, type LogBindings } from '../logger/logger.ts';
 import { inSpan } from '../tracing/propagation.ts';
 import type { BeeJob, JobOutcome } from './bee.ts';
@@ -322,7 +323,8 @@ export class JobRunner {
         startedAt,
         finishedAt,
         worker: this.workerId,
-        ...(error ? { error: error.stack ?? error.message } : {}),
+        // Scrubbed as the logs are (the index keeps it for the console).
+        ...(error ? { error: scrubString(error.stack ?? error.message) } : {}),
         nextAt,
       })
       .catch(() => undefined);

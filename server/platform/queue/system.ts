@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AppError } from '../../../shared/errors.ts';
 import type { Config } from '../../config/env.ts';
 import { currentOrganizationId, withDbScope, type Em } from '../db/context.ts';
+import { scrubString } from '../errors/scrub.ts';
 import type { Logger } from '../logger/logger.ts';
 import { currentTraceCarrier } from '../tracing/propagation.ts';
 import { createBee, type BeeJob, type KeelBee } from './bee.ts';
@@ -471,14 +472,17 @@ export class QueueSystem {
     f: { startedAt: number; worker: string },
   ): Promise<void> {
     const now = Date.now();
-    const message = error.message || String(error);
+    // Scrubbed as the logs are: an error's text often carries what the handler had at hand (connection strings,
+    // tokens in URLs), and it is kept in the index, failed_jobs and whatever the failed() hook stores.
+    const message = scrubString(error.message || String(error));
+    const stack = error.stack ? scrubString(error.stack) : message;
     await this.index
       .finished(id, queue, env, {
         status: 'failed',
         startedAt: f.startedAt,
         finishedAt: now,
         worker: f.worker,
-        error: error.stack ?? message,
+        error: stack,
         keepEnvelope: true,
       })
       .catch((err: unknown) => this.logger.error({ err, jobId: id }, 'job index write failed'));
@@ -495,7 +499,7 @@ export class QueueSystem {
             batchId: env.batch ?? null,
             payload: env.payload,
             envelope: env,
-            error: error.stack ?? message,
+            error: stack,
             attempts: env.attempts,
             failedAt: new Date(now),
           }),
