@@ -225,6 +225,17 @@ end
 return 0
 `;
 
+const TRIM_TAGS = `
+-- KEYS: the set of tags; ARGV: tag list key prefix, cutoff. Trims each tag's list and forgets tags left empty, in
+-- one step, so an entry written meanwhile (zadd + sadd in one script) cannot lose its tag.
+for _, tag in ipairs(redis.call('smembers', KEYS[1])) do
+  local key = ARGV[1] .. tag
+  redis.call('zremrangebyscore', key, 0, ARGV[2])
+  if redis.call('zcard', key) == 0 then redis.call('srem', KEYS[1], tag) end
+end
+return 1
+`;
+
 const RENEW_IF_EQ = `
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 0
@@ -242,6 +253,7 @@ const DEFS = {
   keelDelIfEq: { lua: DEL_IF_EQ, keys: 1 },
   keelRenewIfEq: { lua: RENEW_IF_EQ, keys: 1 },
   keelLockTake: { lua: LOCK_TAKE, keys: 1 },
+  keelTrimTags: { lua: TRIM_TAGS, keys: 1 },
 } as const;
 
 type Name = keyof typeof DEFS;
@@ -275,4 +287,5 @@ export const scripts = {
   delIfEq: call('keelDelIfEq'),
   renewIfEq: call('keelRenewIfEq'),
   lockTake: call('keelLockTake'),
+  trimTags: call('keelTrimTags'),
 };
