@@ -11,10 +11,11 @@ import {
 } from '../../../shared/schemas/exports.ts';
 import type { OrganizationTier } from '../../../shared/schemas/tenancy.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
-import type { JobContext, QueueName } from '../../platform/queue/definition.ts';
+import { isQueueName, type JobContext, type QueueName } from '../../platform/queue/definition.ts';
 import { PermanentFailure } from '../../platform/queue/runner.ts';
 import { MAX_PRESIGN_SECONDS } from '../../platform/storage/s3.ts';
 import { pageAcrossTenants } from '../../platform/db/across-tenants.ts';
+import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { appLink, notifyInApp, sendMail, type DataServices } from '../notifications/notifications.service.ts';
 import { reportJobProgress, type JobProgressInput } from '../realtime/realtime.service.ts';
 import { countRecords, CSV_HEADER, recordCsvChunks, type RecordFilters } from '../records/records.csv.ts';
@@ -99,13 +100,17 @@ export async function requestExport(
   await s.rateLimits.enforce('exports', `org:${organizationId}`);
   const filters = storedFilters(input.filters);
   const hash = filtersHash(filters);
+  // One still queued or running is returned whatever its age: the partial unique index allows no second one (an
+  // older one used to fall outside the window and the insert answered 500).
   const recent = () =>
     em.findOne(
       DataExport,
       {
         filtersHash: hash,
-        status: { $in: [...ACTIVE, 'completed'] },
-        createdAt: { $gt: new Date(Date.now() - DUPLICATE_WINDOW_MS) },
+        $or: [
+          { status: { $in: ACTIVE } },
+          { status: 'completed', createdAt: { $gt: new Date(Date.now() - DUPLICATE_WINDOW_MS) } },
+        ],
       },
       { orderBy: { createdAt: 'desc' }, refresh: true },
     );
@@ -280,6 +285,9 @@ export async function runExport(
   const key = exportKey(organizationId, row.id);
   const filters = recordFilters(row.filters);
   try {
+    // An earlier attempt whose worker was killed mid-write left its temporary file. This attempt owns the key (one
+    // export per organization runs at a time, and one job id never twice at once).
+    await s.storage.discardIncomplete?.(key);
     const { rows, bytes, total } = await em.transactional(
       async (tx) => {
         const total = await countRecords(tx, organizationId, filters);
@@ -396,6 +404,8 @@ export async function failExport(s: DataServices, em: Em, exportId: string, reas
   const row = await em.findOne(DataExport, { id: exportId }, { refresh: true });
   if (!row || row.status === 'completed' || row.status === 'cancelled') return;
   if (row.fileKey) await s.storage.delete(row.fileKey).catch(() => undefined);
+  // The last attempt may have died mid-write (a job that stalled too often): nothing will write this key again.
+  await s.storage.discardIncomplete?.(exportKey(row.organization.id, row.id)).catch(() => undefined);
   row.status = 'failed';
   row.error = (reason ?? row.error ?? EXPORT_FAILED).slice(0, 500);
   row.fileKey = null;
@@ -455,4 +465,67 @@ export async function listAllExports(
     where: opts.status ? { status: opts.status } : {},
   });
   return { items: items.map((e) => ({ ...toExportOutput(e), organizationId: e.organization.id })), total };
+}
+
+/** A running export whose job has gone this long without an outcome has been aborted by its timeout (30 min). */
+const RUNNING_LOST_AFTER_MS = 31 * 60_000;
+/** An export still not done this long after its request fails instead of being queued again (the job's retryUntil). */
+const GIVE_UP_AFTER_MS = 6 * 3_600_000;
+
+/**
+ * Leader task: brings export rows and the queue back into agreement after Redis lost data (a restart without
+ * persistence, a failover that lost writes). A row queued for over `graceMs` (or running past its job's timeout)
+ * whose job the queue no longer has is queued again under a new job, or failed with a clear reason once it is older
+ * than the job's retry window. A job the queue still has (waiting, delayed, active) is never touched, and a row is
+ * changed only if it is still in the state it was read in, so nothing runs twice.
+ */
+export async function reconcileExports(
+  s: DataServices,
+  opts: { graceMs?: number; now?: number } = {},
+): Promise<{ requeued: string[]; failed: string[] }> {
+  const now = opts.now ?? Date.now();
+  const graceMs = opts.graceMs ?? 60_000;
+  const out = { requeued: [] as string[], failed: [] as string[] };
+  // Across every organization: the fork has no tenant, so row-level security does not narrow it either.
+  const candidates = await withDbScope(s.em, undefined, (em) =>
+    em.find(
+      DataExport,
+      {
+        $or: [
+          { status: 'queued', createdAt: { $lt: new Date(now - graceMs) } },
+          { status: 'running', startedAt: { $lt: new Date(now - RUNNING_LOST_AFTER_MS) } },
+        ],
+      },
+      { filters: { [TENANT_FILTER]: false }, orderBy: { createdAt: 'asc' }, limit: 500 },
+    ),
+  );
+  for (const c of candidates) {
+    if (c.jobId && (await s.queue.hasJob(c.queue, c.jobId))) continue;
+    const organizationId = c.organization.id;
+    await withDbScope(s.em, organizationId, async (em) => {
+      const row = await em.findOne(DataExport, { id: c.id }, { refresh: true });
+      if (!row || row.status !== c.status || row.jobId !== c.jobId) return;
+      if (now - row.createdAt.getTime() > GIVE_UP_AFTER_MS) {
+        await failExport(s, em, row.id, 'Lost from the queue (Redis lost its data) and too old to run again');
+        out.failed.push(row.id);
+        return;
+      }
+      const dispatched = await s.queue.dispatch(
+        EXPORT_JOB,
+        { exportId: row.id, organizationId },
+        { queue: isQueueName(row.queue) ? row.queue : 'default', organizationId, tags: [`export:${row.id}`] },
+      );
+      row.jobId = dispatched.id;
+      row.status = 'queued';
+      await em.flush();
+      out.requeued.push(row.id);
+    });
+  }
+  if (out.requeued.length || out.failed.length) {
+    s.logger.warn(
+      { requeued: out.requeued, failed: out.failed },
+      'exports reconciled with the queue: their jobs were lost',
+    );
+  }
+  return out;
 }

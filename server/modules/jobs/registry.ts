@@ -7,6 +7,7 @@ import { pruneFailedJobs } from './jobs.service.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { alertEvaluatorOf } from '../alerts/alerts.setup.ts';
 import { sweepOutbox } from '../realtime/outbox.ts';
+import { reconcileExports } from '../exports/exports.service.ts';
 
 /**
  * Every module's job definitions, like entities.ts for entities: API processes dispatch from this list and workers
@@ -37,6 +38,14 @@ export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
       cron: '*/10 * * * * *',
       run: async () => {
         await sweepOutbox(deps.em, { log: deps.realtime.log, logger: deps.logger });
+      },
+    },
+    {
+      // Exports whose jobs Redis lost (a restart without persistence) are queued again or failed.
+      name: 'exports:reconcile',
+      cron: '15 * * * * *',
+      run: async () => {
+        await reconcileExports(deps);
       },
     },
     {

@@ -83,7 +83,6 @@ function record(
  * job's finish (scripts.finish), or queued in memory and written by one script call per event-loop turn.
  */
 export class JobIndex {
-  private readonly knownTags = new Set<string>();
   private readonly writes = new TurnBatch<IndexRecord>(async (records) => {
     await scripts.indexWrite(this.redis, [], records.flat());
   });
@@ -119,11 +118,10 @@ export class JobIndex {
     const sadd: string[] = [];
     for (const tag of env.tags ?? []) {
       zadd.push(this.keys.tag(tag), env.at, id);
-      // The set of tags only serves the trim; once per tag and process is enough.
-      if (!this.knownTags.has(tag)) {
-        this.knownTags.add(tag);
-        sadd.push(this.keys.tags(), tag);
-      }
+      // The set of tags serves the trim, which removes a tag once its list is empty: written with every entry (in
+      // the same script call), so a tag used again after its removal is listed again. (A per-process memo of tags
+      // already listed grew by one per export and import, and missed those removals.)
+      sadd.push(this.keys.tags(), tag);
     }
     return { zadd, sadd };
   }
@@ -285,13 +283,17 @@ export class JobIndex {
 
   /** Drops list entries past their retention (the records expire on their own). */
   async trim(now = Date.now()): Promise<void> {
-    const tags = await this.redis.smembers(this.keys.tags());
     const p = this.redis.pipeline();
     p.zremrangebyscore(this.keys.recent(), 0, now - this.retention.recentMs);
     p.zremrangebyscore(this.keys.completed(), 0, now - this.retention.completedMs);
     p.zremrangebyscore(this.keys.failed(), 0, now - this.retention.failedMs);
-    for (const tag of tags) p.zremrangebyscore(this.keys.tag(tag), 0, now - this.retention.failedMs);
     await p.exec();
+    // Per-id tags (`export:<id>`) would otherwise keep one member each in the tag set for ever.
+    await scripts.trimTags(
+      this.redis,
+      [this.keys.tags()],
+      [this.keys.tag(''), now - this.retention.failedMs],
+    );
   }
 }
 

@@ -1,4 +1,5 @@
 import { withLazyDbScope } from '../db/context.ts';
+import { scrubString } from '../errors/scrub.ts';
 import { withLogBindings, type LogBindings } from '../logger/logger.ts';
 import { inSpan } from '../tracing/propagation.ts';
 import type { BeeJob, JobOutcome } from './bee.ts';
@@ -129,12 +130,13 @@ export class JobRunner {
       const wait = await system.rateLimitWait(def, parsed.data);
       if (wait > 0) throw new ReleaseJob(wait);
       if (def.withoutOverlapping) {
-        const key = system.keys.overlap(def.name, def.withoutOverlapping.key(parsed.data));
+        overlapKey = system.overlapKey(def, parsed.data);
         const ttl = def.withoutOverlapping.expiresAfterMs ?? def.timeoutMs + 10_000;
-        if (!(await system.redis.set(key, job.id, 'PX', ttl, 'NX'))) {
+        // Held by this job id already: an earlier attempt whose worker died (kill -9) and which the stall checker
+        // returned to the queue. Taking it over is safe: one job id never runs twice at once.
+        if (Number(await scripts.lockTake(system.redis, [overlapKey], [job.id, ttl])) !== 1) {
           throw new ReleaseJob(def.withoutOverlapping.releaseAfterMs ?? 1_000);
         }
-        overlapKey = key;
       }
       await this.runHandler(def, parsed.data, env, job.id, queue, controller);
       return { outcome: await this.finish(job.id, queue, env, 'completed', startedAt, waitMs) };
@@ -144,6 +146,7 @@ export class JobRunner {
       return { outcome: delayMs < 0 ? { kind: 'failed' } : { kind: 'retry', delayMs }, error };
     } finally {
       this.running.delete(job.id);
+      // Whatever this job id holds goes when the attempt ends (compare-and-delete: another job's lock stays).
       if (overlapKey) await scripts.delIfEq(system.redis, [overlapKey], [job.id]).catch(() => undefined);
     }
   }
@@ -323,7 +326,8 @@ export class JobRunner {
         startedAt,
         finishedAt,
         worker: this.workerId,
-        ...(error ? { error: error.stack ?? error.message } : {}),
+        // Scrubbed as the logs are (the index keeps it for the console).
+        ...(error ? { error: scrubString(error.stack ?? error.message) } : {}),
         nextAt,
       })
       .catch(() => undefined);

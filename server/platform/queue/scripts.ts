@@ -214,6 +214,28 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 return 0
 `;
 
+const LOCK_TAKE = `
+-- KEYS: lock; ARGV: holder, ttl ms. Taken when free or already this holder's (an earlier attempt of the same job,
+-- whose worker died before it could release it), with a fresh TTL.
+if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+const TRIM_TAGS = `
+-- KEYS: the set of tags; ARGV: tag list key prefix, cutoff. Trims each tag's list and forgets tags left empty, in
+-- one step, so an entry written meanwhile (zadd + sadd in one script) cannot lose its tag.
+for _, tag in ipairs(redis.call('smembers', KEYS[1])) do
+  local key = ARGV[1] .. tag
+  redis.call('zremrangebyscore', key, 0, ARGV[2])
+  if redis.call('zcard', key) == 0 then redis.call('srem', KEYS[1], tag) end
+end
+return 1
+`;
+
 const RENEW_IF_EQ = `
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 0
@@ -230,6 +252,8 @@ const DEFS = {
   keelIndexWrite: { lua: INDEX_WRITE, keys: 0 },
   keelDelIfEq: { lua: DEL_IF_EQ, keys: 1 },
   keelRenewIfEq: { lua: RENEW_IF_EQ, keys: 1 },
+  keelLockTake: { lua: LOCK_TAKE, keys: 1 },
+  keelTrimTags: { lua: TRIM_TAGS, keys: 1 },
 } as const;
 
 type Name = keyof typeof DEFS;
@@ -262,4 +286,6 @@ export const scripts = {
   indexWrite: call('keelIndexWrite'),
   delIfEq: call('keelDelIfEq'),
   renewIfEq: call('keelRenewIfEq'),
+  lockTake: call('keelLockTake'),
+  trimTags: call('keelTrimTags'),
 };

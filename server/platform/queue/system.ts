@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AppError } from '../../../shared/errors.ts';
 import { redisUrlFor, type Config } from '../../config/env.ts';
 import { currentOrganizationId, withDbScope, type Em } from '../db/context.ts';
+import { scrubString } from '../errors/scrub.ts';
 import type { Logger } from '../logger/logger.ts';
 import { currentTraceCarrier } from '../tracing/propagation.ts';
 import { createBee, type BeeJob, type KeelBee } from './bee.ts';
@@ -471,14 +472,17 @@ export class QueueSystem {
     f: { startedAt: number; worker: string },
   ): Promise<void> {
     const now = Date.now();
-    const message = error.message || String(error);
+    // Scrubbed as the logs are: an error's text often carries what the handler had at hand (connection strings,
+    // tokens in URLs), and it is kept in the index, failed_jobs and whatever the failed() hook stores.
+    const message = scrubString(error.message || String(error));
+    const stack = error.stack ? scrubString(error.stack) : message;
     await this.index
       .finished(id, queue, env, {
         status: 'failed',
         startedAt: f.startedAt,
         finishedAt: now,
         worker: f.worker,
-        error: error.stack ?? message,
+        error: stack,
         keepEnvelope: true,
       })
       .catch((err: unknown) => this.logger.error({ err, jobId: id }, 'job index write failed'));
@@ -495,7 +499,7 @@ export class QueueSystem {
             batchId: env.batch ?? null,
             payload: env.payload,
             envelope: env,
-            error: error.stack ?? message,
+            error: stack,
             attempts: env.attempts,
             failedAt: new Date(now),
           }),
@@ -603,6 +607,26 @@ export class QueueSystem {
         });
       },
     });
+  }
+
+  /** The without-overlapping lock a job of `def` with this (parsed) payload takes, if any. */
+  overlapKey(def: AnyJobDefinition, payload: unknown): string {
+    if (!def.withoutOverlapping) throw new Error(`${def.name} has no withoutOverlapping policy`);
+    return this.keys.overlap(def.name, def.withoutOverlapping.key(payload));
+  }
+
+  /**
+   * Releases the locks a job's attempt holds while it runs (without-overlapping), when the stall checker has found
+   * its worker dead: otherwise they would last until their TTL (the job's timeout), refusing the job's own retry
+   * and every other job of the same key meanwhile. Compare-and-delete: a lock someone else took since is kept.
+   */
+  async releaseLocksOf(id: string, env: Envelope): Promise<boolean> {
+    const def = this.registry.get(env.name);
+    if (!def?.withoutOverlapping) return false;
+    const payload = def.payload.safeParse(env.payload);
+    if (!payload.success) return false;
+    const key = this.overlapKey(def, payload.data);
+    return Number(await scripts.delIfEq(this.redis, [key], [id])) === 1;
   }
 
   /** ms until the job may run under its rate limit (0 = now). */
@@ -718,6 +742,11 @@ export class QueueSystem {
       delayed: Number(res[i * 3 + 2]),
       paused: paused.has(queue),
     }));
+  }
+
+  /** Whether the queue still has the job (waiting, delayed, active or being retried): bee's job hash holds it. */
+  async hasJob(queue: string, id: string): Promise<boolean> {
+    return (await this.redis.hexists(this.keys.beeKey(queue, 'jobs'), id)) === 1;
   }
 
   async pause(queue: QueueName): Promise<void> {

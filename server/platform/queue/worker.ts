@@ -206,10 +206,20 @@ export class Worker {
       if (requeued.length)
         system.logger.warn({ queue, jobs: requeued }, 'stalled jobs returned to the queue');
       out.requeued.push(...requeued);
+      const envelopes = new Map<string, Envelope>();
+      const raws = failed.length ? await system.redis.hmget(k('jobs'), ...failed) : [];
+      failed.forEach((id, i) => {
+        const raw = raws[i];
+        if (raw) envelopes.set(id, (JSON.parse(raw) as { data: Envelope }).data);
+      });
       for (const id of failed) {
-        const raw = await system.redis.hget(k('jobs'), id);
-        if (!raw) continue;
-        const env = (JSON.parse(raw) as { data: Envelope }).data;
+        const env = envelopes.get(id);
+        if (!env) continue;
+        // Its worker is gone and no attempt follows: the locks it held go now, not at their TTL. (A requeued job
+        // takes its own lock over when it runs again, and releases it when that attempt ends.)
+        if (await system.releaseLocksOf(id, env).catch(() => false)) {
+          system.logger.warn({ queue, jobId: id, job: env.name }, 'lock of a failed stalled job released');
+        }
         const error = new Error(
           `Job stalled more than ${system.settings.stall.maxStalls} times (its worker died or hung)`,
         );

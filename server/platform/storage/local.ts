@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -19,6 +19,8 @@ import {
 } from './storage.ts';
 
 const PARTIAL = '.partial';
+/** A temporary file's name: the target's, a random tag, PARTIAL. */
+const TEMP_TAG = /^\.[0-9a-f]{12}\.partial$/;
 
 /**
  * Files under one directory: the embedded default. Writes go to a temporary name beside the target and are renamed
@@ -50,7 +52,7 @@ export class LocalStorage implements Storage {
     const target = this.pathOf(key);
     if (opts.overwrite === false && (await this.head(key))) throw new ObjectExistsError(key);
     await mkdir(path.dirname(target), { recursive: true });
-    const temp = `${target}.${randomBytes(6).toString('hex')}${PARTIAL}`;
+    const temp = `${target}.${randomBytes(6).toString('hex')}${PARTIAL}`; // matches TEMP_TAG
     const counter = new ByteCounter(opts.maxBytes);
     const source =
       body instanceof Readable ? body : Readable.from([typeof body === 'string' ? Buffer.from(body) : body]);
@@ -91,6 +93,21 @@ export class LocalStorage implements Storage {
     await unlink(this.pathOf(key)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
+  }
+
+  async discardIncomplete(key: string): Promise<void> {
+    const target = this.pathOf(key);
+    const name = path.basename(target);
+    const names = await readdir(path.dirname(target)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
+      throw err;
+    });
+    for (const n of names) {
+      if (!n.startsWith(name) || !TEMP_TAG.test(n.slice(name.length))) continue;
+      await unlink(path.join(path.dirname(target), n)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    }
   }
 
   async downloadUrl(key: string, opts: DownloadUrlOptions): Promise<string> {

@@ -12,6 +12,13 @@ export interface Storage {
   delete(key: string): Promise<void>;
   /** A URL anyone holding it can download the object from until it expires. */
   downloadUrl(key: string, opts: DownloadUrlOptions): Promise<string>;
+  /**
+   * Removes what writes of `key` that never finished left behind (their writer was killed: a failed or aborted put
+   * cleans up after itself). Only for a caller that owns the key, with no put of it in progress anywhere. The local
+   * driver removes its temporary files; S3 leaves incomplete multipart uploads to the bucket's
+   * AbortIncompleteMultipartUpload lifecycle rule (docs/operations.md).
+   */
+  discardIncomplete?(key: string): Promise<void>;
   /** Releases connections (S3's sockets). */
   close?(): void;
 }
