@@ -41,6 +41,8 @@ const WALKERS: Walker[] = [
  */
 const RESULTS = path.resolve('test-results/route-walk');
 const DOCS = process.env.KEEL_SCREENSHOTS ? path.resolve(process.env.KEEL_SCREENSHOTS) : null;
+/** `ops-overview.png`, `app-api-tokens.png`: the area and the page's title, as the README links them. */
+const docsName = (route: Route) => `${areaOf(route)}-${route.title.toLowerCase().replace(/\W+/g, '-')}.png`;
 const showcase = (walker: Walker, route: Route) =>
   areaOf(route) === 'app' ? walker.role === 'owner' : walker.role === 'staff operator';
 
@@ -197,7 +199,7 @@ for (const walker of WALKERS) {
         await page.screenshot({ path: path.join(RESULTS, file), fullPage: true });
         if (DOCS && showcase(walker, route)) {
           await page.screenshot({
-            path: path.join(DOCS, `${route.id.replace('.', '-')}.png`),
+            path: path.join(DOCS, docsName(route)),
             fullPage: true,
           });
         }

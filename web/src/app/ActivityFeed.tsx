@@ -4,7 +4,7 @@ import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { messageOf } from '../ui/errors.ts';
 import { formatDateTime } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
+import { QueryView } from '../ui/QueryView.tsx';
 
 type Activity = RouterOutputs['activity']['recent'][number];
 
@@ -44,19 +44,19 @@ export function ActivityFeed() {
 
   return (
     <Section title="Recent activity" aside={<LiveStatus status={live.status} error={live.error} />}>
-      {recent.isPending ? (
-        <Loading label="Loading activity…" />
-      ) : recent.isError ? (
-        <ErrorState error={recent.error} onRetry={() => void recent.refetch()} />
-      ) : recent.data.length === 0 ? (
-        <EmptyState title="Nothing has happened yet" />
-      ) : (
-        <ol className="activity" aria-label="Activity, newest first">
-          {recent.data.map((a) => (
-            <ActivityItem key={a.id} activity={a} />
-          ))}
-        </ol>
-      )}
+      <QueryView
+        query={recent}
+        loading="Loading activity…"
+        empty={{ when: (d) => d.length === 0, title: 'Nothing has happened yet' }}
+      >
+        {(items) => (
+          <ol className="activity" aria-label="Activity, newest first">
+            {items.map((a) => (
+              <ActivityItem key={a.id} activity={a} />
+            ))}
+          </ol>
+        )}
+      </QueryView>
     </Section>
   );
 }

@@ -7,7 +7,7 @@ import { fieldErrorsOf, messageOf } from '../ui/errors.ts';
 import { Field, FormError, formErrorOf } from '../ui/Field.tsx';
 import { formatDateTime } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
+import { QueryView } from '../ui/QueryView.tsx';
 import { ProgressBar, useJobProgress, type JobProgress } from './useJobProgress.tsx';
 
 type Export = RouterOutputs['exports']['list']['items'][number];
@@ -105,32 +105,32 @@ function ExportHistory({ progress }: { progress: Record<string, JobProgress> }) 
   const list = useQuery(trpc.exports.list.queryOptions({ limit: 25, offset: 0 }));
   return (
     <Section title="History">
-      {list.isPending ? (
-        <Loading label="Loading exports…" />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-      ) : list.data.items.length === 0 ? (
-        <EmptyState title="No exports yet" />
-      ) : (
-        <table className="table" aria-label="Exports">
-          <thead>
-            <tr>
-              <th scope="col">Requested</th>
-              <th scope="col">Filters</th>
-              <th scope="col">Progress</th>
-              <th scope="col">Rows</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.items.map((x) => (
-              <ExportRow key={x.id} item={x} live={progress[x.id]} />
-            ))}
-          </tbody>
-        </table>
-      )}
+      <QueryView
+        query={list}
+        loading="Loading exports…"
+        empty={{ when: (d) => d.items.length === 0, title: 'No exports yet' }}
+      >
+        {(data) => (
+          <table className="table" aria-label="Exports">
+            <thead>
+              <tr>
+                <th scope="col">Requested</th>
+                <th scope="col">Filters</th>
+                <th scope="col">Progress</th>
+                <th scope="col">Rows</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.items.map((x) => (
+                <ExportRow key={x.id} item={x} live={progress[x.id]} />
+              ))}
+            </tbody>
+          </table>
+        )}
+      </QueryView>
     </Section>
   );
 }

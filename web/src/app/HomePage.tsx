@@ -4,6 +4,7 @@ import { useMe } from '../auth/session.tsx';
 import { useTRPC } from '../trpc.ts';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
+import { QueryView } from '../ui/QueryView.tsx';
 import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
 import { ActivityFeed } from './ActivityFeed.tsx';
 import { DashboardStats } from './DashboardStats.tsx';
@@ -78,35 +79,35 @@ function Members() {
       title="Members"
       aside={members.data ? <span className="muted">{members.data.length}</span> : null}
     >
-      {members.isPending ? (
-        <Loading label="Loading members…" />
-      ) : members.isError ? (
-        <ErrorState error={members.error} onRetry={() => void members.refetch()} />
-      ) : members.data.length === 0 ? (
-        <EmptyState title="No members yet" />
-      ) : (
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Joined</th>
-            </tr>
-          </thead>
-          <tbody>
-            {members.data.map((m) => (
-              <tr key={m.userId}>
-                <td>
-                  {m.name}
-                  <span className="muted block">{m.email}</span>
-                </td>
-                <td className="capitalize">{m.role}</td>
-                <td>{formatDate(m.joinedAt)}</td>
+      <QueryView
+        query={members}
+        loading="Loading members…"
+        empty={{ when: (d) => d.length === 0, title: 'No members yet' }}
+      >
+        {(data) => (
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Role</th>
+                <th scope="col">Joined</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+            </thead>
+            <tbody>
+              {data.map((m) => (
+                <tr key={m.userId}>
+                  <td>
+                    {m.name}
+                    <span className="muted block">{m.email}</span>
+                  </td>
+                  <td className="capitalize">{m.role}</td>
+                  <td>{formatDate(m.joinedAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </QueryView>
     </Section>
   );
 }

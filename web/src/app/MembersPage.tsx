@@ -10,7 +10,7 @@ import { fieldErrorsOf, messageOf } from '../ui/errors.ts';
 import { Field, FormError, formErrorOf, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
+import { QueryView } from '../ui/QueryView.tsx';
 
 export function MembersPage() {
   const me = useMe();
@@ -44,33 +44,33 @@ function MemberList() {
   const members = useQuery(trpc.organization.members.queryOptions());
   return (
     <Section title="Members">
-      {members.isPending ? (
-        <Loading label="Loading members…" />
-      ) : members.isError ? (
-        <ErrorState error={members.error} onRetry={() => void members.refetch()} />
-      ) : members.data.length === 0 ? (
-        <EmptyState title="No members yet" />
-      ) : (
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Joined</th>
-              {canManage ? (
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              ) : null}
-            </tr>
-          </thead>
-          <tbody>
-            {members.data.map((m) => (
-              <MemberRow key={m.userId} member={m} canManage={canManage} />
-            ))}
-          </tbody>
-        </table>
-      )}
+      <QueryView
+        query={members}
+        loading="Loading members…"
+        empty={{ when: (d) => d.length === 0, title: 'No members yet' }}
+      >
+        {(data) => (
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Role</th>
+                <th scope="col">Joined</th>
+                {canManage ? (
+                  <th scope="col">
+                    <span className="visually-hidden">Actions</span>
+                  </th>
+                ) : null}
+              </tr>
+            </thead>
+            <tbody>
+              {data.map((m) => (
+                <MemberRow key={m.userId} member={m} canManage={canManage} />
+              ))}
+            </tbody>
+          </table>
+        )}
+      </QueryView>
       <Leave />
     </Section>
   );
@@ -288,6 +288,9 @@ function Invite() {
   );
 }
 
+type Invitation = RouterOutputs['invitations']['list'][number];
+const pendingOf = (all: Invitation[]) => all.filter((i) => !i.acceptedAt && !i.revokedAt);
+
 function Invitations() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -297,32 +300,31 @@ function Invitations() {
       onSuccess: () => void queryClient.invalidateQueries({ queryKey: trpc.invitations.list.queryKey() }),
     }),
   );
-  const pending = list.data?.filter((i) => !i.acceptedAt && !i.revokedAt) ?? [];
   return (
     <Section title="Pending invitations">
-      {list.isPending ? (
-        <Loading label="Loading invitations…" />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-      ) : pending.length === 0 ? (
-        <EmptyState title="No pending invitations" />
-      ) : (
-        <ul className="plain-list">
-          {pending.map((i) => (
-            <li key={i.id}>
-              {i.email} <span className="capitalize muted">({i.role})</span>, expires{' '}
-              {formatDate(i.expiresAt)}{' '}
-              <Button
-                variant="link"
-                busy={revoke.isPending && revoke.variables.id === i.id}
-                onClick={() => revoke.mutate({ id: i.id })}
-              >
-                Revoke
-              </Button>
-            </li>
-          ))}
-        </ul>
-      )}
+      <QueryView
+        query={list}
+        loading="Loading invitations…"
+        empty={{ when: (d) => pendingOf(d).length === 0, title: 'No pending invitations' }}
+      >
+        {(data) => (
+          <ul className="plain-list">
+            {pendingOf(data).map((i) => (
+              <li key={i.id}>
+                {i.email} <span className="capitalize muted">({i.role})</span>, expires{' '}
+                {formatDate(i.expiresAt)}{' '}
+                <Button
+                  variant="link"
+                  busy={revoke.isPending && revoke.variables.id === i.id}
+                  onClick={() => revoke.mutate({ id: i.id })}
+                >
+                  Revoke
+                </Button>
+              </li>
+            ))}
+          </ul>
+        )}
+      </QueryView>
       {revoke.isError ? (
         <p className="field-error" role="alert">
           {messageOf(revoke.error)}

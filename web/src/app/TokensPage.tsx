@@ -9,7 +9,7 @@ import { fieldErrorsOf, messageOf } from '../ui/errors.ts';
 import { Field, FormError, formErrorOf } from '../ui/Field.tsx';
 import { formatDate, formatDateTime } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
+import { QueryView } from '../ui/QueryView.tsx';
 
 export function TokensPage() {
   const me = useMe();
@@ -164,53 +164,53 @@ function TokenList({ canManage }: { canManage: boolean }) {
         ) : null
       }
     >
-      {tokens.isPending ? (
-        <Loading label="Loading tokens…" />
-      ) : tokens.isError ? (
-        <ErrorState error={tokens.error} onRetry={() => void tokens.refetch()} />
-      ) : tokens.data.length === 0 ? (
-        <EmptyState title="No tokens yet" />
-      ) : (
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Abilities</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Expires</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.data.map((t) => (
-              <tr key={t.id}>
-                <td>
-                  {t.name}
-                  <span className="muted block">created {formatDate(t.createdAt)}</span>
-                </td>
-                <td>{t.abilities.join(', ')}</td>
-                <td>{t.lastUsedAt ? formatDateTime(t.lastUsedAt) : 'Never'}</td>
-                <td>{t.expiresAt ? formatDate(t.expiresAt) : 'Never'}</td>
-                <td>
-                  {t.revokedAt ? (
-                    <span className="badge">Revoked</span>
-                  ) : canManage ? (
-                    <Button
-                      variant="danger"
-                      aria-label={`Revoke ${t.name}`}
-                      onClick={() => setRevoking({ id: t.id, name: t.name })}
-                    >
-                      Revoke
-                    </Button>
-                  ) : null}
-                </td>
+      <QueryView
+        query={tokens}
+        loading="Loading tokens…"
+        empty={{ when: (d) => d.length === 0, title: 'No tokens yet' }}
+      >
+        {(data) => (
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Abilities</th>
+                <th scope="col">Last used</th>
+                <th scope="col">Expires</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+            </thead>
+            <tbody>
+              {data.map((t) => (
+                <tr key={t.id}>
+                  <td>
+                    {t.name}
+                    <span className="muted block">created {formatDate(t.createdAt)}</span>
+                  </td>
+                  <td>{t.abilities.join(', ')}</td>
+                  <td>{t.lastUsedAt ? formatDateTime(t.lastUsedAt) : 'Never'}</td>
+                  <td>{t.expiresAt ? formatDate(t.expiresAt) : 'Never'}</td>
+                  <td>
+                    {t.revokedAt ? (
+                      <span className="badge">Revoked</span>
+                    ) : canManage ? (
+                      <Button
+                        variant="danger"
+                        aria-label={`Revoke ${t.name}`}
+                        onClick={() => setRevoking({ id: t.id, name: t.name })}
+                      >
+                        Revoke
+                      </Button>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </QueryView>
       <ConfirmDialog
         open={revoking !== null}
         title={`Revoke “${revoking?.name ?? ''}”?`}

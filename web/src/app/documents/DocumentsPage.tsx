@@ -8,7 +8,7 @@ import { fieldErrorsOf } from '../../ui/errors.ts';
 import { Field, FormError, formErrorOf } from '../../ui/Field.tsx';
 import { formatDateTime } from '../../ui/format.ts';
 import { Section } from '../../ui/layout.tsx';
-import { EmptyState, ErrorState, Loading } from '../../ui/states.tsx';
+import { QueryView } from '../../ui/QueryView.tsx';
 
 const PAGE = 25;
 
@@ -28,7 +28,6 @@ export function DocumentsPage() {
       { onData: () => void queryClient.invalidateQueries({ queryKey: trpc.documents.list.pathKey() }) },
     ),
   );
-  const items = list.data?.pages.flatMap((p) => p.items) ?? [];
 
   return (
     <div className="page">
@@ -37,46 +36,50 @@ export function DocumentsPage() {
       </header>
       <div className="columns">
         <Section title="All documents">
-          {list.isPending ? (
-            <Loading label="Loading documents…" />
-          ) : list.isError ? (
-            <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-          ) : items.length === 0 ? (
-            <EmptyState title="No documents yet">
-              <p>Create the first one with the form beside this list.</p>
-            </EmptyState>
-          ) : (
-            <>
-              <table className="table">
-                <thead>
-                  <tr>
-                    <th scope="col">Title</th>
-                    <th scope="col">Owner</th>
-                    <th scope="col">Version</th>
-                    <th scope="col">Updated</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((d) => (
-                    <tr key={d.id}>
-                      <td>
-                        <Link to={`/app/documents/${d.id}`}>{d.title}</Link>
-                        {d.public ? null : <span className="badge">Private</span>}
-                      </td>
-                      <td>{d.ownerName}</td>
-                      <td>{d.version}</td>
-                      <td>{formatDateTime(d.updatedAt)}</td>
+          <QueryView
+            query={list}
+            loading="Loading documents…"
+            empty={{
+              when: (d) => d.pages.every((p) => p.items.length === 0),
+              title: 'No documents yet',
+              children: <p>Create the first one with the form beside this list.</p>,
+            }}
+          >
+            {(data) => (
+              <>
+                <table className="table">
+                  <thead>
+                    <tr>
+                      <th scope="col">Title</th>
+                      <th scope="col">Owner</th>
+                      <th scope="col">Version</th>
+                      <th scope="col">Updated</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-              {list.hasNextPage ? (
-                <Button busy={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()}>
-                  Load more
-                </Button>
-              ) : null}
-            </>
-          )}
+                  </thead>
+                  <tbody>
+                    {data.pages
+                      .flatMap((p) => p.items)
+                      .map((d) => (
+                        <tr key={d.id}>
+                          <td>
+                            <Link to={`/app/documents/${d.id}`}>{d.title}</Link>
+                            {d.public ? null : <span className="badge">Private</span>}
+                          </td>
+                          <td>{d.ownerName}</td>
+                          <td>{d.version}</td>
+                          <td>{formatDateTime(d.updatedAt)}</td>
+                        </tr>
+                      ))}
+                  </tbody>
+                </table>
+                {list.hasNextPage ? (
+                  <Button busy={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()}>
+                    Load more
+                  </Button>
+                ) : null}
+              </>
+            )}
+          </QueryView>
         </Section>
         <CreateDocument />
       </div>
