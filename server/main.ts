@@ -37,8 +37,22 @@ async function withRedis(config: Config, allowLocal: boolean): Promise<Config> {
   }
 }
 
-async function open(config: Config): Promise<AppDeps> {
-  const deps = await createDeps(config);
+/**
+ * Development without STRIPE_SECRET_KEY: billing runs against Keel's own Stripe-compatible sandbox in this process
+ * (its state kept in BILLING_SANDBOX_FILE), so subscribing, dunning and suspension can be tried without an account.
+ */
+async function open(base: Config, opts: { billingSandbox?: boolean } = {}): Promise<AppDeps> {
+  // Only the processes that serve billing (or seed it) run the sandbox: a CLI command next to a running `keel dev`
+  // must not start a second one over the same state file.
+  if (!base.billing.sandbox || !opts.billingSandbox) return withDbNote(await createDeps(base));
+  const logger = createLogger({ level: base.logLevel, pretty: base.logPretty });
+  const { BillingSandbox } = await import('./modules/billing/sandbox/sandbox.ts');
+  const billingSandbox = await BillingSandbox.start({ logger, stateFile: base.billing.sandboxFile });
+  return withDbNote(await createDeps(billingSandbox.configure(base), { logger, billingSandbox }));
+}
+
+function withDbNote(deps: AppDeps): AppDeps {
+  const { config } = deps;
   if (!config.databaseUrl) deps.logger.info({ dir: config.pgliteDir }, 'using embedded PostgreSQL (PGlite)');
   return deps;
 }
@@ -63,6 +77,9 @@ async function serve(
     : null;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  const local = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  // The sandbox's webhooks go to this process, signed as Stripe signs them.
+  deps.billingSandbox?.deliverTo(local);
   if (banner) {
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     const lines = [
@@ -71,6 +88,11 @@ async function serve(
       `    tenant app   ${url}/app`,
       `    ops console  ${url}/ops`,
       `    API          ${url}/trpc   health ${url}/readyz`,
+      ...(deps.billingSandbox
+        ? [
+            `    billing      sandbox: payments are simulated, nothing is charged (STRIPE_SECRET_KEY for Stripe)`,
+          ]
+        : []),
       '',
       `  Demo logins (password "${DEMO_PASSWORD}"):`,
       ...DEMO_LOGINS.map((l) => `    ${l.email.padEnd(20)} ${l.role}`),
@@ -105,7 +127,7 @@ program
   .description('local all-in-one: embedded defaults, migrate, seed demo data, serve')
   .action(async () => {
     const config = await withRedis(readConfig(), true);
-    const deps = await open(config);
+    const deps = await open(config, { billingSandbox: true });
     await migrateUp(deps);
     if (config.seedDemo) await seedDemo(deps.em);
     // All in one: the API and a worker (every queue, leader: scheduler and stall checks) in this process.
@@ -121,7 +143,7 @@ program
   .option('--migrate', 'apply pending migrations first')
   .action(async (opts: { migrate?: boolean }) => {
     const config = await withRedis(readConfig(), readConfig().env !== 'production');
-    const deps = await open(config);
+    const deps = await open(config, { billingSandbox: true });
     if (opts.migrate) await migrateUp(deps);
     await serve(deps, config.env !== 'production');
   });
@@ -218,7 +240,7 @@ program
   .description('create the demo organizations and logins (idempotent)')
   .action(async () => {
     const config = await withRedis(readConfig(), true);
-    const deps = await open(config);
+    const deps = await open(config, { billingSandbox: true });
     const { created } = await seedDemo(deps.em);
     process.stdout.write(created ? 'demo data created\n' : 'demo data already present\n');
     await deps.close();
