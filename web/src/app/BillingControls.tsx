@@ -40,7 +40,7 @@ export function SubscribeForm({ sub, plans }: { sub: Subscription | null; plans:
   return (
     <div className="form">
       <div className="search">
-        <SelectField label="Plan" value={price} onChange={(e) => setPrice(e.target.value)}>
+        <SelectField label="Choose a plan" value={price} onChange={(e) => setPrice(e.target.value)}>
           {plans.map((p) => (
             <option key={p.price} value={p.price}>
               {p.name}
