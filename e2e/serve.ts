@@ -10,7 +10,7 @@ import { adminUrl } from '../server/test/env.ts';
 import { LIFTED_LIMITS } from '../server/test/harness.ts';
 import { hashPassword } from '../server/modules/auth/password.ts';
 import { User } from '../server/modules/auth/user.entity.ts';
-import { DEMO_PASSWORD, seedDemo } from '../server/modules/demo/demo.seed.ts';
+import { DEMO_PASSWORD, seedDemoLogins } from '../server/modules/demo/demo.seed.ts';
 import { entities } from '../server/modules/entities.ts';
 import { seedRecords } from '../server/modules/records/testing/seed.ts';
 import { Membership } from '../server/modules/tenancy/membership.entity.ts';
@@ -192,7 +192,7 @@ try {
   deps = await createDeps(config, { rateLimitPolicies: LIFTED_LIMITS, billingSandbox: sandbox });
   await deps.orm.schema.ensureDatabase({ create: true });
   await deps.orm.migrator.up();
-  await seedDemo(deps.em);
+  await seedDemoLogins(deps.em);
   await seedSwitcher(deps.em);
   await seedMembersSpecPeople(deps.em);
   worker = await seedOpsConsole(deps);

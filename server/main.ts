@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config/env.ts';
 import { createDeps, type AppDeps } from './deps.ts';
-import { DEMO_LOGINS, DEMO_PASSWORD, seedDemo } from './modules/demo/demo.seed.ts';
+import { seedDemo } from './modules/demo/demo.content.ts';
+import { DEMO_LOGINS, DEMO_PASSWORD } from './modules/demo/demo.seed.ts';
 import { registerQueueCommands } from './modules/jobs/jobs.cli.ts';
 import { createLogger } from './platform/logger/logger.ts';
 import { startMetricsServer } from './platform/metrics/http-plugin.ts';
@@ -129,7 +130,7 @@ program
     const config = await withRedis(readConfig(), true);
     const deps = await open(config, { billingSandbox: true });
     await migrateUp(deps);
-    if (config.seedDemo) await seedDemo(deps.em);
+    if (config.seedDemo) await seedDemo(deps);
     // All in one: the API and a worker (every queue, leader: scheduler and stall checks) in this process.
     const { createAppWorker } = await import('./modules/jobs/worker.setup.ts');
     const worker = createAppWorker(deps, { embedded: true });
@@ -241,8 +242,11 @@ program
   .action(async () => {
     const config = await withRedis(readConfig(), true);
     const deps = await open(config, { billingSandbox: true });
-    const { created } = await seedDemo(deps.em);
-    process.stdout.write(created ? 'demo data created\n' : 'demo data already present\n');
+    const started = Date.now();
+    const { created } = await seedDemo(deps);
+    process.stdout.write(
+      `${created ? 'demo data created' : 'demo data brought up to date'} in ${Date.now() - started} ms\n`,
+    );
     await deps.close();
     process.exit(0);
   });

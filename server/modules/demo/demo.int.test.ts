@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withDbScope } from '../../platform/db/context.ts';
+import { createLogger } from '../../platform/logger/logger.ts';
+import { callerAs } from '../../test/factories.ts';
+import { createTestEnv, type TestEnv } from '../../test/harness.ts';
+import { User } from '../auth/user.entity.ts';
+import { BillingSandbox } from '../billing/sandbox/sandbox.ts';
+import { seedDemo } from './demo.content.ts';
+import { DEMO_LOGINS } from './demo.seed.ts';
+
+// The test database is shared by the int files of a run: the seed's fixed slugs and emails are only created once,
+// so this file seeds its own database-wide demo and reads counts by what the demo owns.
+let env: TestEnv;
+
+beforeAll(async () => {
+  const sandbox = await BillingSandbox.start({ logger: createLogger({ level: 'silent', pretty: false }) });
+  env = await createTestEnv({}, { billingSandbox: sandbox });
+});
+afterAll(() => env.close());
+
+const DEMO_TABLES = [
+  'organizations',
+  'users',
+  'memberships',
+  'documents',
+  'records',
+  'activity_log',
+  'feature_flags',
+  'feature_flag_overrides',
+  'alert_events',
+  'subscriptions',
+  'stripe_events',
+];
+
+async function counts(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const demoOrgs = `(select id from organizations where slug in ('acme','globex','initech'))`;
+  for (const table of DEMO_TABLES) {
+    const where =
+      table === 'organizations'
+        ? `where id in ${demoOrgs}`
+        : table === 'users'
+          ? `where email like '%@acme.test' or email like '%@globex.test' or email like '%@initech.test'`
+          : ['feature_flags', 'feature_flag_overrides', 'alert_events'].includes(table)
+            ? ''
+            : `where organization_id in ${demoOrgs}`;
+    const rows = await withDbScope(env.deps.em, undefined, (em) =>
+      em.getConnection().execute<{ n: string }[]>(`select count(*) as n from ${table} ${where}`),
+    );
+    out[table] = Number(rows[0]?.n ?? 0);
+  }
+  return out;
+}
+
+const asLogin = async (email: string) =>
+  callerAs(
+    env.deps,
+    await withDbScope(env.deps.em, undefined, async (em) => {
+      const u = await em.findOneOrFail(User, { email });
+      return { id: u.id, email: u.email };
+    }),
+  );
+
+describe('keel seed', () => {
+  it('is idempotent: a second run adds nothing', async () => {
+    await seedDemo(env.deps);
+    const first = await counts();
+    expect(first).toMatchObject({ organizations: 3, subscriptions: 3 });
+    expect(first.users).toBeGreaterThanOrEqual(16);
+    expect(first.records).toBeGreaterThanOrEqual(5_000);
+    for (const table of DEMO_TABLES) expect(first[table], table).toBeGreaterThan(0);
+    await seedDemo(env.deps);
+    expect(await counts()).toEqual(first);
+  });
+
+  it('every demo login signs in to a non-empty page, and the console reads real data', async () => {
+    for (const login of DEMO_LOGINS) {
+      const caller = await asLogin(login.email);
+      expect((await caller.auth.me()).user.email).toBe(login.email);
+    }
+    const owner = await asLogin('owner@acme.test');
+    expect((await owner.documents.list({})).items.length).toBeGreaterThan(0);
+    expect((await owner.activity.recent({})).length).toBeGreaterThan(0);
+    expect((await owner.organization.members()).length).toBeGreaterThanOrEqual(14);
+    expect((await owner.flags.evaluateAll())['new-analytics']).toMatchObject({ value: true });
+    const billing = await owner.billing.overview();
+    expect(billing).toMatchObject({
+      sandbox: true,
+      subscription: { plan: { name: 'Team' }, status: 'active' },
+    });
+    expect(billing.invoices.length).toBeGreaterThan(0);
+    const initech = await (await asLogin('owner@initech.test')).billing.overview();
+    expect(initech.subscription).toMatchObject({ plan: { name: 'Starter' }, status: 'trialing' });
+
+    const ops = await asLogin('ops@keel.test');
+    expect((await ops.ops.tenants.list({})).items.length).toBeGreaterThanOrEqual(3);
+    expect(await ops.ops.flags.list()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ key: 'new-analytics', rolloutPercentage: 25 }),
+        expect.objectContaining({ key: 'legacy-importer', killed: true }),
+      ]),
+    );
+    expect((await ops.ops.flags.audit({})).items.length).toBeGreaterThan(0);
+    expect((await ops.ops.billing.events.list({})).items.length).toBeGreaterThan(0);
+    expect((await ops.ops.billing.subscriptions.list({})).items.length).toBeGreaterThanOrEqual(3);
+    const alerts = await ops.ops.alerts.history({});
+    expect(alerts.items.map((a) => a.kind)).toEqual(expect.arrayContaining(['fire', 'resolve']));
+  });
+});
