@@ -238,8 +238,12 @@ program
 
 program
   .command('seed')
-  .description('create the demo organizations and logins (idempotent)')
-  .action(async () => {
+  .description(
+    'create the demo (idempotent); --size large adds 100 organizations and 10,000 users for load tests',
+  )
+  .option('--size <size>', 'demo | large', 'demo')
+  .action(async (opts: { size: string }) => {
+    if (opts.size !== 'demo' && opts.size !== 'large') fail('--size must be demo or large');
     const config = await withRedis(readConfig(), true);
     const deps = await open(config, { billingSandbox: true });
     const started = Date.now();
@@ -247,6 +251,14 @@ program
     process.stdout.write(
       `${created ? 'demo data created' : 'demo data brought up to date'} in ${Date.now() - started} ms\n`,
     );
+    if (opts.size === 'large') {
+      const { LARGE_SEED, seedLarge } = await import('./modules/demo/demo.large.ts');
+      const r = await seedLarge(deps, LARGE_SEED);
+      process.stdout.write(
+        `large seed: ${r.organizations} organizations, ${r.users} users, ${r.memberships} memberships added ` +
+          `(of ${LARGE_SEED.organizations} and ${LARGE_SEED.organizations * LARGE_SEED.usersPerOrganization}) in ${r.ms} ms\n`,
+      );
+    }
     await deps.close();
     process.exit(0);
   });

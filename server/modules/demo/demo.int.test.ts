@@ -6,6 +6,7 @@ import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { User } from '../auth/user.entity.ts';
 import { BillingSandbox } from '../billing/sandbox/sandbox.ts';
 import { seedDemo } from './demo.content.ts';
+import { seedLarge } from './demo.large.ts';
 import { DEMO_LOGINS } from './demo.seed.ts';
 
 // The test database is shared by the int files of a run: the seed's fixed slugs and emails are only created once,
@@ -105,5 +106,40 @@ describe('keel seed', () => {
     expect((await ops.ops.billing.subscriptions.list({})).items.length).toBeGreaterThanOrEqual(3);
     const alerts = await ops.ops.alerts.history({});
     expect(alerts.items.map((a) => a.kind)).toEqual(expect.arrayContaining(['fire', 'resolve']));
+  });
+});
+
+describe('keel seed --size large', () => {
+  const loadCounts = async () => {
+    const rows = await withDbScope(env.deps.em, undefined, (em) =>
+      em.getConnection().execute<{ orgs: string; users: string; members: string; owners: string }[]>(
+        `select (select count(*) from organizations where slug like 'load-%') as orgs,
+                (select count(*) from users where email like 'user-%@load.test') as users,
+                (select count(*) from memberships m join users u on u.id = m.user_id
+                   where u.email like 'user-%@load.test') as members,
+                (select count(*) from memberships m join users u on u.id = m.user_id
+                   where u.email like 'user-%@load.test' and m.role = 'owner') as owners`,
+      ),
+    );
+    const r = rows[0]!;
+    return {
+      orgs: Number(r.orgs),
+      users: Number(r.users),
+      members: Number(r.members),
+      owners: Number(r.owners),
+    };
+  };
+
+  it('builds organizations × users with memberships in bulk, and a second run adds nothing', async () => {
+    // The command's 100 × 100, scaled down for the suite; the statements are the same.
+    const first = await seedLarge(env.deps, { organizations: 6, usersPerOrganization: 25 });
+    expect(first).toMatchObject({ organizations: 6, users: 150, memberships: 150 });
+    expect(await loadCounts()).toEqual({ orgs: 6, users: 150, members: 150, owners: 6 });
+    const second = await seedLarge(env.deps, { organizations: 6, usersPerOrganization: 25 });
+    expect(second).toMatchObject({ organizations: 0, users: 0, memberships: 0 });
+    expect(await loadCounts()).toEqual({ orgs: 6, users: 150, members: 150, owners: 6 });
+    // A load user signs in to their organization like any other.
+    const owner = await asLogin('user-0003-0001@load.test');
+    expect((await owner.organization.current()).slug).toBe('load-0003');
   });
 });
