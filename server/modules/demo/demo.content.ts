@@ -12,6 +12,10 @@ import { SANDBOX_WEBHOOK_SECRET } from '../billing/sandbox/sandbox.ts';
 import { stripeClientFor, verifyWebhook } from '../billing/stripe.ts';
 import { Document } from '../documents/document.entity.ts';
 import { createDocument, updateDocument } from '../documents/documents.service.ts';
+import { exportFilters } from '../../../shared/schemas/exports.ts';
+import { requestExport } from '../exports/exports.service.ts';
+import { DataImport } from '../imports/import.entity.ts';
+import { createUpload, startBatch, startImport } from '../imports/imports.service.ts';
 import { Membership } from '../tenancy/membership.entity.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
 import { DEMO_PASSWORD, seedDemoLogins } from './demo.seed.ts';
@@ -105,6 +109,7 @@ export async function seedDemo(deps: AppDeps): Promise<{ created: boolean }> {
   await seedFlags(deps, acme);
   await seedAlert(deps.em);
   await seedBilling(deps, orgs);
+  await seedDataJobs(deps, acme, orgs.get('globex')!);
   deps.logger.info({ ms: Date.now() - started }, 'demo seeded');
   return { created };
 }
@@ -289,4 +294,58 @@ async function seedBilling(deps: AppDeps, orgs: Map<string, string>): Promise<vo
     await withDbScope(deps.em, undefined, (em) => storeVerifiedEvent(em, stripeEvent));
     await processStripeEvent(billingDeps, stripeEvent.id);
   }
+}
+
+const IMPORT_HEADER = 'Email,Category,Status,Amount,Created At\n';
+
+/**
+ * Real jobs on the queues, through the export and import services: an export of Acme's records, an Acme import with
+ * three bad rows (its report lists them), and a batch of two Globex files, one of them bad. The worker `keel dev`
+ * runs (or any `keel work`) runs them, which fills the job history, the batch list, the finished export and the
+ * import report, and queues the import emails in the mail-request shape (template + ids).
+ */
+async function seedDataJobs(deps: AppDeps, acme: string, globex: string): Promise<void> {
+  const owners = await withDbScope(deps.em, undefined, async (em) => {
+    const users = await em.find(User, { email: { $in: ['owner@acme.test', 'owner@globex.test'] } });
+    return new Map(users.map((u) => [u.email, u.id]));
+  });
+  const upload = async (em: Em, organizationId: string, userId: string, filename: string, csv: string) => {
+    const { row } = await createUpload(deps, em, {
+      organizationId,
+      userId,
+      filename,
+      size: Buffer.byteLength(csv),
+    });
+    await deps.storage.put(row.fileKey, csv);
+    return row.id;
+  };
+  await withDbScope(deps.em, acme, async (em) => {
+    if (await em.count(DataImport, {})) return;
+    const owner = owners.get('owner@acme.test')!;
+    const org = await em.findOneOrFail(Organization, acme);
+    await requestExport(deps, em, {
+      organization: { id: acme, tier: org.tier },
+      userId: owner,
+      filters: exportFilters.parse({}),
+    });
+    const rows = [
+      'owner@acme.test,hardware,active,120.00,',
+      'owner@acme.test,software,active,12.345,', // line 3: more than 2 decimals
+      'member@acme.test,services,archived,80.00,', // line 4: not a status
+      'nobody@example.test,travel,active,40.00,', // line 5: not a member
+      'admin@acme.test,training,completed,60.00,',
+    ];
+    const id = await upload(em, acme, owner, 'q3-expenses.csv', IMPORT_HEADER + rows.join('\n') + '\n');
+    await startImport(deps, em, id);
+  });
+  await withDbScope(deps.em, globex, async (em) => {
+    if (await em.count(DataImport, {})) return;
+    const owner = owners.get('owner@globex.test')!;
+    const good = ['owner@globex.test,hardware,active,10.00,', 'owner@globex.test,software,pending,20.00,'];
+    const ids = [
+      await upload(em, globex, owner, 'january.csv', IMPORT_HEADER + good.join('\n') + '\n'),
+      await upload(em, globex, owner, 'february.csv', IMPORT_HEADER + 'owner@globex.test,,active,abc,\n'),
+    ];
+    await startBatch(deps, em, ids);
+  });
 }

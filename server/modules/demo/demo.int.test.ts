@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withDbScope } from '../../platform/db/context.ts';
 import { createLogger } from '../../platform/logger/logger.ts';
+import { Worker } from '../../platform/queue/worker.ts';
+import { until } from '../billing/testing/harness.ts';
 import { callerAs } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { User } from '../auth/user.entity.ts';
@@ -31,6 +33,8 @@ const DEMO_TABLES = [
   'alert_events',
   'subscriptions',
   'stripe_events',
+  'exports',
+  'imports',
 ];
 
 async function counts(): Promise<Record<string, number>> {
@@ -106,6 +110,30 @@ describe('keel seed', () => {
     expect((await ops.ops.billing.subscriptions.list({})).items.length).toBeGreaterThanOrEqual(3);
     const alerts = await ops.ops.alerts.history({});
     expect(alerts.items.map((a) => a.kind)).toEqual(expect.arrayContaining(['fire', 'resolve']));
+
+    // The seed's export, import and batch are real jobs: a worker (keel dev runs one) finishes them.
+    const worker = new Worker(env.deps.queue, {
+      queues: ['high', 'default', 'low', 'mail', 'webhooks'],
+      concurrency: 4,
+      leader: false,
+    });
+    await worker.start();
+    try {
+      const finished = await until(async () => {
+        const [exports, imports] = await Promise.all([ops.ops.files.exports({}), ops.ops.files.imports({})]);
+        const done = (s: string) =>
+          !['queued', 'running', 'uploading', 'validating', 'importing'].includes(s);
+        return exports.items.some((e) => e.status === 'completed') &&
+          imports.items.length >= 3 &&
+          imports.items.every((i) => done(i.status))
+          ? { exports, imports }
+          : null;
+      }, 'the seeded export and imports');
+      expect(finished.imports.items.some((i) => i.errorCount > 0)).toBe(true);
+      expect((await ops.ops.batches.list({})).items.length).toBeGreaterThan(0);
+    } finally {
+      await worker.stop(1_000);
+    }
   });
 });
 
