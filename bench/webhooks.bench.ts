@@ -11,7 +11,7 @@ import { register } from '../server/modules/auth/auth.service.ts';
 import { StripeEvent } from '../server/modules/billing/billing.entity.ts';
 import { subscribe } from '../server/modules/billing/billing.service.ts';
 import { createStripeClient } from '../server/modules/billing/stripe.ts';
-import { StripeTestServer } from '../server/modules/billing/testing/stripe-server.ts';
+import { StripeTestServer } from '../server/modules/billing/sandbox/stripe-server.ts';
 import { withDbScope } from '../server/platform/db/context.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
 import { defineJob } from '../server/platform/queue/definition.ts';

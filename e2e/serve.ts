@@ -4,20 +4,22 @@
  */
 import { Redis } from 'ioredis';
 import { buildApp, type KeelApp } from '../server/app.ts';
-import { loadTestServices, parseConfig } from '../server/config/env.ts';
+import { loadTestServices, parseConfig, type Config } from '../server/config/env.ts';
 import { createDeps, type AppDeps } from '../server/deps.ts';
 import { adminUrl } from '../server/test/env.ts';
 import { LIFTED_LIMITS } from '../server/test/harness.ts';
 import { hashPassword } from '../server/modules/auth/password.ts';
 import { User } from '../server/modules/auth/user.entity.ts';
-import { DEMO_PASSWORD, seedDemo } from '../server/modules/demo/demo.seed.ts';
+import { DEMO_PASSWORD, seedDemoLogins } from '../server/modules/demo/demo.seed.ts';
 import { entities } from '../server/modules/entities.ts';
 import { seedRecords } from '../server/modules/records/testing/seed.ts';
 import { Membership } from '../server/modules/tenancy/membership.entity.ts';
 import { Organization } from '../server/modules/tenancy/organization.entity.ts';
 import { withDbScope, type Em } from '../server/platform/db/context.ts';
 import { createOrm } from '../server/platform/db/orm.ts';
-import type { Worker } from '../server/platform/queue/worker.ts';
+import { Worker } from '../server/platform/queue/worker.ts';
+import { createLogger } from '../server/platform/logger/logger.ts';
+import { BillingSandbox } from '../server/modules/billing/sandbox/sandbox.ts';
 import { E2E_BASE_URL, E2E_PORT, SWITCHER, TENANT_APP } from './fixtures.ts';
 import { seedOpsConsole } from './ops-seed.ts';
 import { seedRouteWalk } from './walk-seed.ts';
@@ -27,7 +29,7 @@ const stamp = Date.now();
 const database = `keel_e2e_${stamp}`;
 const keyPrefix = `keel:e2e:${stamp}:`;
 
-const config = parseConfig({
+const parsed = parseConfig({
   NODE_ENV: 'test',
   HOST: '127.0.0.1',
   PORT: String(E2E_PORT),
@@ -40,11 +42,17 @@ const config = parseConfig({
   LOG_LEVEL: 'warn',
   LOG_PRETTY: 'false',
   DB_POOL_MAX: '4',
+  // Billing runs against Keel's billing sandbox, as `npm start` does without a Stripe key (e2e/billing-sandbox.spec).
+  BILLING_SANDBOX: 'true',
 });
 
+let sandbox: BillingSandbox | undefined;
+let config: Config;
 let deps: AppDeps | undefined;
 let app: KeelApp | undefined;
 let worker: Worker | undefined;
+/** Processes the sandbox's webhooks and sends mail (dunning emails), as `keel dev`'s in-process worker does. */
+let billingWorker: Worker | undefined;
 let stopping: Promise<void> | undefined;
 
 function log(message: string): void {
@@ -158,6 +166,7 @@ function stop(reason: string): Promise<void> {
     log(`stopping (${reason}): dropping ${database} and ${keyPrefix}*`);
     const steps: [string, () => Promise<unknown>][] = [
       ['stop worker', async () => worker?.stop()],
+      ['stop billing worker', async () => billingWorker?.stop()],
       ['close server', async () => app?.close()],
       ['close connections', async () => deps?.close()],
       ['drop database', dropDatabase],
@@ -179,17 +188,22 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 try {
   // Every spec signs in from 127.0.0.1 within a minute or two: lift the per-IP sign-in limits and the per-user API
   // limit for this server (the limits themselves are tested in server/platform/rate-limit).
-  deps = await createDeps(config, { rateLimitPolicies: LIFTED_LIMITS });
+  sandbox = await BillingSandbox.start({ logger: createLogger({ level: parsed.logLevel, pretty: false }) });
+  config = sandbox.configure(parsed);
+  deps = await createDeps(config, { rateLimitPolicies: LIFTED_LIMITS, billingSandbox: sandbox });
   await deps.orm.schema.ensureDatabase({ create: true });
   await deps.orm.migrator.up();
-  await seedDemo(deps.em);
+  await seedDemoLogins(deps.em);
   await seedSwitcher(deps.em);
   await seedMembersSpecPeople(deps.em);
   worker = await seedOpsConsole(deps);
   await seedAnalyticsFlag(deps);
   await seedRouteWalk(deps);
+  billingWorker = new Worker(deps.queue, { queues: ['webhooks', 'mail'], concurrency: 2, leader: false });
+  await billingWorker.start();
   app = await buildApp(deps);
   await app.listen({ port: config.port, host: config.host });
+  sandbox.deliverTo(E2E_BASE_URL);
   log(`listening at ${E2E_BASE_URL} (database ${database}, redis prefix ${keyPrefix})`);
 } catch (err) {
   log(`failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -345,13 +345,13 @@ test('forgot password answers the same whether or not the account exists', async
   await expect(page.getByRole('alert')).toHaveText('This reset link is not valid. Request a new one.');
 });
 
-test('billing: the owner is told billing is not set up here; a member has no billing page in the menu', async ({
+test('billing: the owner is told billing runs in the sandbox; a member has no billing page in the menu', async ({
   browser,
 }) => {
   const owner = await userPage(browser, OWNER.email, '/app/billing');
   await expect(owner.page.getByRole('heading', { level: 1, name: 'Billing' })).toBeVisible();
-  // The end-to-end server has no Stripe key: the page says so instead of failing.
-  await expect(owner.page.getByText('Billing is not set up on this server')).toBeVisible();
+  // The end-to-end server bills against Keel's billing sandbox (no Stripe key): the page says so plainly.
+  await expect(owner.page.getByRole('status', { name: 'Billing sandbox' })).toBeVisible();
   await expect(owner.page.getByRole('alert')).toHaveCount(0);
   await screenshot(owner.page, 'tenant-billing');
   await owner.context.close();

@@ -26,6 +26,7 @@ import { QueueSystem } from './platform/queue/system.ts';
 import { createMailer, type Mailer } from './platform/mail/mailer.ts';
 import { createStorage } from './platform/storage/create.ts';
 import type { Storage } from './platform/storage/storage.ts';
+import type { BillingSandbox } from './modules/billing/sandbox/sandbox.ts';
 import { registerDataJobs } from './modules/notifications/jobs.setup.ts';
 import { shutdownTracing } from './platform/tracing/shutdown.ts';
 
@@ -53,6 +54,8 @@ export interface AppDeps {
   storage: Storage;
   /** SMTP, or the .eml outbox without SMTP_URL; modules send through the `mail` queue, not directly. */
   mailer: Mailer;
+  /** The billing sandbox this process runs (config.billing points at it), or null with Stripe or no billing. */
+  billingSandbox: BillingSandbox | null;
   close(): Promise<void>;
 }
 
@@ -60,6 +63,8 @@ export interface DepsOptions {
   logger?: Logger;
   /** Replaces named rate-limit policies (load benchmarks raise `api`; production uses the built-in ones). */
   rateLimitPolicies?: RateLimitsOptions['policies'];
+  /** A started billing sandbox (its `configure` already applied to `config`); closed with the deps. */
+  billingSandbox?: BillingSandbox;
 }
 
 export async function createDeps(config: Config, opts: DepsOptions = {}): Promise<AppDeps> {
@@ -118,6 +123,7 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
     flags,
     storage: createStorage(config),
     mailer: createMailer(config, logger),
+    billingSandbox: opts.billingSandbox ?? null,
     healthChecks: [
       {
         key: 'postgres:responseTime',
@@ -146,6 +152,7 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
       cache.close();
       deps.mailer.close();
       deps.storage.close?.();
+      await deps.billingSandbox?.close();
       await redis.close();
       await orm.close(true);
       await shutdownTracing();

@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config/env.ts';
 import { createDeps, type AppDeps } from './deps.ts';
-import { DEMO_LOGINS, DEMO_PASSWORD, seedDemo } from './modules/demo/demo.seed.ts';
+import { seedDemo } from './modules/demo/demo.content.ts';
+import { DEMO_LOGINS, DEMO_PASSWORD } from './modules/demo/demo.seed.ts';
 import { registerQueueCommands } from './modules/jobs/jobs.cli.ts';
 import { createLogger } from './platform/logger/logger.ts';
 import { startMetricsServer } from './platform/metrics/http-plugin.ts';
@@ -37,8 +38,22 @@ async function withRedis(config: Config, allowLocal: boolean): Promise<Config> {
   }
 }
 
-async function open(config: Config): Promise<AppDeps> {
-  const deps = await createDeps(config);
+/**
+ * Development without STRIPE_SECRET_KEY: billing runs against Keel's own Stripe-compatible sandbox in this process
+ * (its state kept in BILLING_SANDBOX_FILE), so subscribing, dunning and suspension can be tried without an account.
+ */
+async function open(base: Config, opts: { billingSandbox?: boolean } = {}): Promise<AppDeps> {
+  // Only the processes that serve billing (or seed it) run the sandbox: a CLI command next to a running `keel dev`
+  // must not start a second one over the same state file.
+  if (!base.billing.sandbox || !opts.billingSandbox) return withDbNote(await createDeps(base));
+  const logger = createLogger({ level: base.logLevel, pretty: base.logPretty });
+  const { BillingSandbox } = await import('./modules/billing/sandbox/sandbox.ts');
+  const billingSandbox = await BillingSandbox.start({ logger, stateFile: base.billing.sandboxFile });
+  return withDbNote(await createDeps(billingSandbox.configure(base), { logger, billingSandbox }));
+}
+
+function withDbNote(deps: AppDeps): AppDeps {
+  const { config } = deps;
   if (!config.databaseUrl) deps.logger.info({ dir: config.pgliteDir }, 'using embedded PostgreSQL (PGlite)');
   return deps;
 }
@@ -63,6 +78,9 @@ async function serve(
     : null;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  const local = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  // The sandbox's webhooks go to this process, signed as Stripe signs them.
+  deps.billingSandbox?.deliverTo(local);
   if (banner) {
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     const lines = [
@@ -71,6 +89,11 @@ async function serve(
       `    tenant app   ${url}/app`,
       `    ops console  ${url}/ops`,
       `    API          ${url}/trpc   health ${url}/readyz`,
+      ...(deps.billingSandbox
+        ? [
+            `    billing      sandbox: payments are simulated, nothing is charged (STRIPE_SECRET_KEY for Stripe)`,
+          ]
+        : []),
       '',
       `  Demo logins (password "${DEMO_PASSWORD}"):`,
       ...DEMO_LOGINS.map((l) => `    ${l.email.padEnd(20)} ${l.role}`),
@@ -110,9 +133,9 @@ program
   .description('local all-in-one: embedded defaults, migrate, seed demo data, serve')
   .action(async () => {
     const config = await withRedis(readConfig(), true);
-    const deps = await open(config);
+    const deps = await open(config, { billingSandbox: true });
     await migrateUp(deps);
-    if (config.seedDemo) await seedDemo(deps.em);
+    if (config.seedDemo) await seedDemo(deps);
     // All in one: the API and a worker (every queue, leader: scheduler and stall checks) in this process.
     const { createAppWorker } = await import('./modules/jobs/worker.setup.ts');
     const worker = createAppWorker(deps, { embedded: true });
@@ -126,7 +149,7 @@ program
   .option('--migrate', 'apply pending migrations first')
   .action(async (opts: { migrate?: boolean }) => {
     const config = await withRedis(readConfig(), readConfig().env !== 'production');
-    const deps = await open(config);
+    const deps = await open(config, { billingSandbox: true });
     if (opts.migrate) await migrateUp(deps);
     await serve(deps, config.env !== 'production');
   });
@@ -220,12 +243,27 @@ program
 
 program
   .command('seed')
-  .description('create the demo organizations and logins (idempotent)')
-  .action(async () => {
+  .description(
+    'create the demo (idempotent); --size large adds 100 organizations and 10,000 users for load tests',
+  )
+  .option('--size <size>', 'demo | large', 'demo')
+  .action(async (opts: { size: string }) => {
+    if (opts.size !== 'demo' && opts.size !== 'large') fail('--size must be demo or large');
     const config = await withRedis(readConfig(), true);
-    const deps = await open(config);
-    const { created } = await seedDemo(deps.em);
-    process.stdout.write(created ? 'demo data created\n' : 'demo data already present\n');
+    const deps = await open(config, { billingSandbox: true });
+    const started = Date.now();
+    const { created } = await seedDemo(deps);
+    process.stdout.write(
+      `${created ? 'demo data created' : 'demo data brought up to date'} in ${Date.now() - started} ms\n`,
+    );
+    if (opts.size === 'large') {
+      const { LARGE_SEED, seedLarge } = await import('./modules/demo/demo.large.ts');
+      const r = await seedLarge(deps, LARGE_SEED);
+      process.stdout.write(
+        `large seed: ${r.organizations} organizations, ${r.users} users, ${r.memberships} memberships added ` +
+          `(of ${LARGE_SEED.organizations} and ${LARGE_SEED.organizations * LARGE_SEED.usersPerOrganization}) in ${r.ms} ms\n`,
+      );
+    }
     await deps.close();
     process.exit(0);
   });

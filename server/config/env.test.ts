@@ -232,3 +232,27 @@ describe('bad values stop with the variable named', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('billing sandbox', () => {
+  it('is on in development without a Stripe key, off with one and off in tests unless asked for', () => {
+    expect(parseConfig({}).billing).toMatchObject({
+      sandbox: true,
+      sandboxFile: '.keel/billing-sandbox.json',
+    });
+    expect(parseConfig({ STRIPE_SECRET_KEY: 'sk_test_abc' }).billing.sandbox).toBe(false);
+    expect(parseConfig({ NODE_ENV: 'test' }).billing.sandbox).toBe(false);
+    expect(parseConfig({ NODE_ENV: 'test', BILLING_SANDBOX: 'true' }).billing.sandbox).toBe(true);
+    expect(parseConfig({ BILLING_SANDBOX: 'false' }).billing.sandbox).toBe(false);
+  });
+
+  it('is refused in production, and next to a Stripe key', () => {
+    const prod = configError({ NODE_ENV: 'production', SESSION_SECRET: SECRET, BILLING_SANDBOX: 'true' });
+    expect(variables(prod)).toEqual(['BILLING_SANDBOX']);
+    expect(prod.message).toContain('refused in production');
+    // Production without a key has no sandbox by default (billing answers "not configured").
+    expect(parseConfig({ NODE_ENV: 'production', SESSION_SECRET: SECRET }).billing.sandbox).toBe(false);
+    expect(variables(configError({ BILLING_SANDBOX: 'true', STRIPE_SECRET_KEY: 'sk_test_abc' }))).toEqual([
+      'BILLING_SANDBOX',
+    ]);
+  });
+});

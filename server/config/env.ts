@@ -155,6 +155,8 @@ const envSchema = z.object({
     .pipe(billingPlans),
   BILLING_TRIAL_DAYS: z.coerce.number().int().min(0).max(730).default(14),
   BILLING_PAST_DUE_GRACE_DAYS: z.coerce.number().int().min(0).max(90).default(7),
+  BILLING_SANDBOX: bool.optional(),
+  BILLING_SANDBOX_FILE: z.string().min(1).default('.keel/billing-sandbox.json'),
 });
 
 export type RawEnv = z.input<typeof envSchema>;
@@ -232,6 +234,13 @@ export interface Config {
     plans: BillingPlans;
     trialDays: number;
     pastDueGraceDays: number;
+    /**
+     * Keel's own Stripe-compatible server, in process, instead of Stripe (modules/billing/sandbox): on by default in
+     * development without STRIPE_SECRET_KEY, refused in production.
+     */
+    sandbox: boolean;
+    /** Where `keel dev` and `keel seed` keep the sandbox's customers, subscriptions and invoices between runs. */
+    sandboxFile: string;
   };
 }
 
@@ -279,6 +288,17 @@ export function parseConfig(source: Record<string, string | undefined>, opts: Pa
   }
   if (e.STORAGE_DRIVER === 's3' && !e.STORAGE_S3_BUCKET) {
     throw new ConfigError([{ variable: 'STORAGE_S3_BUCKET', message: 'is required when STORAGE_DRIVER=s3' }]);
+  }
+  const billingSandbox = e.BILLING_SANDBOX ?? (e.NODE_ENV === 'development' && !e.STRIPE_SECRET_KEY);
+  if (billingSandbox && e.NODE_ENV === 'production') {
+    throw new ConfigError([
+      { variable: 'BILLING_SANDBOX', message: 'is refused in production: the sandbox fakes every payment' },
+    ]);
+  }
+  if (billingSandbox && e.STRIPE_SECRET_KEY) {
+    throw new ConfigError([
+      { variable: 'BILLING_SANDBOX', message: 'cannot be combined with STRIPE_SECRET_KEY (choose one)' },
+    ]);
   }
   const appOrigin = new URL(e.APP_URL).origin;
   // Never a secret written in the source: anyone could then sign cookies and file URLs for a development or
@@ -359,6 +379,8 @@ export function parseConfig(source: Record<string, string | undefined>, opts: Pa
       plans: e.STRIPE_PLANS,
       trialDays: e.BILLING_TRIAL_DAYS,
       pastDueGraceDays: e.BILLING_PAST_DUE_GRACE_DAYS,
+      sandbox: billingSandbox,
+      sandboxFile: e.BILLING_SANDBOX_FILE,
     },
   };
 }

@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import { buildApp, type KeelApp } from '../app.ts';
 import { parseConfig, type Config } from '../config/env.ts';
 import { createDeps, type AppDeps } from '../deps.ts';
+import type { BillingSandbox } from '../modules/billing/sandbox/sandbox.ts';
 import { createLogger } from '../platform/logger/logger.ts';
 import { TEST_REDIS_URL } from './env.ts';
 
@@ -33,10 +34,10 @@ export const LIFTED_LIMITS = {
 export async function createTestEnv(
   overrides: Record<string, string> = {},
   /** `logStream`: where the logs go (at LOG_LEVEL), for tests that read what was logged. */
-  opts: { realLimits?: boolean; logStream?: NodeJS.WritableStream } = {},
+  opts: { realLimits?: boolean; logStream?: NodeJS.WritableStream; billingSandbox?: BillingSandbox } = {},
 ): Promise<TestEnv> {
   const prefix = `keel:test:${randomBytes(4).toString('hex')}:`;
-  const config = parseConfig({
+  const parsed = parseConfig({
     NODE_ENV: 'test',
     DATABASE_URL: inject('databaseUrl'),
     REDIS_URL: TEST_REDIS_URL,
@@ -47,6 +48,7 @@ export async function createTestEnv(
     DB_POOL_MAX: '4',
     ...overrides,
   });
+  const config = opts.billingSandbox ? opts.billingSandbox.configure(parsed) : parsed;
   const deps = await createDeps(config, {
     logger: createLogger({
       level: config.logLevel,
@@ -54,6 +56,7 @@ export async function createTestEnv(
       ...(opts.logStream ? { stream: opts.logStream } : {}),
     }),
     ...(opts.realLimits ? {} : { rateLimitPolicies: LIFTED_LIMITS }),
+    ...(opts.billingSandbox ? { billingSandbox: opts.billingSandbox } : {}),
   });
   return {
     deps,

@@ -114,6 +114,8 @@ export type InvoiceOutput = z.infer<typeof invoiceOutput>;
 
 export const billingOverviewOutput = z.object({
   configured: z.boolean(),
+  /** Payments are simulated by Keel's billing sandbox (development without a Stripe key); nothing is charged. */
+  sandbox: z.boolean(),
   suspended: z.boolean(),
   subscription: subscriptionOutput.nullable(),
   entitlement: entitlementOutput,

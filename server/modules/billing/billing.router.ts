@@ -27,6 +27,7 @@ import {
   type BillingContext,
 } from './billing.service.ts';
 import { listAllSubscriptions, listWebhookEvents, replayWebhookEvent } from './billing.ops.ts';
+import { failNextPayment, settled } from './sandbox/sandbox.service.ts';
 import { stripeClientFor } from './stripe.ts';
 
 const billing = (ctx: { em: Em; deps: AppDeps; tenant: Tenant }): BillingContext => ({
@@ -34,40 +35,54 @@ const billing = (ctx: { em: Em; deps: AppDeps; tenant: Tenant }): BillingContext
   config: ctx.deps.config,
   stripe: stripeClientFor(ctx.deps.config),
   organizationId: ctx.tenant.organization.id,
+  sandbox: ctx.deps.billingSandbox !== null,
 });
+
+/** In the billing sandbox a change returns once its webhooks are processed (see `settled`). */
+const change = <T>(ctx: { deps: AppDeps }, operation: () => Promise<T>) =>
+  settled(ctx.deps.billingSandbox, ctx.deps.em, operation);
 
 export const billingRouter = router({
   overview: billingProcedure.output(billingOverviewOutput).query(({ ctx }) => overview(billing(ctx))),
 
   syncCustomer: billingProcedure
     .output(z.object({ customerId: z.string() }))
-    .mutation(({ ctx }) => syncCustomer(billing(ctx))),
+    .mutation(({ ctx }) => change(ctx, () => syncCustomer(billing(ctx)))),
 
   subscribe: billingProcedure
     .input(subscribeInput)
     .output(subscribeOutput)
-    .mutation(({ ctx, input }) => subscribe(billing(ctx), input)),
+    .mutation(({ ctx, input }) => change(ctx, () => subscribe(billing(ctx), input))),
 
   cancel: billingProcedure
     .input(cancelInput)
     .output(subscriptionOutput)
-    .mutation(({ ctx, input }) => cancel(billing(ctx), input.when)),
+    .mutation(({ ctx, input }) => change(ctx, () => cancel(billing(ctx), input.when))),
 
-  resume: billingProcedure.output(subscriptionOutput).mutation(({ ctx }) => resume(billing(ctx))),
+  resume: billingProcedure
+    .output(subscriptionOutput)
+    .mutation(({ ctx }) => change(ctx, () => resume(billing(ctx)))),
 
   swap: billingProcedure
     .input(swapInput)
     .output(subscriptionOutput)
-    .mutation(({ ctx, input }) => swap(billing(ctx), input)),
+    .mutation(({ ctx, input }) => change(ctx, () => swap(billing(ctx), input))),
 
   retryInvoice: billingProcedure
     .output(z.object({ invoiceId: z.string(), status: z.string().nullable() }))
-    .mutation(({ ctx }) => retryInvoice(billing(ctx))),
+    .mutation(({ ctx }) => change(ctx, () => retryInvoice(billing(ctx)))),
 
   portal: billingProcedure
     .input(portalInput)
     .output(z.object({ url: z.string() }))
     .mutation(({ ctx, input }) => openPortal(billing(ctx), input.returnUrl)),
+
+  /** Only while the billing sandbox runs (refused otherwise): what Stripe's test clock and test cards would do. */
+  sandbox: router({
+    failNextPayment: billingProcedure
+      .output(z.object({ invoiceId: z.string(), attempt: z.number() }))
+      .mutation(({ ctx }) => failNextPayment(ctx.deps.billingSandbox, ctx.deps.em, ctx.em, ctx.tenant.role)),
+  }),
 });
 
 /** `ops.billing`: the Stripe webhook log with replay, and subscriptions across tenants (staff only). */

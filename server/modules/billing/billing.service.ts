@@ -26,6 +26,8 @@ export interface BillingContext {
   /** null when STRIPE_SECRET_KEY is unset: operations refuse with "billing not configured". */
   stripe: Stripe | null;
   organizationId: string;
+  /** Billing runs against Keel's sandbox (modules/billing/sandbox), not Stripe: the page says so. */
+  sandbox?: boolean;
 }
 
 function requireStripe(ctx: BillingContext): Stripe {
@@ -358,6 +360,7 @@ export async function overview(ctx: BillingContext): Promise<BillingOverviewOutp
   }
   return {
     configured: true,
+    sandbox: ctx.sandbox ?? false,
     suspended: !org.active,
     subscription: sub ? output(ctx, sub) : null,
     entitlement: entitlement(sub, ctx.config.billing),

@@ -3,7 +3,7 @@ import { billingPlans } from '../../../shared/schemas/billing.ts';
 import { parseConfig } from '../../config/env.ts';
 import { entitlement, localStatus, mirrorFields, type EntitlementSubject } from './billing.state.ts';
 import { idempotencyKey, type Stripe } from './stripe.ts';
-import { parseForm } from './testing/stripe-server.ts';
+import { parseForm } from './sandbox/stripe-server.ts';
 
 const plans = billingPlans.parse({
   price_basic: { name: 'Basic', tier: 'professional', limits: { members: 10 } },
@@ -185,6 +185,8 @@ describe('configuration', () => {
       plans: { price_basic: { name: 'Basic', tier: 'professional', limits: {} } },
       trialDays: 30,
       pastDueGraceDays: 7,
+      sandbox: false,
+      sandboxFile: '.keel/billing-sandbox.json',
     });
     expect(parseConfig({}).billing).toMatchObject({ stripeSecretKey: undefined, plans: {}, trialDays: 14 });
     for (const [variable, value] of [

@@ -7,10 +7,13 @@ import { Organization } from '../tenancy/organization.entity.ts';
 
 export const DEMO_PASSWORD = 'keel-demo-password';
 
+/** The logins `keel seed` creates (and `keel dev` prints); the README's table lists the same. */
 export const DEMO_LOGINS = [
   { role: 'owner of Acme', email: 'owner@acme.test' },
+  { role: 'admin of Acme', email: 'admin@acme.test' },
   { role: 'member of Acme', email: 'member@acme.test' },
   { role: 'owner of Globex', email: 'owner@globex.test' },
+  { role: 'owner of Initech', email: 'owner@initech.test' },
   { role: 'staff operator', email: 'ops@keel.test' },
 ] as const;
 
@@ -39,8 +42,11 @@ const ORGS: DemoOrg[] = [
   },
 ];
 
-/** Seeds the demo organizations and logins once; running it again changes nothing. */
-export async function seedDemo(rootEm: Em): Promise<{ created: boolean }> {
+/**
+ * The demo organizations and logins the browser tests rely on (no other content), once; running it again changes
+ * nothing. `seedDemo` (modules/demo/demo.content.ts) builds the full demo on top of it.
+ */
+export async function seedDemoLogins(rootEm: Em): Promise<{ created: boolean }> {
   const em = rootEm.fork();
   if (await em.count(User, { email: 'owner@acme.test' })) return { created: false };
   const passwordHash = await hashPassword(DEMO_PASSWORD);

@@ -8,6 +8,7 @@ import { SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
 import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
+import { FailNextPayment, PayOpenInvoice, SandboxBanner, SubscribeForm } from './BillingControls.tsx';
 
 type Overview = RouterOutputs['billing']['overview'];
 type Subscription = NonNullable<Overview['subscription']>;
@@ -54,6 +55,7 @@ function BillingBody({ data }: { data: Overview }) {
   const sub = data.subscription;
   return (
     <>
+      {data.sandbox ? <SandboxBanner /> : null}
       {data.suspended ? (
         <div className="notice notice-danger" role="alert">
           This account is suspended ({data.entitlement.reason.replaceAll('_', ' ')}). Settle the open invoice
@@ -74,7 +76,10 @@ function BillingBody({ data }: { data: Overview }) {
               <p>This organization is on the {data.entitlement.tier} tier.</p>
             </EmptyState>
           )}
+          {data.configured ? <SubscribeForm sub={sub} plans={data.plans} /> : null}
+          {sub && data.configured ? <PayOpenInvoice sub={sub} /> : null}
           {sub && data.configured ? <SubscriptionActions sub={sub} plans={data.plans} /> : null}
+          {sub && data.sandbox ? <FailNextPayment sub={sub} /> : null}
           {data.configured ? <Portal /> : null}
         </Section>
         <Section title="Invoices">
@@ -127,6 +132,12 @@ function SubscriptionFacts({ sub }: { sub: Subscription }) {
         <dt>Status</dt>
         <dd className="capitalize">{sub.status.replaceAll('_', ' ')}</dd>
       </div>
+      {sub.failedPaymentAttempts > 0 ? (
+        <div>
+          <dt>Failed payments</dt>
+          <dd>{sub.failedPaymentAttempts}</dd>
+        </div>
+      ) : null}
       {sub.trialEndsAt ? (
         <div>
           <dt>Trial ends</dt>

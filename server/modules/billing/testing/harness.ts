@@ -5,7 +5,7 @@ import { startSmtpCapture, type SmtpCapture } from '../../../platform/mail/testi
 import { Worker } from '../../../platform/queue/worker.ts';
 import { createTestEnv, startServer, type RunningServer, type TestEnv } from '../../../test/harness.ts';
 import { StripeEvent } from '../billing.entity.ts';
-import { StripeTestServer } from './stripe-server.ts';
+import { StripeTestServer } from '../sandbox/stripe-server.ts';
 
 export const WEBHOOK_SECRET = 'whsec_keeltestsecret';
 export const PLANS = {

@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 /**
- * A small Stripe-compatible HTTP server for tests and benchmarks: stateful customers, subscriptions, invoices,
+ * A small Stripe-compatible HTTP server for tests, benchmarks and the development billing sandbox (./sandbox.ts):
+ * stateful customers, subscriptions, invoices,
  * payment methods and billing portal sessions, Stripe's error shapes, and Idempotency-Key semantics (same key and
  * same parameters → the first response again; same key, other parameters → idempotency_error). The real `stripe`
  * SDK talks to it through `host`/`port`/`protocol: 'http'`.
@@ -43,6 +44,26 @@ class StripeApiError extends Error {
   ) {
     super(message);
   }
+}
+
+/** Everything the server knows except its event log: what the sandbox keeps across restarts. */
+export interface StripeServerState {
+  customers: Obj[];
+  subscriptions: Obj[];
+  invoices: Obj[];
+  paymentMethods: Obj[];
+  setupIntents: Obj[];
+  prices: [string, number][];
+  clockOffset: number;
+  idempotency: [string, { fingerprint: string; status: number; body: string }][];
+}
+
+export interface StripeServerOptions {
+  /**
+   * Every new customer gets a working test card as its default payment method, as if its owner had entered
+   * 4242 4242 4242 4242 at checkout (the sandbox has no Stripe.js to collect one).
+   */
+  defaultCard?: boolean;
 }
 
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
@@ -99,7 +120,43 @@ export class StripeTestServer {
   private server: Server | null = null;
   port = 0;
 
-  constructor(readonly secretKey = 'sk_test_keel') {}
+  /** Called with every event as it is recorded (the sandbox delivers them as webhooks). */
+  onEvent: ((event: Obj) => void) | null = null;
+
+  constructor(
+    readonly secretKey = 'sk_test_keel',
+    private readonly options: StripeServerOptions = {},
+  ) {}
+
+  snapshot(): StripeServerState {
+    return {
+      customers: [...this.customers.values()],
+      subscriptions: [...this.subscriptions.values()],
+      invoices: [...this.invoices.values()],
+      paymentMethods: [...this.paymentMethods.values()],
+      setupIntents: [...this.setupIntents.values()],
+      prices: [...this.prices],
+      clockOffset: this.clockOffset,
+      idempotency: [...this.idempotency],
+    };
+  }
+
+  restore(state: StripeServerState): void {
+    const fill = (map: Map<string, Obj>, rows: Obj[]) => {
+      map.clear();
+      for (const row of rows) map.set(row.id, row);
+    };
+    fill(this.customers, state.customers);
+    fill(this.subscriptions, state.subscriptions);
+    fill(this.invoices, state.invoices);
+    fill(this.paymentMethods, state.paymentMethods);
+    fill(this.setupIntents, state.setupIntents);
+    this.prices.clear();
+    for (const [price, amount] of state.prices) this.prices.set(price, amount);
+    this.clockOffset = state.clockOffset;
+    this.idempotency.clear();
+    for (const [key, seen] of state.idempotency) this.idempotency.set(key, seen);
+  }
 
   now(): number {
     return Math.floor(Date.now() / 1000) + this.clockOffset;
@@ -327,6 +384,7 @@ export class StripeTestServer {
       type,
     };
     this.events.push(event);
+    this.onEvent?.(event);
     return event;
   }
 
@@ -344,6 +402,11 @@ export class StripeTestServer {
       livemode: false,
     };
     this.customers.set(c.id, c);
+    if (this.options.defaultCard) {
+      const pm = this.createPaymentMethod({ type: 'card', card: { token: 'tok_visa' } });
+      pm.customer = c.id;
+      c.invoice_settings = { default_payment_method: pm.id };
+    }
     this.emit('customer.created', c);
     return c;
   }
