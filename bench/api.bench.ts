@@ -86,7 +86,7 @@ function counts(s: Server): Promise<{ pg: number; redis: number }> {
 
 /** Round trips per request over a fixed number of requests (Keel's: counted inside requests only). */
 async function roundTrips(s: Server, url: string, headers: Record<string, string>) {
-  const requests = 300;
+  const requests = 100;
   const before = await counts(s);
   await hit(url, headers, { amount: requests }, { connections: 10 });
   await settle(s);
@@ -114,8 +114,9 @@ async function cpuPerRequest(s: Server, url: string, headers: Record<string, str
   const r = await autocannon({ url, headers, connections: 10, overallRate: FIXED_RATE, duration: BURST_S });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
   await settle(s);
-  if (!r.requests.total) throw new Error(`${url}: no request answered in ${BURST_S} s`);
-  return { us: ((cpuMs(pid) - before) * 1000) / r.requests.total, rate: r.requests.average };
+  // A server that answers nothing at this rate within the burst (a loaded machine) has no figure: NaN, not a guess.
+  const us = r.requests.total ? ((cpuMs(pid) - before) * 1000) / r.requests.total : NaN;
+  return { us, rate: r.requests.average };
 }
 
 export async function run(): Promise<void> {
