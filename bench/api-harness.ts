@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import { createBenchEnvironment } from './bench-env.ts';
 import { parseConfig } from '../server/config/env.ts';
 import { createDeps } from '../server/deps.ts';
@@ -15,6 +16,8 @@ export interface ApiBench {
   env: Record<string, string>;
   /** A read-only API token of a fresh organization. */
   secret: string;
+  /** A public document of that organization, in the middle of its 100. */
+  documentId: string;
   cleanup(): Promise<void>;
 }
 
@@ -41,12 +44,41 @@ export async function prepareApiBench(): Promise<ApiBench> {
     return created.secret;
   });
   await deps.close();
-  return { env, secret, cleanup };
+  if (!env.DATABASE_URL) throw new Error('the bench environment has no DATABASE_URL');
+  const documentId = await seedDocuments(env.DATABASE_URL, organizationId, user.id);
+  return { env, secret, documentId, cleanup };
+}
+
+/**
+ * 100 documents of ~560 bytes of content, one minute apart, one in ten private to the bench user (the token's own,
+ * so every one is visible: the list and get calls read the visibility rule without filtering rows out).
+ */
+async function seedDocuments(databaseUrl: string, organizationId: string, userId: string): Promise<string> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(
+      `insert into documents (id, organization_id, owner_id, title, content, version, public, updated_by_id,
+         created_at, updated_at)
+       select gen_random_uuid(), $1, $2, 'Document ' || i, repeat('Lorem ipsum dolor sit amet. ', 20), 1 + i % 5,
+         i % 10 <> 0, case when i % 3 = 0 then $2::uuid end, now() - interval '1 day' - i * interval '1 minute',
+         now() - i * interval '1 minute'
+       from generate_series(1, 100) i`,
+      [organizationId, userId],
+    );
+    const { rows } = await client.query<{ id: string }>(
+      `select id from documents where organization_id = $1 and title = 'Document 51'`,
+      [organizationId],
+    );
+    return rows[0]!.id;
+  } finally {
+    await client.end();
+  }
 }
 
 /** Starts bench/api-server.ts in its own process (so load generator and server do not share an event loop). */
 export async function startServerChild(
-  mode: 'bare' | 'keel',
+  mode: 'bare' | 'keel' | 'reference',
   env: Record<string, string> = {},
   opts: { instrument?: boolean; wrap?: string[] } = {},
 ): Promise<{ child: ChildProcess; port: number }> {
