@@ -6,7 +6,7 @@ import { chromium, type Browser, type Page } from '@playwright/test';
 import { buildApp } from '../server/app.ts';
 import { parseConfig } from '../server/config/env.ts';
 import { createDeps } from '../server/deps.ts';
-import { DEMO_PASSWORD, seedDemo } from '../server/modules/demo/demo.seed.ts';
+import { DEMO_PASSWORD, seedDemoLogins } from '../server/modules/demo/demo.seed.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
 import { LIFTED_LIMITS } from '../server/test/harness.ts';
 import { buildWeb, FIRST_PAGE, firstLoad, wholeSpa } from '../scripts/web-bundle.ts';
@@ -58,7 +58,7 @@ export async function run(): Promise<void> {
       rateLimitPolicies: LIFTED_LIMITS,
       logger: createLogger({ level: 'silent', pretty: false }),
     });
-    await seedDemo(deps.em);
+    await seedDemoLogins(deps.em);
     const server = await buildApp(deps);
     await server.listen({ port, host: '127.0.0.1' });
     close = async () => {
