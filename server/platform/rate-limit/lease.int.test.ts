@@ -1,25 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_REDIS_URL } from '../../test/env.ts';
-import { deleteKeys } from '../../test/harness.ts';
-import { freePort } from '../../test/own-redis.ts';
+import type { ChildProcess } from 'node:child_process';
+import { freePort, startRedis, stopRedis } from '../../test/own-redis.ts';
 import { RateLimits } from './rate-limiter.ts';
 
 // The `api` policy's local budgets (issue 20.3): each RateLimits below has its own Redis connection and memory,
-// as two API processes would; they share only the Redis key space.
+// as two API processes would; they share only the Redis key space. Round trips are read with MONITOR, on a
+// redis-server of this file's own: on the shared one it would see (and slow) every other test file's traffic.
 
 const keyspace = `keel:test:lease:${randomUUID().slice(0, 8)}:rl:`;
 const policies = {
   api: { per: 'user', rules: [{ points: 60, duration: 60 }], lease: 10 },
 } as const;
 const connections: Redis[] = [];
+let server: ChildProcess;
+let redisUrl: string;
 let monitor: Redis;
 let probe: Redis;
 let seen: string[] = [];
 
 function process_(): RateLimits {
-  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   connections.push(redis);
   return new RateLimits({ redis, keyspace, policies });
 }
@@ -32,17 +34,20 @@ const roundTripsFor = (key: string) =>
   seen.filter((line) => /^eval(sha)? /i.test(line) && line.includes(key)).length;
 
 beforeAll(async () => {
-  monitor = new Redis(TEST_REDIS_URL);
+  const port = await freePort();
+  server = await startRedis(port);
+  redisUrl = `redis://127.0.0.1:${port}`;
+  monitor = new Redis(redisUrl);
   const m = await monitor.monitor();
   m.on('monitor', (_time: string, args: string[]) => seen.push(args.join(' ')));
   connections.push(m);
-  probe = new Redis(TEST_REDIS_URL);
+  probe = new Redis(redisUrl);
   connections.push(probe);
 });
 afterAll(async () => {
   for (const c of connections) c.disconnect();
   monitor?.disconnect();
-  await deleteKeys(TEST_REDIS_URL, keyspace);
+  if (server) await stopRedis(server);
 });
 
 async function settle() {
