@@ -123,9 +123,14 @@ async function sessionOf(user: TestUser, organizationId: string) {
   return client({ cookie, origin }, organizationId);
 }
 
-/** Every subscription of the router on one connection, started. */
-async function subscribeAll(c: TestClient, f: Fixture): Promise<Map<string, Collector<unknown>>> {
-  const subs = new Map(subscriptionPaths.map((p) => [p, collect((h) => CASES[p]!.subscribe(c.trpc, h, f))]));
+/** Every subscription of the router (of the given scopes) on one connection, started. */
+async function subscribeAll(
+  c: TestClient,
+  f: Fixture,
+  scopes: Scope[] = ['tenant', 'user', 'staff'],
+): Promise<Map<string, Collector<unknown>>> {
+  const paths = subscriptionPaths.filter((p) => scopes.includes(CASES[p]!.scope));
+  const subs = new Map(paths.map((p) => [p, collect((h) => CASES[p]!.subscribe(c.trpc, h, f))]));
   await waitFor(
     () => [...subs.values()].every((s) => s.started || s.errors.length > 0),
     'every subscription',
@@ -160,12 +165,17 @@ describe('every subscription of the router', () => {
     await expectEnded(subs, ['tenant', 'user', 'staff'], 'SESSION_EXPIRED');
   });
 
-  it('ends when its API token is revoked', async () => {
+  it('ends when its API token is revoked (staff subscriptions refuse tokens from the start)', async () => {
     const { org, user, fixture } = await scenario();
     const c = client({ token: await tokenFor(env.deps, org.id, user, ['read', 'tokens:manage'], 'member') });
-    const subs = await subscribeAll(c, fixture);
+    // Operations need a signed-in staff session: a staff member's token is refused before it streams anything.
+    for (const path of subscriptionPaths.filter((p) => CASES[p]!.scope === 'staff')) {
+      const refused = collect((h) => CASES[path]!.subscribe(c.trpc, h, fixture));
+      expect({ path, code: appCode(await refused.untilError(10_000)) }).toEqual({ path, code: 'STAFF_ONLY' });
+    }
+    const subs = await subscribeAll(c, fixture, ['tenant', 'user']);
     await c.trpc.tokens.revokeCurrent.mutate();
-    await expectEnded(subs, ['tenant', 'user', 'staff'], 'TOKEN_REVOKED');
+    await expectEnded(subs, ['tenant', 'user'], 'TOKEN_REVOKED');
   });
 
   it('ends when the user is removed from the organization (tenant subscriptions)', async () => {
@@ -196,11 +206,11 @@ describe('every subscription of the router', () => {
 
   it('counts toward the per-connection subscription limit', async () => {
     const { org, user, fixture } = await scenario();
-    const token = await tokenFor(env.deps, org.id, user, ['read'], 'member');
     env.deps.realtime.configure({ maxSubscriptionsPerConnection: 2 });
     try {
       for (const path of subscriptionPaths) {
-        const c = client({ token });
+        // A session: it may hold every subscription, the staff ones included.
+        const c = await sessionOf(user, org.id);
         const open = [0, 1].map(() => collect((h) => CASES[path]!.subscribe(c.trpc, h, fixture)));
         await waitFor(() => open.every((s) => s.started), `two of ${path}`);
         const third = collect((h) => CASES[path]!.subscribe(c.trpc, h, fixture));
