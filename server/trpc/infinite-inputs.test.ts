@@ -81,7 +81,13 @@ describe('infinite queries of the SPA', () => {
         // The first page (no page param yet) and a later page, as @trpc/tanstack-react-query builds them.
         expect(pagingIssues(schema, { direction: 'forward' })).toEqual([]);
         expect(pagingIssues(schema, { cursor: null, direction: 'forward' })).toEqual([]);
-        expect(pagingIssues(schema, { cursor: 'opaque-cursor', direction: 'forward' })).toEqual([]);
+        // A later page: the key is accepted as a string (a list may still refuse a cursor it did not hand out,
+        // as documents.list does, so only unknown-key and wrong-type refusals count here).
+        expect(
+          pagingIssues(schema, { cursor: 'opaque-cursor', direction: 'forward' }).filter(
+            (i) => i.code === 'unrecognized_keys' || i.code === 'invalid_type',
+          ),
+        ).toEqual([]);
       }
     },
   );

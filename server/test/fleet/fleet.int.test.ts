@@ -203,12 +203,14 @@ describe('losing a node', () => {
           await new Promise((r) => setTimeout(r, 250 + Math.random() * 250));
         }
       });
-      // The writer saves the document continuously (at most 50 calls: its own `api` limit is 60 a minute); a save
-      // lost with the node is detected by reading the version.
+      // The writer saves the document continuously, at most 30 times: its token's `api` limit is 60 a minute, its six
+      // subscriptions and their resubscriptions count too, and each node leases that limit 10 calls at a time (a
+      // node may refuse up to 9 early, and the killed node's unspent lease lapses). A save lost with the node is
+      // detected by reading the version.
       let version = 1;
       const saves: Sample[] = [];
       const writing = (async () => {
-        while (running && saves.length < 50) {
+        while (running && saves.length < 30) {
           const start = performance.now();
           const result = await call<{ version: number }>(lb(), 'documents.update', {
             type: 'mutation',
