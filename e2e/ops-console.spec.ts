@@ -87,9 +87,11 @@ test('queues show live counts and workers; pausing and continuing a queue takes 
   }
   // The seeded worker works `default` only, with two slots.
   await expect(queues.getByRole('row', { name: /^default / })).toContainText('/ 2');
+  // Two workers: the seeded one (`default`) and the e2e server's own for the billing sandbox's webhooks and mail.
   const workers = page.getByRole('region', { name: 'Workers' });
-  await expect(workers.getByRole('row')).toHaveCount(2);
+  await expect(workers.getByRole('row')).toHaveCount(3);
   await expect(workers).toContainText('default');
+  await expect(workers).toContainText('webhooks');
   await expect(page.getByRole('status').filter({ hasText: 'Live' })).toBeVisible();
 
   await queues.getByRole('button', { name: 'Pause low' }).click();
