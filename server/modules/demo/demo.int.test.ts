@@ -1,4 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrm } from '../../platform/db/orm.ts';
+import { adminUrl, TEST_PG_URL } from '../../test/env.ts';
+import { entities } from '../entities.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { createLogger } from '../../platform/logger/logger.ts';
 import { Worker } from '../../platform/queue/worker.ts';
@@ -11,15 +15,34 @@ import { seedDemo } from './demo.content.ts';
 import { seedLarge } from './demo.large.ts';
 import { DEMO_LOGINS } from './demo.seed.ts';
 
-// The test database is shared by the int files of a run: the seed's fixed slugs and emails are only created once,
-// so this file seeds its own database-wide demo and reads counts by what the demo owns.
+// A database of its own: the run's shared database has global tables (feature flags, users by email) that other
+// files write in parallel, and the seed's fixed slugs and emails exist only once per database. (In one full parallel
+// run the Acme flag check found no `new-analytics` at all; alone it always passed. The cause was not found.)
 let env: TestEnv;
+let database: string | undefined;
 
 beforeAll(async () => {
+  database = `keel_demo_${Date.now()}_${randomBytes(3).toString('hex')}`;
+  const databaseUrl = adminUrl(TEST_PG_URL, database);
+  const orm = await createOrm({ databaseUrl, pgliteDir: '', entities, poolMax: 1 });
+  await orm.schema.ensureDatabase({ create: true });
+  await orm.migrator.up();
+  await orm.close(true);
   const sandbox = await BillingSandbox.start({ logger: createLogger({ level: 'silent', pretty: false }) });
-  env = await createTestEnv({}, { billingSandbox: sandbox });
+  env = await createTestEnv({ DATABASE_URL: databaseUrl }, { billingSandbox: sandbox });
+}, 120_000);
+afterAll(async () => {
+  await env?.close();
+  if (!database) return;
+  const admin = await createOrm({
+    databaseUrl: adminUrl(TEST_PG_URL, 'postgres'),
+    pgliteDir: '',
+    entities,
+    poolMax: 1,
+  });
+  await admin.em.getConnection().execute(`drop database if exists "${database}" with (force)`);
+  await admin.close(true);
 });
-afterAll(() => env.close());
 
 const DEMO_TABLES = [
   'organizations',
