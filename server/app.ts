@@ -247,7 +247,10 @@ export async function buildApp(deps: AppDeps) {
     const spa = readFileSync(path.join(webRoot, 'index.html'));
     app.setNotFoundHandler((req, reply) => {
       const url = req.url.split('?')[0] ?? '/';
-      if (req.method === 'GET' && !url.startsWith('/trpc') && !path.extname(url)) {
+      // Pages of the SPA are served index.html whatever their last segment looks like: a flag key such as
+      // `checkout.v2` in /ops/flags/checkout.v2 is not a file. Elsewhere a name with an extension is a missing file.
+      const page = /^\/(app|ops)(\/|$)/.test(url) || !path.extname(url);
+      if (req.method === 'GET' && !url.startsWith('/trpc') && page) {
         return reply.type('text/html').header('cache-control', 'no-cache').send(spa);
       }
       return reply
