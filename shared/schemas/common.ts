@@ -13,8 +13,7 @@ const noControlChars = (s: string) =>
  * accepted), and no encoder can write it out. Every string of every input is checked by the `wellFormedInput`
  * middleware (server/trpc); schemas use `isWellFormed` for their own refinements.
  */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-export const isWellFormed = (s: string) => !LONE_SURROGATE.test(s);
+export const isWellFormed = (s: string) => s.isWellFormed();
 export const NOT_WELL_FORMED = 'must be well-formed text (no lone UTF-16 surrogates)';
 
 export const text = (max: number) =>
