@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fastifyCookie from '@fastify/cookie';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
@@ -40,6 +39,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Builds the HTTP + WebSocket server. Tests import it and call `inject` or `listen`. */
 export async function buildApp(deps: AppDeps) {
   const { config } = deps;
+  const securityHeaderSet = securityHeaders(config.appUrl);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -59,8 +59,8 @@ export async function buildApp(deps: AppDeps) {
   // object keeps references so the response hook can read what the middleware learned.
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
-    // API bodies echo user text (names, titles); a browser must never sniff one into HTML.
-    reply.header('x-content-type-options', 'nosniff');
+    // CSP, no framing, no referrer, nosniff (API bodies echo user text; a browser must never sniff one into HTML).
+    reply.headers(securityHeaderSet);
     const keel = {
       bindings: { requestId: req.id },
       stats: { queries: 0, queryMs: 0 },
@@ -108,8 +108,6 @@ export async function buildApp(deps: AppDeps) {
     void reply.status(status).type('application/json; charset=utf-8').send(body);
   });
 
-  // CSP, frame-ancestors / X-Frame-Options, Referrer-Policy and the rest, on every response (the SPA included).
-  await app.register(fastifyHelmet, securityHeaders(config.appUrl));
   await app.register(fastifyCookie, { secret: config.sessionSecret });
   let shuttingDown = false;
   await app.register(fastifyWebsocket, {
