@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fastifyCookie from '@fastify/cookie';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
@@ -40,6 +39,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Builds the HTTP + WebSocket server. Tests import it and call `inject` or `listen`. */
 export async function buildApp(deps: AppDeps) {
   const { config } = deps;
+  const securityHeaderSet = securityHeaders(config.appUrl);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -59,8 +59,8 @@ export async function buildApp(deps: AppDeps) {
   // object keeps references so the response hook can read what the middleware learned.
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
-    // API bodies echo user text (names, titles); a browser must never sniff one into HTML.
-    reply.header('x-content-type-options', 'nosniff');
+    // CSP, no framing, no referrer, nosniff (API bodies echo user text; a browser must never sniff one into HTML).
+    reply.headers(securityHeaderSet);
     const keel = {
       bindings: { requestId: req.id },
       stats: { queries: 0, queryMs: 0 },
@@ -99,17 +99,12 @@ export async function buildApp(deps: AppDeps) {
     }
     const appCode = status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'VALIDATION_FAILED' : 'INTERNAL';
     const message = status < 500 ? err.message : 'Internal server error';
-    const data = { code: trpcKeyForStatus(status), httpStatus: status, appCode, requestId: req.id };
-    // Under /trpc the body is a tRPC error in superjson's envelope, so the SDK and the web client read it as a
-    // typed error (`data.appCode`) instead of failing to parse it.
-    const body = req.url.startsWith('/trpc')
-      ? { error: { json: { message, code: TRPC_ERROR_CODES_BY_KEY[data.code], data } } }
-      : { error: { message, data } };
-    void reply.status(status).type('application/json; charset=utf-8').send(body);
+    void reply
+      .status(status)
+      .type('application/json; charset=utf-8')
+      .send(errorBody(req, status, appCode, message));
   });
 
-  // CSP, frame-ancestors / X-Frame-Options, Referrer-Policy and the rest, on every response (the SPA included).
-  await app.register(fastifyHelmet, securityHeaders(config.appUrl));
   await app.register(fastifyCookie, { secret: config.sessionSecret });
   let shuttingDown = false;
   await app.register(fastifyWebsocket, {
@@ -125,26 +120,14 @@ export async function buildApp(deps: AppDeps) {
   // While shutting down: a WebSocket upgrade (a client reconnecting) or an HTTP call on a kept-alive connection gets
   // a tRPC-shaped 503 and its connection is closed, so it retries elsewhere and nothing keeps the server open.
   // (@fastify/websocket's onResponse hook destroys the socket of a refused upgrade.)
-  app.addHook('onRequest', async (req, reply) => {
-    if (!shuttingDown) return;
-    const message = 'This server is shutting down, try again';
-    const data = {
-      code: 'SERVICE_UNAVAILABLE',
-      httpStatus: 503,
-      appCode: 'SERVICE_UNAVAILABLE',
-      requestId: req.id,
-    };
-    const code = TRPC_ERROR_CODES_BY_KEY.SERVICE_UNAVAILABLE;
-    return reply
+  app.addHook('onRequest', (req, reply, done) => {
+    if (!shuttingDown) return done();
+    void reply
       .code(503)
       .header('connection', 'close')
       .header('retry-after', '1')
       .type('application/json; charset=utf-8')
-      .send(
-        req.url.startsWith('/trpc')
-          ? { error: { json: { message, code, data } } }
-          : { error: { message, data } },
-      );
+      .send(errorBody(req, 503, 'SERVICE_UNAVAILABLE', 'This server is shutting down, try again'));
   });
   // Realtime limits (message rate, slow consumers) take each socket before tRPC's handler sees it.
   app.websocketServer.on('connection', (socket: WebSocket) => deps.realtime.connections.attach(socket));
@@ -261,6 +244,18 @@ export async function buildApp(deps: AppDeps) {
   return app;
 }
 export type KeelApp = Awaited<ReturnType<typeof buildApp>>;
+
+/**
+ * The body of an error Keel answers outside tRPC's handler (a body Fastify refused, a request during shutdown).
+ * Under /trpc it is a tRPC error in superjson's envelope, so the SDK and the web client read it as a typed error
+ * (`data.appCode`) instead of failing to parse it.
+ */
+function errorBody(req: FastifyRequest, status: number, appCode: string, message: string) {
+  const data = { code: trpcKeyForStatus(status), httpStatus: status, appCode, requestId: req.id };
+  return req.url.startsWith('/trpc')
+    ? { error: { json: { message, code: TRPC_ERROR_CODES_BY_KEY[data.code], data } } }
+    : { error: { message, data } };
+}
 
 /**
  * Fastify 5 ignores a bare hop count (it trusts nobody then, so every client would share its proxy's address):

@@ -25,7 +25,7 @@ function readConfig(overrides: Record<string, string> = {}): Config {
 }
 
 /** Without REDIS_URL, local roles start a private redis-server; production refuses to guess. */
-async function withRedis(config: Config, allowLocal: boolean): Promise<Config> {
+async function withRedis(config: Config, allowLocal = config.env !== 'production'): Promise<Config> {
   if (config.redisUrl) return config;
   if (!allowLocal) fail('REDIS_URL is not set.\n' + new RedisUnavailableError().message);
   try {
@@ -148,7 +148,7 @@ program
   .description('run the API server (HTTP + WebSocket)')
   .option('--migrate', 'apply pending migrations first')
   .action(async (opts: { migrate?: boolean }) => {
-    const config = await withRedis(readConfig(), readConfig().env !== 'production');
+    const config = await withRedis(readConfig());
     const deps = await open(config, { billingSandbox: true });
     if (opts.migrate) await migrateUp(deps);
     await serve(deps, config.env !== 'production');
@@ -213,7 +213,7 @@ program
   .option('--organizations <idsOrSlugs...>', 'only these organizations (ids or slugs)')
   .option('--concurrency <n>', 'organizations warmed at once', '4')
   .action(async (opts: { organizations?: string[]; concurrency: string }) => {
-    const config = await withRedis(readConfig(), readConfig().env !== 'production');
+    const config = await withRedis(readConfig());
     const deps = await open(config);
     const { organizationsToWarm, warmOrganizations } = await import('./modules/dashboard/dashboard.warm.ts');
     const { SingleBar, Presets } = await import('cli-progress');
@@ -268,9 +268,7 @@ program
     process.exit(0);
   });
 
-registerQueueCommands(program, async () =>
-  open(await withRedis(readConfig(), readConfig().env !== 'production')),
-);
+registerQueueCommands(program, async () => open(await withRedis(readConfig())));
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

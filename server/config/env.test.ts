@@ -217,7 +217,8 @@ describe('bad values stop with the variable named', () => {
     expect(variables(configError({ KEY_PREFIX: 'keel *' }))).toEqual(['KEY_PREFIX']);
   });
 
-  it('the keel command refuses to start and names the variable', () => {
+  // A real `keel` process: loading the CLI takes seconds on a busy machine, so the test waits as long as the spawn.
+  it('the keel command refuses to start and names the variable', { timeout: 30_000 }, () => {
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
     const result = spawnSync(path.join(root, 'node_modules/.bin/tsx'), ['server/main.ts', 'serve'], {
       cwd: root,

@@ -252,7 +252,7 @@ export class ConfigError extends Error {
 }
 
 /** The Redis roles an operator can give a server of their own; every other connection stays on REDIS_URL. */
-export const REDIS_URL_ROLES = ['cache', 'sessions', 'limits', 'realtime', 'queue', 'metrics'] as const;
+export const REDIS_URL_ROLES = ['sessions', 'cache', 'limits', 'realtime', 'queue', 'metrics'] as const;
 export type RedisUrlRole = (typeof REDIS_URL_ROLES)[number];
 export type RedisRoleUrls = Partial<Record<RedisUrlRole, string>>;
 

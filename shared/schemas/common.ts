@@ -13,8 +13,7 @@ const noControlChars = (s: string) =>
  * accepted), and no encoder can write it out. Every string of every input is checked by the `wellFormedInput`
  * middleware (server/trpc); schemas use `isWellFormed` for their own refinements.
  */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-export const isWellFormed = (s: string) => !LONE_SURROGATE.test(s);
+export const isWellFormed = (s: string) => s.isWellFormed();
 export const NOT_WELL_FORMED = 'must be well-formed text (no lone UTF-16 surrogates)';
 
 export const text = (max: number) =>
@@ -31,8 +30,8 @@ export const text = (max: number) =>
  * with four-digit years cannot carry: such a date would be accepted here and fail in the database (or in a job,
  * on every retry).
  */
-export const MIN_DATE = new Date('1900-01-01T00:00:00.000Z');
-export const MAX_DATE = new Date('9999-12-31T23:59:59.999Z');
+const MIN_DATE = new Date('1900-01-01T00:00:00.000Z');
+const MAX_DATE = new Date('9999-12-31T23:59:59.999Z');
 export const dateInRange = () =>
   z.coerce
     .date('must be a date')
@@ -66,10 +65,3 @@ export const infinitePage = {
   cursor: z.string().max(200).nullish(),
   direction: z.enum(['forward'], 'only forward paging is supported').optional(),
 };
-
-/** A strict list input with `limit` and the fields an infinite query sends, plus the list's own filters. */
-export function infiniteListInput<T extends z.ZodRawShape>(filters: T, defaultLimit = 25) {
-  return z
-    .object({ ...filters, limit: z.number().int().min(1).max(100).default(defaultLimit), ...infinitePage })
-    .strict();
-}

@@ -84,7 +84,9 @@ const DOCUMENTS = [
 export async function seedDemo(deps: AppDeps): Promise<{ created: boolean }> {
   const started = Date.now();
   const { created } = await seedDemoLogins(deps.em);
-  const passwordHash = await hashPassword(DEMO_PASSWORD);
+  // Hashed only if someone is missing: `keel dev` runs the seed on every start, and argon2 is deliberately slow.
+  let hashed: Promise<string> | undefined;
+  const passwordHash = () => (hashed ??= hashPassword(DEMO_PASSWORD));
   const orgs = await withDbScope(deps.em, undefined, async (em) => {
     if (!(await em.count(Organization, { slug: INITECH.slug }))) {
       em.create(Organization, {
@@ -118,7 +120,7 @@ async function ensurePeople(
   rootEm: Em,
   organizationId: string,
   people: { email: string; name: string; role: 'owner' | 'admin' | 'member' }[],
-  passwordHash: string,
+  passwordHash: () => Promise<string>,
 ): Promise<void> {
   const ids = await withDbScope(rootEm, undefined, async (em) => {
     const existing = await em.find(User, { email: { $in: people.map((p) => p.email) } });
@@ -128,7 +130,7 @@ async function ensurePeople(
       const u = em.create(User, {
         email: p.email,
         name: p.name,
-        passwordHash,
+        passwordHash: await passwordHash(),
         currentOrganization: organizationId,
       });
       byEmail.set(p.email, u.id);

@@ -499,8 +499,12 @@ export async function reconcileExports(
       { filters: { [TENANT_FILTER]: false }, orderBy: { createdAt: 'asc' }, limit: 500 },
     ),
   );
-  for (const c of candidates) {
-    if (c.jobId && (await s.queue.hasJob(c.queue, c.jobId))) continue;
+  // Asked together: the queue connection pipelines concurrent commands, so this is one round trip, not one per row.
+  const queued = await Promise.all(
+    candidates.map((c) => (c.jobId ? s.queue.hasJob(c.queue, c.jobId) : false)),
+  );
+  for (const [i, c] of candidates.entries()) {
+    if (queued[i]) continue;
     const organizationId = c.organization.id;
     await withDbScope(s.em, organizationId, async (em) => {
       const row = await em.findOne(DataExport, { id: c.id }, { refresh: true });

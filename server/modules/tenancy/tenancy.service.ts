@@ -50,35 +50,23 @@ export async function organizationsOfUser(em: Em, userId: string): Promise<Organ
   return memberships.map((m) => toOrganizationOutput(m.organization, m.role));
 }
 
+/** An organization named by id, or by the slug of its `<slug>.<APP_DOMAIN>` address. */
+export type OrganizationRef = string | { slug: string };
+
 /**
- * The user's membership in an organization, with the organization loaded. It runs before the request enters the
- * tenant scope (it is what decides whether it may), keyed by the user themselves, so it reads with the tenant
- * filter off: one query, instead of a tenant-scoped transaction on every request.
+ * The user's membership in an organization (by id or slug), with the organization loaded, in one query. It runs
+ * before the request enters the tenant scope (it is what decides whether it may), keyed by the user themselves, so
+ * it reads with the tenant filter off. By slug, no membership and no organization look the same to the caller, and
+ * take the same work.
  */
 export async function membershipOfUser(
   em: Em,
-  organizationId: string,
+  organization: OrganizationRef,
   userId: string,
 ): Promise<IMembership | null> {
   return em.findOne(
     Membership,
-    { organization: organizationId, user: userId },
-    { populate: ['organization'], filters: { [TENANT_FILTER]: false } },
-  );
-}
-
-/**
- * The user's membership in the organization at `slug`, found in one query: no membership and no organization look
- * the same to the caller, and take the same work.
- */
-export async function membershipOfUserBySlug(
-  em: Em,
-  slug: string,
-  userId: string,
-): Promise<IMembership | null> {
-  return em.findOne(
-    Membership,
-    { organization: { slug }, user: userId },
+    { organization, user: userId },
     { populate: ['organization'], filters: { [TENANT_FILTER]: false } },
   );
 }

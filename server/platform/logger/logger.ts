@@ -48,11 +48,8 @@ export function setLogBindings(bindings: LogBindings): void {
 const REDACTED = [
   ...['password', 'token', 'secret', 'sessionId', 'signature', 'authorization', 'cookie'],
   ...['*.password', '*.token', '*.secret'],
-  ...['headers.authorization', 'headers.cookie', 'headers["set-cookie"]'].flatMap((p) => [
-    p,
-    `req.${p}`,
-    `res.${p}`,
-  ]),
+  // (No `req.headers.*`: the request serializer below keeps only method and path, before redaction runs.)
+  ...['headers.authorization', 'headers.cookie', 'headers["set-cookie"]'].flatMap((p) => [p, `res.${p}`]),
 ];
 
 /**

@@ -42,6 +42,11 @@ redis.call('EXPIRE', KEYS[1], forget + max)
 return delay
 `;
 
+/** The script as ioredis exposes it once defined with defineCommand (EVALSHA, reloaded if Redis lost it). */
+interface BackoffScripts {
+  keelBackoffFail(key: string, ...args: number[]): Promise<number>;
+}
+
 /**
  * Per-key exponential backoff in Redis (the `limits` role). `check` before the attempt: while the delay runs a try
  * is refused without being judged (so guessing gains nothing) and without extending the delay (so nobody can keep
@@ -54,7 +59,11 @@ export class Backoff {
     private readonly keyspace: string,
     private readonly policy: BackoffPolicy,
     private readonly now: () => number = () => Date.now(),
-  ) {}
+  ) {
+    if (!(redis as Partial<BackoffScripts>).keelBackoffFail) {
+      redis.defineCommand('keelBackoffFail', { numberOfKeys: 1, lua: FAIL });
+    }
+  }
 
   // Redis unreachable: sign-in goes on without the per-account delay (the per-IP limit still holds, in memory)
   // rather than nobody being able to sign in.
@@ -70,10 +79,8 @@ export class Backoff {
   /** Records a failure; answers the delay (seconds) before the next try is heard. */
   async fail(key: string): Promise<number> {
     const p = this.policy;
-    const delay = await this.redis
-      .eval(
-        FAIL,
-        1,
+    const delay = await (this.redis as unknown as BackoffScripts)
+      .keelBackoffFail(
         this.key(key),
         p.freeFailures,
         p.baseSeconds,

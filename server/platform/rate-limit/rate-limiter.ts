@@ -44,8 +44,8 @@ interface Rule {
   global: boolean;
   limiter: RateLimiterAbstract;
   insurance: RateLimiterAbstract;
-  /** Set for a policy with `lease`: points reserved from Redis in batches (and from memory while it is down). */
-  leased?: { redis: LeasedBudgets; memory: LeasedBudgets };
+  /** Set for a policy with `lease`: points reserved from Redis in batches (while it is down: `insurance`). */
+  leased?: LeasedBudgets;
 }
 
 /**
@@ -91,10 +91,7 @@ export class RateLimits {
             timeoutMs: opts.timeoutMs ?? 250,
             insuranceLimiter: insurance,
           });
-          const leased =
-            policy.lease && policy.lease > 1
-              ? { redis: new LeasedBudgets(policy.lease), memory: new LeasedBudgets(policy.lease) }
-              : undefined;
+          const leased = policy.lease && policy.lease > 1 ? new LeasedBudgets(policy.lease) : undefined;
           return {
             points: rule.points,
             global: Boolean(rule.global),
@@ -122,11 +119,16 @@ export class RateLimits {
     const status = this.opts.redis.status;
     const redisDown = status === 'reconnecting' || status === 'close' || status === 'end';
     const pick = (rule: Rule) => (redisDown ? rule.insurance : rule.limiter);
+    // Leasing saves Redis round trips; with Redis down the memory limiter below answers each call itself.
     const only = rules[0];
-    if (only?.leased) {
-      const budgets = redisDown ? only.leased.memory : only.leased.redis;
-      const outcome = await budgets.consume(pick(only), k, points);
-      return leasedDecision(name, only, outcome);
+    if (only?.leased && !redisDown) {
+      const outcome = await only.leased.consume(only.limiter, k, points);
+      return decision(
+        name,
+        only,
+        { remainingPoints: outcome.remaining, msBeforeNext: outcome.msBeforeNext },
+        outcome.allowed,
+      );
     }
     const taken: Rule[] = [];
     let binding: { rule: Rule; res: RateLimiterRes } | undefined;
@@ -164,7 +166,12 @@ export class RateLimits {
   }
 }
 
-function decision(policy: PolicyName, rule: Rule, res: RateLimiterRes, allowed: boolean): RateLimitDecision {
+function decision(
+  policy: PolicyName,
+  rule: Rule,
+  res: Pick<RateLimiterRes, 'remainingPoints' | 'msBeforeNext'>,
+  allowed: boolean,
+): RateLimitDecision {
   const ms = Math.max(0, res.msBeforeNext);
   return {
     allowed,
@@ -173,22 +180,6 @@ function decision(policy: PolicyName, rule: Rule, res: RateLimiterRes, allowed: 
     remaining: Math.max(0, res.remainingPoints),
     resetAt: Date.now() + ms,
     retryAfter: allowed ? 0 : Math.max(1, Math.ceil(ms / 1000)),
-  };
-}
-
-function leasedDecision(
-  policy: PolicyName,
-  rule: Rule,
-  outcome: { allowed: boolean; remaining: number; msBeforeNext: number },
-): RateLimitDecision {
-  const ms = Math.max(0, outcome.msBeforeNext);
-  return {
-    allowed: outcome.allowed,
-    policy,
-    limit: rule.points,
-    remaining: Math.max(0, outcome.remaining),
-    resetAt: Date.now() + ms,
-    retryAfter: outcome.allowed ? 0 : Math.max(1, Math.ceil(ms / 1000)),
   };
 }
 

@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisRoleUrls, RedisUrlRole } from '../../config/env.ts';
+import { REDIS_URL_ROLES, type RedisRoleUrls, type RedisUrlRole } from '../../config/env.ts';
 import { runDetached } from '../async/detached.ts';
 import type { HealthCheck } from '../health/health.ts';
 import type { Logger } from '../logger/logger.ts';
@@ -176,11 +176,9 @@ export function serverChecks(
   roleUrls: RedisRoleUrls,
 ): Array<{ serverUrl: string; roles: RedisUrlRole[]; key: string }> {
   const byUrl = new Map<string, RedisUrlRole[]>([[url, []]]);
-  for (const role of Object.values(URL_ROLE)) {
+  for (const role of REDIS_URL_ROLES) {
     const serverUrl = roleUrls[role] ?? url;
-    const roles = byUrl.get(serverUrl) ?? [];
-    if (!roles.includes(role)) roles.push(role);
-    byUrl.set(serverUrl, roles);
+    byUrl.set(serverUrl, [...(byUrl.get(serverUrl) ?? []), role]);
   }
   return [...byUrl].map(([serverUrl, roles]) => ({
     serverUrl,

@@ -4,7 +4,7 @@ import { effectiveAbilities, type Ability, type Role } from '../../../shared/per
 import type { IOrganization } from '../../modules/tenancy/organization.entity.ts';
 import { cachedSettings } from '../../modules/dashboard/dashboard.service.ts';
 import type { TenantSettings } from '../../modules/tenancy/tenant-settings.ts';
-import { membershipOfUser, membershipOfUserBySlug } from '../../modules/tenancy/tenancy.service.ts';
+import { membershipOfUser, type OrganizationRef } from '../../modules/tenancy/tenancy.service.ts';
 import { enterTenant } from '../../platform/db/context.ts';
 import { setLogBindings } from '../../platform/logger/logger.ts';
 import { middleware } from '../init.ts';
@@ -36,10 +36,10 @@ function subdomainSlug(host: string | null, appDomain: string): string | null {
 export const resolveTenant = middleware(async ({ ctx, next }) => {
   const auth = (ctx as unknown as { auth: Auth }).auth;
   const em = ctx.em!;
-  let organizationId: string | null;
+  let wanted: OrganizationRef | null;
   if (auth.token) {
-    organizationId = auth.token.organization.id;
-    if (ctx.organizationHeader && ctx.organizationHeader !== organizationId) {
+    wanted = auth.token.organization.id;
+    if (ctx.organizationHeader && ctx.organizationHeader !== wanted) {
       throw new AppError('NOT_A_MEMBER', 'This API token belongs to another organization');
     }
   } else if (ctx.organizationHeader) {
@@ -48,23 +48,21 @@ export const resolveTenant = middleware(async ({ ctx, next }) => {
         fieldErrors: { 'X-Organization-Id': ['must be a UUID'] },
       });
     }
-    organizationId = ctx.organizationHeader;
+    wanted = ctx.organizationHeader;
   } else {
     const slug = subdomainSlug(ctx.host, ctx.deps.config.appDomain);
-    if (slug) {
-      // One answer whether the organization does not exist or is not the caller's: an address must not tell
-      // outsiders which organizations exist (issue 17 finding 11).
-      const membership = await membershipOfUserBySlug(em, slug, auth.user.id);
-      if (!membership) throw new AppError('NOT_FOUND', 'No organization at this address');
-      organizationId = membership.organization.id;
-    } else {
-      organizationId = auth.user.currentOrganization?.id ?? null;
-    }
+    wanted = slug ? { slug } : (auth.user.currentOrganization?.id ?? null);
   }
-  if (!organizationId) throw new AppError('TENANT_REQUIRED', 'Choose an organization first');
+  if (!wanted) throw new AppError('TENANT_REQUIRED', 'Choose an organization first');
 
-  const membership = await membershipOfUser(em, organizationId, auth.user.id);
-  if (!membership) throw new AppError('NOT_A_MEMBER', 'You are not a member of this organization');
+  const membership = await membershipOfUser(em, wanted, auth.user.id);
+  if (!membership) {
+    // One answer whether the organization at an address does not exist or is not the caller's: an address must
+    // not tell outsiders which organizations exist (issue 17 finding 11).
+    if (typeof wanted !== 'string') throw new AppError('NOT_FOUND', 'No organization at this address');
+    throw new AppError('NOT_A_MEMBER', 'You are not a member of this organization');
+  }
+  const organizationId = membership.organization.id;
   enterTenant(organizationId);
   const organization = membership.organization;
   // Billing procedures let a suspended organization in (ctx.allowSuspendedTenant): its owner must be able to pay.

@@ -31,8 +31,11 @@ export function inputProblems(input: unknown): Record<string, string[]> | null {
     const [value, path] = stack.pop()!;
     if (typeof value === 'string') {
       if (!isWellFormed(value)) add(path, NOT_WELL_FORMED);
-    } else if (Array.isArray(value) || value instanceof Set) {
-      [...value].forEach((v: unknown, i) => stack.push([v, join(path, i)]));
+    } else if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) stack.push([value[i], join(path, i)]);
+    } else if (value instanceof Set) {
+      let i = 0;
+      for (const v of value) stack.push([v, join(path, i++)]);
     } else if (value instanceof Map) {
       for (const [k, v] of value) {
         if (typeof k === 'string' && !isWellFormed(k)) add(path, `has a key that is not well-formed text`);
