@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import type { Role } from '../../shared/permissions.ts';
 import { useMe } from './auth/session.tsx';
 import { Loading } from './ui/states.tsx';
-import { accessTo, areaOf, type Access, type PageRoute } from './routes.ts';
+import { accessTo, pageTitle, type Access, type PageRoute } from './routes.ts';
 
 /**
  * A page of the route table, shown only to who may use it. Anyone else (a link, a bookmark, an old tab) gets a page
@@ -15,7 +15,7 @@ export function RoutePage({ route, children }: { route: PageRoute; children: Rea
   return (
     <>
       {/* React hoists <title> into the document head: every page of the table names itself in the tab. */}
-      <title>{`${route.title} · ${areaOf(route) === 'ops' ? 'Keel Ops' : 'Keel'}`}</title>
+      <title>{pageTitle(route)}</title>
       {access.ok ? (
         <Suspense fallback={<Loading label={`Loading ${route.title.toLowerCase()}…`} />}>{children}</Suspense>
       ) : (
