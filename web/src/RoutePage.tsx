@@ -32,6 +32,10 @@ function listOf(roles: Role[]): string {
   return names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : (names[0] ?? '');
 }
 
+/**
+ * The refusal of a tenant page. A console page refused for want of staff never gets here: the console's layout
+ * (ops/OpsShell.tsx) shows its own "Staff only" page before any page of it renders.
+ */
 function NotAvailable({ title, access }: { title: string; access: Exclude<Access, { ok: true }> }) {
   const me = useMe();
   const org = me.organization;
@@ -46,11 +50,6 @@ function NotAvailable({ title, access }: { title: string; access: Exclude<Access
               Only {listOf(access.managedBy)} of {org.name} can use this page: ask one of them if something
               here needs doing.
             </p>
-          </>
-        ) : access.reason === 'staff' ? (
-          <>
-            <h1>Staff only</h1>
-            <p>The operations console is for Keel staff. Your account does not have access to it.</p>
           </>
         ) : (
           <>
