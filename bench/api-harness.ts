@@ -9,7 +9,6 @@ import { createToken, register } from '../server/modules/auth/auth.service.ts';
 import { withDbScope } from '../server/platform/db/context.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
 
-const DURATION_S = 10;
 const CONNECTIONS = 50;
 
 export interface ApiBench {
@@ -114,27 +113,23 @@ export async function hit(
   url: string,
   headers: Record<string, string>,
   length: { duration: number } | { amount: number },
-  opts: { connections?: number; timeoutS?: number } = {},
+  opts: {
+    connections?: number;
+    timeoutS?: number;
+    /** A fixed rate, requests per second over all connections, instead of as fast as the server answers. */
+    overallRate?: number;
+  } = {},
 ): Promise<autocannon.Result> {
   const r = await autocannon({
     url,
     headers,
     connections: opts.connections ?? CONNECTIONS,
     ...(opts.timeoutS ? { timeout: opts.timeoutS } : {}),
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
     ...length,
   });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
   return r;
-}
-
-export async function load(
-  url: string,
-  headers: Record<string, string>,
-  opts: { warmupS?: number; durationS?: number } = {},
-) {
-  await autocannon({ url, headers, connections: CONNECTIONS, duration: opts.warmupS ?? 2 });
-  const r = await hit(url, headers, { duration: opts.durationS ?? DURATION_S });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
 }
 
 /** User + system CPU time of a process so far, in ms (Linux `/proc`). */
@@ -170,20 +165,6 @@ export async function startKeelServer(
       await exited;
     },
   };
-}
-
-export async function measureKeel(
-  bench: ApiBench,
-  env: Record<string, string>,
-  opts: { instrument?: boolean; warmupS?: number; durationS?: number } = {},
-) {
-  const server = await startKeelServer(bench, env, opts);
-  try {
-    return await load(server.url, server.headers, opts);
-  } finally {
-    // The next measurement must not share the cores with this server's shutdown.
-    await server.stop();
-  }
 }
 
 const traced = { METRICS_ENABLED: 'true', OTEL_ENABLED: 'true' };

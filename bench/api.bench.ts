@@ -1,8 +1,7 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import autocannon from 'autocannon';
 import { cpuMs, hit, prepareApiBench, startServerChild, type ApiBench } from './api-harness.ts';
-import { printFigures, type Figure } from './lib.ts';
+import { median, printFigures, type Figure } from './lib.ts';
 
 // Keel against the hand-written reference (bench/api-reference.ts: the same token check, membership and rows in one
 // SQL round trip, the same JSON) for three calls, and against bare Fastify, in ONE run: every server stays up the
@@ -17,12 +16,6 @@ interface Server {
   child: ChildProcess;
   base: string;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 const trpcInput = (json: unknown) => `?input=${encodeURIComponent(JSON.stringify({ json }))}`;
 
@@ -111,8 +104,7 @@ async function settle(s: Server): Promise<void> {
 async function cpuPerRequest(s: Server, url: string, headers: Record<string, string>) {
   const pid = s.child.pid!;
   const before = cpuMs(pid);
-  const r = await autocannon({ url, headers, connections: 10, overallRate: FIXED_RATE, duration: BURST_S });
-  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+  const r = await hit(url, headers, { duration: BURST_S }, { connections: 10, overallRate: FIXED_RATE });
   await settle(s);
   // A server that answers nothing at this rate within the burst (a loaded machine) has no figure: NaN, not a guess.
   const us = r.requests.total ? ((cpuMs(pid) - before) * 1000) / r.requests.total : NaN;

@@ -1,7 +1,7 @@
 import autocannon from 'autocannon';
 import { startBalancer } from '../server/test/fleet/haproxy.ts';
 import { prepareApiBench, startKeelServer, type KeelServer } from './api-harness.ts';
-import { percentile, printFigures } from './lib.ts';
+import { median, printFigures } from './lib.ts';
 
 // `npm run bench -- fleet`: a read-heavy workload (the tenant query with a bearer token, as bench/api) through
 // HAProxy with the shipped haproxy.cfg, to one API node and to two. Both Keel processes run for the whole
@@ -53,11 +53,6 @@ export async function run(): Promise<void> {
         `round ${round + 1}: one ${x.rps.toFixed(0)} req/s, two ${r2.rps.toFixed(0)} req/s, one again ${y.rps.toFixed(0)} req/s\n`,
       );
     }
-    const median = (xs: number[]) =>
-      percentile(
-        [...xs].sort((p, q) => p - q),
-        50,
-      );
     const scaling = median(rows.map((r) => r.two / ((r.one + r.oneAgain) / 2)));
     const noise = rows.map((r) => r.oneAgain / r.one);
     printFigures('fleet', [

@@ -28,6 +28,16 @@ export function printFigures(bench: string, figures: Figure[]): void {
   for (const f of figures) process.stdout.write(benchLine(bench, f) + '\n');
 }
 
+/**
+ * The median: the middle value, or the mean of the two middle values of an even count. (web and fleet take an odd
+ * number of samples, so their figures are the middle sample itself.)
+ */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));

@@ -7,7 +7,7 @@ import {
   type KeelServer,
   type ObservabilitySetup as SetupName,
 } from './api-harness.ts';
-import { printFigures } from './lib.ts';
+import { median, printFigures } from './lib.ts';
 
 /**
  * The tenant query with request/query metrics on, and with metrics plus OpenTelemetry tracing on (at the production
@@ -44,12 +44,6 @@ const CYCLES = Number(process.env.BENCH_CYCLES ?? 6);
 const PROCS = Number(process.env.BENCH_PROCS ?? 2);
 const BURST_S = 4;
 const WARMUP_REQUESTS = 10_000;
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 interface Burst {
   requests: number;

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from '@playwright/test';
@@ -9,29 +8,16 @@ import { createDeps } from '../server/deps.ts';
 import { DEMO_PASSWORD, seedDemoLogins } from '../server/modules/demo/demo.seed.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
 import { LIFTED_LIMITS } from '../server/test/harness.ts';
+import { freePort } from '../server/test/own-redis.ts';
 import { buildWeb, FIRST_PAGE, firstLoad, wholeSpa } from '../scripts/web-bundle.ts';
 import { createBenchEnvironment } from './bench-env.ts';
-import { printFigures } from './lib.ts';
+import { median, printFigures } from './lib.ts';
 
 // The SPA's weight and speed: first-load JavaScript (gzip) of /app and /ops against the whole SPA's JavaScript (what
 // one bundle sent to everybody before the split), and time to interactive of /app in Chromium (a fresh browser
 // context per visit: cold cache, signed in) against loading a static file in a fresh context the same way.
 
 const ROUNDS = 9;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function run(): Promise<void> {
   const outDir = mkdtempSync(path.join(tmpdir(), 'keel-web-bench-'));

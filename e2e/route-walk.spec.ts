@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test, type Page, type Response } from '@playwright/test';
 import { ROLE_ABILITIES } from '../shared/permissions.ts';
-import { accessTo, areaOf, ROUTES, type Route, type Viewer } from '../web/src/routes.ts';
+import { accessTo, areaOf, pageTitle, ROUTES, type Route, type Viewer } from '../web/src/routes.ts';
 import { WALK } from './fixtures.ts';
 
 // Every page of /app and /ops, as each kind of user, taken from the SPA's own route table (web/src/routes.ts), so a
@@ -46,17 +46,9 @@ const docsName = (route: Route) => `${areaOf(route)}-${route.title.toLowerCase()
 const showcase = (walker: Walker, route: Route) =>
   areaOf(route) === 'app' ? walker.role === 'owner' : walker.role === 'staff operator';
 
-/**
- * The one answer >= 400 the walk accepts: billing.overview refusing with `billing_not_configured` when the server has
- * no Stripe key, which the owner's billing page shows as "Billing is not set up on this server".
- */
-function accepted(procedure: string, error: TrpcError): boolean {
-  return procedure === 'billing.overview' && error.data?.details?.reason === 'billing_not_configured';
-}
-
 interface TrpcError {
   message?: string;
-  data?: { httpStatus?: number; appCode?: string; details?: { reason?: string } };
+  data?: { httpStatus?: number; appCode?: string };
 }
 
 const proceduresOf = (url: URL) => decodeURIComponent(url.pathname.replace(/^\/trpc\//, '')).split(',');
@@ -88,7 +80,6 @@ function watch(page: Page) {
       pending.push(
         trpcErrors(response).then((errors) => {
           for (const { procedure, error } of errors) {
-            if (accepted(procedure, error)) continue;
             const data = error.data;
             problems.push(
               `${procedure}: ${data?.httpStatus ?? '?'} ${data?.appCode ?? ''} ${error.message ?? ''}`,
@@ -102,8 +93,8 @@ function watch(page: Page) {
   });
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
-    // Chromium also reports every answer >= 400 here. A tRPC answer is judged by its body above, which tells the
-    // accepted "billing not configured" from a fault; any other failed load is reported here.
+    // Chromium also reports every answer >= 400 here. A tRPC answer is reported above, from its body, with the
+    // procedure and the error (a batch answers several); any other failed load is reported here.
     const at = msg.location().url;
     if (msg.text().startsWith('Failed to load resource') && at && new URL(at).pathname.startsWith('/trpc/'))
       return;
@@ -178,7 +169,7 @@ for (const walker of WALKERS) {
         } catch {
           problems.push('still loading or empty');
         }
-        const title = `${route.title} · ${areaOf(route) === 'ops' ? 'Keel Ops' : 'Keel'}`;
+        const title = pageTitle(route);
         if (access.ok && (await page.title()) !== title)
           problems.push(`title "${await page.title()}", not "${title}"`);
         if (!access.ok) {

@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { routesOf, type Area } from '../web/src/routes.ts';
 
 // Issue 17 finding 14: the SPA runs under its Content-Security-Policy. Every page of the tenant app and the
 // console is opened as a user who may see it; a blocked script, style, image or connection (the WebSocket
@@ -10,27 +11,10 @@ test.setTimeout(120_000);
 
 const PASSWORD = 'keel-demo-password';
 
-const TENANT_PAGES = [
-  '/app',
-  '/app/documents',
-  '/app/exports',
-  '/app/imports',
-  '/app/members',
-  '/app/tokens',
-  '/app/billing',
-];
-const OPS_PAGES = [
-  '/ops',
-  '/ops/queues',
-  '/ops/jobs',
-  '/ops/batches',
-  '/ops/flags',
-  '/ops/tenants',
-  '/ops/billing',
-  '/ops/alerts',
-  '/ops/performance',
-  '/ops/audit',
-];
+/** The pages of an area that take no parameter, in the route table's order (web/src/routes.ts). */
+const pagesOf = (area: Area) => routesOf(area).flatMap((r) => (r.path.includes('/:') ? [] : [r.path]));
+const TENANT_PAGES = pagesOf('app');
+const OPS_PAGES = pagesOf('ops');
 const PUBLIC_PAGES = ['/sign-in', '/register', '/forgot-password', '/reset-password?token=not-a-real-token'];
 
 /** Records every CSP violation and every console error of the page. */

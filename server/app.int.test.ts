@@ -1,4 +1,3 @@
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { WebSocket as WsWebSocket, type RawData } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeelClient, isKeelError, signIn, type KeelClient } from '../shared/sdk/index.ts';
@@ -18,6 +17,7 @@ import {
   type TestUser,
 } from './test/factories.ts';
 import { createTestEnv, startServer, type RunningServer, type TestEnv } from './test/harness.ts';
+import { sendRaw, type RawResponse } from './test/http.ts';
 
 // Hostile input over real HTTP and WebSocket connections. Every response body is kept and checked at the end for
 // stack traces and internal details.
@@ -33,55 +33,23 @@ let memberCookie: string;
 const APP_ORIGIN = 'http://localhost:3000';
 const FOREIGN_ORIGIN = 'https://evil.example';
 
-interface Res {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
+interface Res extends Omit<RawResponse, 'json'> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are asserted field by field
   json: any;
 }
 
 const bodies: { what: string; status: number; text: string }[] = [];
 
-function send(
+/** sendRaw to the test server; every body is kept for the final leak check. */
+async function send(
   method: string,
   path: string,
   opts: { headers?: Record<string, string>; body?: string | Buffer } = {},
 ): Promise<Res> {
-  const url = new URL(path, server.url);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      url,
-      {
-        method,
-        headers: {
-          ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...opts.headers,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown = null;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            // Non-JSON bodies fail the assertions that read `json`.
-          }
-          bodies.push({ what: `${method} ${path}`, status: res.statusCode ?? 0, text });
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
-      },
-    );
-    // The server may answer (413) and close before an oversized body is fully written.
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') reject(err);
-    });
-    if (opts.body !== undefined) req.write(opts.body);
-    req.end();
-  });
+  const res = await sendRaw(server.url, method, path, opts);
+  bodies.push({ what: `${method} ${path}`, status: res.status, text: res.text });
+  // Non-JSON bodies read as null, so the assertions that read `json` fail on them.
+  return { ...res, json: res.json ?? null };
 }
 
 const mutation = (path: string, input: unknown, headers: Record<string, string> = {}) =>

@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import type { Role } from '../../shared/permissions.ts';
 import { useMe } from './auth/session.tsx';
 import { Loading } from './ui/states.tsx';
-import { accessTo, areaOf, type Access, type PageRoute } from './routes.ts';
+import { accessTo, pageTitle, type Access, type PageRoute } from './routes.ts';
 
 /**
  * A page of the route table, shown only to who may use it. Anyone else (a link, a bookmark, an old tab) gets a page
@@ -15,7 +15,7 @@ export function RoutePage({ route, children }: { route: PageRoute; children: Rea
   return (
     <>
       {/* React hoists <title> into the document head: every page of the table names itself in the tab. */}
-      <title>{`${route.title} · ${areaOf(route) === 'ops' ? 'Keel Ops' : 'Keel'}`}</title>
+      <title>{pageTitle(route)}</title>
       {access.ok ? (
         <Suspense fallback={<Loading label={`Loading ${route.title.toLowerCase()}…`} />}>{children}</Suspense>
       ) : (
@@ -32,6 +32,10 @@ function listOf(roles: Role[]): string {
   return names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : (names[0] ?? '');
 }
 
+/**
+ * The refusal of a tenant page. A console page refused for want of staff never gets here: the console's layout
+ * (ops/OpsShell.tsx) shows its own "Staff only" page before any page of it renders.
+ */
 function NotAvailable({ title, access }: { title: string; access: Exclude<Access, { ok: true }> }) {
   const me = useMe();
   const org = me.organization;
@@ -46,11 +50,6 @@ function NotAvailable({ title, access }: { title: string; access: Exclude<Access
               Only {listOf(access.managedBy)} of {org.name} can use this page: ask one of them if something
               here needs doing.
             </p>
-          </>
-        ) : access.reason === 'staff' ? (
-          <>
-            <h1>Staff only</h1>
-            <p>The operations console is for Keel staff. Your account does not have access to it.</p>
           </>
         ) : (
           <>

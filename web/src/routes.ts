@@ -68,6 +68,11 @@ export function areaOf(route: PageRoute): Area {
   return route.path.startsWith('/ops') ? 'ops' : 'app';
 }
 
+/** The document title of a page: `Documents · Keel`, `Queues · Keel Ops`. */
+export function pageTitle(route: PageRoute): string {
+  return `${route.title} · ${areaOf(route) === 'ops' ? 'Keel Ops' : 'Keel'}`;
+}
+
 export function routesOf(area: Area): Route[] {
   return ROUTES.filter((r) => areaOf(r) === area);
 }

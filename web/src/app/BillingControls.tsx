@@ -1,19 +1,20 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
 import { messageOf } from '../ui/errors.ts';
 import { SelectField } from '../ui/Field.tsx';
 
-type Overview = RouterOutputs['billing']['overview'];
-type Subscription = NonNullable<Overview['subscription']>;
+export type Overview = RouterOutputs['billing']['overview'];
+export type Subscription = NonNullable<Overview['subscription']>;
 
 /** Statuses with an open invoice the owner can pay now. */
 const PAYABLE: readonly string[] = ['past_due', 'unpaid', 'suspended', 'incomplete'];
 /** Statuses from which a new subscription may be started. */
 const ENDED: readonly string[] = ['canceled', 'incomplete_expired'];
 
-function useRefreshOverview() {
+/** Every billing change is read back through billing.overview: this refetches it. */
+export function useRefreshOverview() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   return () => queryClient.invalidateQueries({ queryKey: trpc.billing.overview.queryKey() });
@@ -67,16 +68,9 @@ export function PayOpenInvoice({ sub }: { sub: Subscription }) {
   const pay = useMutation(trpc.billing.retryInvoice.mutationOptions({ onSuccess: () => void refresh() }));
   if (!PAYABLE.includes(sub.status)) return null;
   return (
-    <p>
-      <Button variant="primary" busy={pay.isPending} onClick={() => pay.mutate()}>
-        Pay open invoice
-      </Button>
-      {pay.isError ? (
-        <span className="field-error block" role="alert">
-          {messageOf(pay.error)}
-        </span>
-      ) : null}
-    </p>
+    <ActionButton variant="primary" action={pay}>
+      Pay open invoice
+    </ActionButton>
   );
 }
 
@@ -89,13 +83,30 @@ export function FailNextPayment({ sub }: { sub: Subscription }) {
   );
   if (ENDED.includes(sub.status)) return null;
   return (
+    <ActionButton variant="danger" action={fail}>
+      Fail the next payment (sandbox)
+    </ActionButton>
+  );
+}
+
+/** A button running a mutation that takes no input, with the mutation's error under it. */
+function ActionButton({
+  variant,
+  action,
+  children,
+}: {
+  variant: 'primary' | 'danger';
+  action: { isPending: boolean; isError: boolean; error: unknown; mutate: () => void };
+  children: ReactNode;
+}) {
+  return (
     <p>
-      <Button variant="danger" busy={fail.isPending} onClick={() => fail.mutate()}>
-        Fail the next payment (sandbox)
+      <Button variant={variant} busy={action.isPending} onClick={() => action.mutate()}>
+        {children}
       </Button>
-      {fail.isError ? (
+      {action.isError ? (
         <span className="field-error block" role="alert">
-          {messageOf(fail.error)}
+          {messageOf(action.error)}
         </span>
       ) : null}
     </p>

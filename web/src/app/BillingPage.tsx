@@ -1,6 +1,6 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { useTRPC, type RouterOutputs } from '../trpc.ts';
+import { useTRPC } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
 import { ConfirmDialog } from '../ui/ConfirmDialog.tsx';
 import { isRetryable, messageOf } from '../ui/errors.ts';
@@ -8,10 +8,15 @@ import { SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
 import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
-import { FailNextPayment, PayOpenInvoice, SandboxBanner, SubscribeForm } from './BillingControls.tsx';
-
-type Overview = RouterOutputs['billing']['overview'];
-type Subscription = NonNullable<Overview['subscription']>;
+import {
+  FailNextPayment,
+  PayOpenInvoice,
+  SandboxBanner,
+  SubscribeForm,
+  useRefreshOverview,
+  type Overview,
+  type Subscription,
+} from './BillingControls.tsx';
 
 const money = (cents: number, currency: string) =>
   new Intl.NumberFormat(undefined, { style: 'currency', currency: currency.toUpperCase() }).format(
@@ -162,8 +167,7 @@ function SubscriptionFacts({ sub }: { sub: Subscription }) {
 
 function SubscriptionActions({ sub, plans }: { sub: Subscription; plans: Overview['plans'] }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.billing.overview.queryKey() });
+  const refresh = useRefreshOverview();
   const [confirmCancel, setConfirmCancel] = useState(false);
   const [price, setPrice] = useState(sub.plan.price);
   const cancel = useMutation(
