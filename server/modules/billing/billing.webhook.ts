@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { AppDeps } from '../../deps.ts';
+import type { AppDeps } from '../../app-deps.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { storeVerifiedEvent } from './billing.events.ts';
 import { stripeEventJob } from './billing.jobs.ts';

@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { AppError } from '../../../shared/errors.ts';
 import { effectiveAbilities, type Ability } from '../../../shared/permissions.ts';
 import { REALTIME_CLOSE } from '../../../shared/schemas/realtime.ts';
-import type { AppDeps } from '../../deps.ts';
+import type { AppDeps } from '../../app-deps.ts';
 import { runDetached } from '../../platform/async/detached.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import { SubscriberOverflowError } from '../../platform/pubsub/event-log.ts';
