@@ -8,7 +8,7 @@ import { withDbScope, type Em } from '../../platform/db/context.ts';
 import { SubscriberOverflowError } from '../../platform/pubsub/event-log.ts';
 import { connectionOf } from '../../platform/realtime/connections.ts';
 import type { Credentials } from '../../trpc/context.ts';
-import { toTrpcError } from '../../trpc/init.ts';
+import { toTrpcError } from '../../platform/errors/shape.ts';
 import type { Auth } from '../../trpc/middleware/authenticate.ts';
 import type { Tenant } from '../../trpc/middleware/tenant.ts';
 import { authenticateToken, findUser } from '../auth/auth.service.ts';
