@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { tracked, type TrackedEnvelope } from '@trpc/server';
 import { AppError } from '../../../shared/errors.ts';
 import type { DocumentSignal, DocumentUpdate } from '../../../shared/schemas/documents.ts';
-import type { AppDeps } from '../../deps.ts';
+import type { AppDeps } from '../../app-deps.ts';
 import { LiveQueue } from '../../platform/pubsub/live-queue.ts';
 import type { PresenceEvent, PresenceTab, PresenceUser } from '../../platform/realtime/presence.ts';
 import { canSee, documentChannel, DOCUMENT_RETENTION, orgDocumentsChannel } from './documents.service.ts';
