@@ -42,7 +42,7 @@ const violated = (err: UniqueConstraintViolationException, constraint: string) =
  * same transaction (a confirmation claims its link there, so a link is spent only if the account is created). The
  * up-front check is only for a friendly error; the unique constraints decide races: two confirmations for one email
  * leave one account, and two organizations that picked the same free slug at the same moment retry with another.
- * Answers EMAIL_TAKEN only to whoever proved they hold the address (a confirmation link, the seed, tests): the
+ * Answers EMAIL_TAKEN only to whoever proved they hold the address (a confirmation link; tests and benches): the
  * public `auth.register` never reaches here (registration.service.ts).
  */
 export async function createAccount(
