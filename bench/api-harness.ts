@@ -5,7 +5,8 @@ import pg from 'pg';
 import { createBenchEnvironment } from './bench-env.ts';
 import { parseConfig } from '../server/config/env.ts';
 import { createDeps } from '../server/deps.ts';
-import { createToken, register } from '../server/modules/auth/auth.service.ts';
+import { createToken, createAccount } from '../server/modules/auth/auth.service.ts';
+import { hashPassword } from '../server/modules/auth/password.ts';
 import { withDbScope } from '../server/platform/db/context.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
 
@@ -26,9 +27,9 @@ export async function prepareApiBench(): Promise<ApiBench> {
   const deps = await createDeps(parseConfig(env), {
     logger: createLogger({ level: 'silent', pretty: false }),
   });
-  const { organizationId, user } = await register(deps.em, {
+  const { organizationId, user } = await createAccount(deps.em, {
     email: 'bench@example.test',
-    password: 'bench-password-123',
+    passwordHash: await hashPassword('bench-password-123'),
     name: 'Bench',
     organizationName: 'Bench Org',
   });

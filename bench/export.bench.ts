@@ -6,7 +6,8 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { loadTestServices, parseConfig } from '../server/config/env.ts';
 import { createDeps, type AppDeps } from '../server/deps.ts';
-import { register } from '../server/modules/auth/auth.service.ts';
+import { createAccount } from '../server/modules/auth/auth.service.ts';
+import { hashPassword } from '../server/modules/auth/password.ts';
 import { DataExport } from '../server/modules/exports/export.entity.ts';
 import { requestExport } from '../server/modules/exports/exports.service.ts';
 import { recordsQuery } from '../server/modules/records/records.csv.ts';
@@ -78,9 +79,9 @@ async function seeded(deps: AppDeps): Promise<{ organizationId: string; userId: 
   const row = found[0];
   if (row && Number(row.n) === ROWS) return { organizationId: row.organization_id, userId: row.user_id };
   process.stdout.write(`seeding ${ROWS} records…\n`);
-  const { user, organizationId } = await register(deps.em, {
+  const { user, organizationId } = await createAccount(deps.em, {
     email: `bench-${randomBytes(4).toString('hex')}@example.test`,
-    password: 'bench-password-123',
+    passwordHash: await hashPassword('bench-password-123'),
     name: 'Bench "Owner", Esq.',
     organizationName: `Bench ${randomBytes(3).toString('hex')}`,
   });

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { WebSocket } from 'ws';
 import { parseConfig } from '../server/config/env.ts';
 import { createDeps } from '../server/deps.ts';
-import { createToken, register } from '../server/modules/auth/auth.service.ts';
+import { createToken, createAccount } from '../server/modules/auth/auth.service.ts';
+import { hashPassword } from '../server/modules/auth/password.ts';
 import { publishOrgEvent } from '../server/modules/realtime/realtime.service.ts';
 import { startProcess, type ServerProcess } from '../server/modules/realtime/testing/cluster.ts';
 import { withDbScope } from '../server/platform/db/context.ts';
@@ -127,9 +128,9 @@ export async function run(): Promise<void> {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   try {
-    const { organizationId, user } = await register(deps.em, {
+    const { organizationId, user } = await createAccount(deps.em, {
       email: 'bench@example.test',
-      password: 'bench-password-123',
+      passwordHash: await hashPassword('bench-password-123'),
       name: 'Bench',
       organizationName: 'Bench Org',
     });

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { buildApp } from '../server/app.ts';
 import { parseConfig } from '../server/config/env.ts';
 import { createDeps } from '../server/deps.ts';
-import { register } from '../server/modules/auth/auth.service.ts';
+import { createAccount } from '../server/modules/auth/auth.service.ts';
+import { hashPassword } from '../server/modules/auth/password.ts';
 import { StripeEvent } from '../server/modules/billing/billing.entity.ts';
 import { subscribe } from '../server/modules/billing/billing.service.ts';
 import { createStripeClient } from '../server/modules/billing/stripe.ts';
@@ -84,9 +85,9 @@ export async function run(): Promise<void> {
   const sdk = createStripeClient(config.billing);
   const subscriptions: string[] = [];
   for (let i = 0; i < ORGS; i++) {
-    const { organizationId } = await register(deps.em, {
+    const { organizationId } = await createAccount(deps.em, {
       email: `bench-${i}@example.test`,
-      password: 'bench-password-123',
+      passwordHash: await hashPassword('bench-password-123'),
       name: 'Bench',
       organizationName: `Bench ${i}`,
     });

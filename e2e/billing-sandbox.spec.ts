@@ -1,6 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { createKeelClient } from '../shared/sdk/index.ts';
 import { E2E_BASE_URL } from './fixtures.ts';
+import { confirmationPath } from './mail.ts';
 
 // The end-to-end server bills against Keel's billing sandbox (e2e/serve.ts): every step below goes from the
 // browser through the billing procedures to the sandbox over the Stripe SDK, and back through signed webhooks
@@ -28,6 +29,8 @@ test('billing sandbox: subscribe → swap → cancel at period end → resume; f
   });
   const anonymous = createKeelClient({ url: E2E_BASE_URL });
   await anonymous.auth.register.mutate({ ...OWNER, password: PASSWORD, organizationName: 'Sandbox Trials' });
+  const token = new URLSearchParams((await confirmationPath(OWNER.email)).split('?')[1]).get('token')!;
+  await anonymous.auth.confirmRegistration.mutate({ token });
   await anonymous.close();
 
   await page.goto(`/sign-in?next=${encodeURIComponent('/app/billing')}`);

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
 import { SWITCHER } from './fixtures.ts';
+import { confirmationPath, linkMailedTo } from './mail.ts';
 
 const PASSWORD = 'keel-demo-password';
 const SCREENSHOTS = fileURLToPath(new URL('./screenshots/', import.meta.url));
@@ -97,7 +98,9 @@ test('a member of two organizations switches between them', async ({ page }) => 
   await expect(page.getByRole('heading', { level: 1, name: 'Globex' })).toBeVisible();
 });
 
-test('a new account registers and lands in its own organization', async ({ page }) => {
+test('a new account registers, confirms its email by the mailed link and lands in its own organization', async ({
+  page,
+}) => {
   const email = `new-${Date.now()}@initech.test`;
   await page.goto('/register');
   await page.getByLabel('Your name').fill('Nora New');
@@ -107,12 +110,25 @@ test('a new account registers and lands in its own organization', async ({ page 
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page.getByText('Password must be at least 10 characters')).toBeVisible();
 
+  // An address that has an account gets the same answer as a new one; the mail to it says so.
   await page.getByLabel('Password').fill('a-long-enough-password');
   await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByText('Email is already registered')).toBeVisible();
+  await expect(page.getByRole('status')).toContainText('Check your email');
+  await linkMailedTo('owner@acme.test', /\/forgot-password/);
 
+  await page.goto('/register');
+  await page.getByLabel('Your name').fill('Nora New');
   await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill('a-long-enough-password');
+  await page.getByLabel('Organization name').fill('Initech');
   await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('status')).toContainText(`Check your email. We sent a message to ${email}`);
+  await screenshot(page, 'register-check-your-email');
+
+  const link = await confirmationPath(email);
+  await page.goto(link);
+  await expect(page.getByRole('heading', { level: 1, name: 'Confirm your email' })).toBeVisible();
+  await page.getByRole('button', { name: 'Create my account' }).click();
   await expect(page).toHaveURL(/\/app$/);
   await expect(page.getByRole('heading', { level: 1, name: 'Initech' })).toBeVisible();
   await expect(
@@ -120,6 +136,11 @@ test('a new account registers and lands in its own organization', async ({ page 
   ).toBeVisible();
   // Only Acme's members may see Acme: the new owner's page shows none of them.
   await expect(page.getByText('Olivia Owner')).toHaveCount(0);
+
+  // The link works once.
+  await page.goto(link);
+  await page.getByRole('button', { name: 'Create my account' }).click();
+  await expect(page.getByRole('alert')).toContainText('This link is not valid');
 });
 
 test('the operator sees the ops shell with the organization list and can search it', async ({ page }) => {

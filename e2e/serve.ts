@@ -2,6 +2,7 @@
  * The server Playwright drives: a fresh PostgreSQL database and Redis key space per run, migrated and seeded with
  * the demo data, serving the built web app. Everything it created is dropped on SIGTERM/SIGINT.
  */
+import { rm } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { buildApp, type KeelApp } from '../server/app.ts';
 import { loadTestServices, parseConfig, type Config } from '../server/config/env.ts';
@@ -20,7 +21,7 @@ import { createOrm } from '../server/platform/db/orm.ts';
 import { Worker } from '../server/platform/queue/worker.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
 import { BillingSandbox } from '../server/modules/billing/sandbox/sandbox.ts';
-import { E2E_BASE_URL, E2E_PORT, SWITCHER, TENANT_APP } from './fixtures.ts';
+import { E2E_BASE_URL, E2E_MAIL_DIR, E2E_PORT, SWITCHER, TENANT_APP } from './fixtures.ts';
 import { seedOpsConsole } from './ops-seed.ts';
 import { seedRouteWalk } from './walk-seed.ts';
 
@@ -42,6 +43,8 @@ const parsed = parseConfig({
   LOG_LEVEL: 'warn',
   LOG_PRETTY: 'false',
   DB_POOL_MAX: '4',
+  // No SMTP_URL: mail goes to the outbox, where specs read it (registration's confirmation link).
+  MAIL_DIR: E2E_MAIL_DIR,
   // Billing runs against Keel's billing sandbox, as `npm start` does without a Stripe key (e2e/billing-sandbox.spec).
   BILLING_SANDBOX: 'true',
 });
@@ -171,6 +174,7 @@ function stop(reason: string): Promise<void> {
       ['close connections', async () => deps?.close()],
       ['drop database', dropDatabase],
       ['delete redis keys', deleteKeys],
+      ['delete mail', () => rm(E2E_MAIL_DIR, { recursive: true, force: true })],
     ];
     for (const [name, step] of steps) {
       await step().catch((err: unknown) => log(`${name} failed: ${String(err)}`));
@@ -188,6 +192,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 try {
   // Every spec signs in from 127.0.0.1 within a minute or two: lift the per-IP sign-in limits and the per-user API
   // limit for this server (the limits themselves are tested in server/platform/rate-limit).
+  await rm(E2E_MAIL_DIR, { recursive: true, force: true });
   sandbox = await BillingSandbox.start({ logger: createLogger({ level: parsed.logLevel, pretty: false }) });
   config = sandbox.configure(parsed);
   deps = await createDeps(config, { rateLimitPolicies: LIFTED_LIMITS, billingSandbox: sandbox });

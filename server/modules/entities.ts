@@ -11,6 +11,7 @@ import { DataExport } from './exports/export.entity.ts';
 import { DataImport } from './imports/import.entity.ts';
 import { Invitation } from './invitations/invitation.entity.ts';
 import { PasswordResetToken } from './auth/password-reset.entity.ts';
+import { PendingRegistration } from './auth/pending-registration.entity.ts';
 import { BusinessRecord } from './records/record.entity.ts';
 import { OutboxMessage } from './realtime/outbox.entity.ts';
 import { Membership } from './tenancy/membership.entity.ts';
@@ -38,5 +39,6 @@ export const entities = [
   DataImport,
   Invitation,
   PasswordResetToken,
+  PendingRegistration,
   OutboxMessage,
 ];

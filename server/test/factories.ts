@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ROLE_ABILITIES, type Ability, type Role } from '../../shared/permissions.ts';
 import type { AppDeps } from '../deps.ts';
-import { createToken, register } from '../modules/auth/auth.service.ts';
+import { createAccount, createToken } from '../modules/auth/auth.service.ts';
 import { hashPassword } from '../modules/auth/password.ts';
 import { User } from '../modules/auth/user.entity.ts';
 import { Membership } from '../modules/tenancy/membership.entity.ts';
@@ -26,12 +26,12 @@ export interface TestOrg {
 let hashed: Promise<string> | undefined;
 const passwordHash = () => (hashed ??= hashPassword(PASSWORD));
 
-/** A fresh organization with an owner, through the real registration path. */
+/** A fresh organization with an owner, created as a confirmed registration creates it. */
 export async function createOrg(deps: AppDeps, name = `Org ${unique()}`): Promise<TestOrg> {
   const email = `owner-${unique()}@example.test`;
-  const { user, organizationId } = await register(deps.em, {
+  const { user, organizationId } = await createAccount(deps.em, {
     email,
-    password: PASSWORD,
+    passwordHash: await passwordHash(),
     name: 'Owner',
     organizationName: name,
   });

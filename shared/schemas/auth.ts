@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ABILITIES, ROLES } from '../permissions.ts';
-import { email, password, text, uuid } from './common.ts';
+import { email, linkToken, password, text, uuid } from './common.ts';
 import { organizationOutput } from './tenancy.ts';
 
 export const registerInput = z
@@ -11,6 +11,11 @@ export const registerInput = z
     organizationName: text(120),
   })
   .strict();
+
+/** The same answer for every address: whether it already has an account is told only by mail to it. */
+export const registerOutput = z.object({ status: z.literal('check-your-email') });
+
+export const confirmRegistrationInput = z.object({ token: linkToken }).strict();
 
 export const signInInput = z
   .object({

@@ -43,6 +43,8 @@ export const email = z
   .email('must be a valid email address')
   .max(254)
   .transform((e) => e.toLowerCase());
+/** The secret of an emailed link (32 random bytes, base64url): invitations, password resets, registrations. */
+export const linkToken = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'is not a valid link token');
 export const password = z
   .string()
   .min(10, 'must be at least 10 characters')

@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { ROLES } from '../permissions.ts';
-import { email, password, text, uuid } from './common.ts';
-
-const token = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'is not a valid link token');
+import { email, linkToken as token, password, text, uuid } from './common.ts';
 
 export const createInvitationInput = z.object({ email, role: z.enum(ROLES) }).strict();
 export const invitationIdInput = z.object({ id: uuid }).strict();

@@ -3,6 +3,7 @@ import { lazy, Suspense, useState, type ComponentType, type LazyExoticComponent 
 import { BrowserRouter, Link, matchPath, Navigate, Route, Routes } from 'react-router';
 import { TenantShell } from './app/TenantShell.tsx';
 import { AcceptInvitationPage } from './auth/AcceptInvitationPage.tsx';
+import { ConfirmRegistrationPage } from './auth/ConfirmRegistrationPage.tsx';
 import { ForgotPasswordPage } from './auth/ForgotPasswordPage.tsx';
 import { RegisterPage } from './auth/RegisterPage.tsx';
 import { ResetPasswordPage } from './auth/ResetPasswordPage.tsx';
@@ -115,6 +116,7 @@ export function App() {
               <Route path="/" element={<Navigate to="/app" replace />} />
               <Route path="/sign-in" element={<SignInPage />} />
               <Route path="/register" element={<RegisterPage />} />
+              <Route path="/register/confirm" element={<ConfirmRegistrationPage />} />
               <Route path="/forgot-password" element={<ForgotPasswordPage />} />
               <Route path="/reset-password" element={<ResetPasswordPage />} />
               <Route path="/invitations/accept" element={<AcceptInvitationPage />} />

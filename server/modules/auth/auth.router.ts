@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { AppError } from '../../../shared/errors.ts';
 import {
+  confirmRegistrationInput,
   createTokenInput,
   createTokenOutput,
   meOutput,
   registerInput,
+  registerOutput,
   revokeTokenInput,
   signInInput,
   tokenOutput,
@@ -20,6 +22,7 @@ import {
 } from '../../trpc/procedures.ts';
 import type { IApiToken } from './api-token.entity.ts';
 import * as auth from './auth.service.ts';
+import { confirmRegistration, requestRegistration } from './registration.service.ts';
 import { sessionAccessKey } from './session.store.ts';
 
 const toTokenOutput = (t: IApiToken) => ({
@@ -33,11 +36,24 @@ const toTokenOutput = (t: IApiToken) => ({
 });
 
 export const authRouter = router({
+  /**
+   * Answers the same for an address with or without an account (and does the same work: registration.service.ts);
+   * the mail to the address says which. Limited by the `register` policy (per IP).
+   */
   register: registerProcedure
     .input(registerInput)
+    .output(registerOutput)
+    .mutation(async ({ ctx, input }) => {
+      await requestRegistration(ctx.deps, ctx.deps.em, input);
+      return { status: 'check-your-email' as const };
+    }),
+
+  /** The emailed link: creates the account and signs in, as sign-in does. Limited per IP like sign-in. */
+  confirmRegistration: loginProcedure
+    .input(confirmRegistrationInput)
     .output(meOutput)
     .mutation(async ({ ctx, input }) => {
-      const { user } = await auth.register(ctx.deps.em, input);
+      const { user } = await confirmRegistration(ctx.deps.em, input.token);
       const sessionId = await ctx.deps.sessions.create(user.id);
       ctx.cookies.setSession(sessionId, ctx.deps.config.sessionTtlSeconds);
       const fresh = await auth.findUser(ctx.em, user.id);

@@ -12,12 +12,13 @@ import { Membership } from '../tenancy/membership.entity.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
 import { organizationsOfUser, setCurrentOrganization, uniqueSlug } from '../tenancy/tenancy.service.ts';
 import { ApiToken, type IApiToken } from './api-token.entity.ts';
-import { burnPasswordCheck, hashPassword, verifyPassword } from './password.ts';
+import { burnPasswordCheck, verifyPassword } from './password.ts';
 import { User, type IUser } from './user.entity.ts';
 
-export interface RegisterInput {
+export interface AccountInput {
   email: string;
-  password: string;
+  /** Hashed by the caller: a confirmed registration hashed it when the form was sent. */
+  passwordHash: string;
   name: string;
   organizationName: string;
 }
@@ -28,7 +29,7 @@ export interface NewAccount {
 }
 
 const emailTaken = () =>
-  new AppError('EMAIL_TAKEN', 'An account with this email already exists', {
+  new AppError('EMAIL_TAKEN', 'An account with this email already exists: sign in or reset your password', {
     fieldErrors: { email: ['is already registered'] },
   });
 
@@ -37,18 +38,25 @@ const violated = (err: UniqueConstraintViolationException, constraint: string) =
   (err as { constraint?: unknown }).constraint === constraint || err.message.includes(`"${constraint}"`);
 
 /**
- * Creates a user, their organization and the owner membership in one transaction. The up-front checks are only
- * for a friendly error; the unique constraints decide races: two sign-ups with one email leave one account, and
- * two organizations that picked the same free slug at the same moment retry with another.
+ * Creates a user, their organization and the owner membership in one transaction; `inTransaction` runs first in the
+ * same transaction (a confirmation claims its link there, so a link is spent only if the account is created). The
+ * up-front check is only for a friendly error; the unique constraints decide races: two confirmations for one email
+ * leave one account, and two organizations that picked the same free slug at the same moment retry with another.
+ * Answers EMAIL_TAKEN only to whoever proved they hold the address (a confirmation link; tests and benches): the
+ * public `auth.register` never reaches here (registration.service.ts).
  */
-export async function register(rootEm: Em, input: RegisterInput): Promise<NewAccount> {
-  const passwordHash = await hashPassword(input.password);
+export async function createAccount(
+  rootEm: Em,
+  input: AccountInput,
+  inTransaction?: (tx: Em) => Promise<void>,
+): Promise<NewAccount> {
   for (let attempt = 1; ; attempt++) {
     if (await rootEm.fork().count(User, { email: input.email })) throw emailTaken();
     const organizationId = randomUUID();
     try {
       return await withDbScope(rootEm, organizationId, (em) =>
         em.transactional(async (tx) => {
+          await inTransaction?.(tx);
           const organization = tx.create(Organization, {
             id: organizationId,
             name: input.organizationName,
@@ -59,7 +67,7 @@ export async function register(rootEm: Em, input: RegisterInput): Promise<NewAcc
           const user = tx.create(User, {
             email: input.email,
             name: input.name,
-            passwordHash,
+            passwordHash: input.passwordHash,
             currentOrganization: organization,
           });
           tx.create(Membership, { organization, user, role: 'owner' });

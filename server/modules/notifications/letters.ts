@@ -1,5 +1,6 @@
 import type { Em } from '../../platform/db/context.ts';
 import { passwordResetLetter } from '../auth/password-reset.service.ts';
+import { registrationLetter } from '../auth/registration.service.ts';
 import { User } from '../auth/user.entity.ts';
 import { DataExport } from '../exports/export.entity.ts';
 import { exportDownload } from '../exports/exports.service.ts';
@@ -22,6 +23,8 @@ export async function letterFor(
   switch (request.template) {
     case 'password-reset':
       return passwordResetLetter(s, em, request.email);
+    case 'registration':
+      return registrationLetter(s, em, request.registrationId);
     case 'invitation':
       return invitationLetter(s, em, request.invitationId);
     case 'export-ready':

@@ -17,6 +17,11 @@ const count = z.number().int().min(0);
 export const mailRequest = z.discriminatedUnion('template', [
   /** Carries the address, not the account: the request does the same work whether or not one exists. */
   z.object({ template: z.literal('password-reset'), email }).strict(),
+  /**
+   * One template whether or not the address already has an account: the job decides which message to write (a
+   * confirmation link, or "you already have an account"), so the queue and the console tell nothing either.
+   */
+  z.object({ template: z.literal('registration'), registrationId: uuid }).strict(),
   z.object({ template: z.literal('invitation'), invitationId: uuid }).strict(),
   z.object({ template: z.literal('export-ready'), exportId: uuid }).strict(),
   z.object({ template: z.literal('export-failed'), exportId: uuid }).strict(),

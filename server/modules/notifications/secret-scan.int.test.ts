@@ -21,9 +21,9 @@ import { FailedJob } from '../jobs/failed-job.entity.ts';
 import { DataImport } from '../imports/import.entity.ts';
 import { startKeel, type KeelProcess } from './testing/keel-process.ts';
 
-// Issue 17, finding 4: no secret minted during a realistic run — session ids, an API token, an invitation token, a
-// password-reset token, signed download and upload URLs — may be found in Redis (job payloads, the job index,
-// anything else), in PostgreSQL (failed_jobs and every other table), in any log line the API and worker processes
+// Issue 17, finding 4: no secret minted during a realistic run — session ids, an API token, a registration
+// confirmation token, an invitation token, a password-reset token, signed download and upload URLs — may be found
+// in Redis (job payloads, the job index, anything else), in PostgreSQL (failed_jobs and every other table), in any log line the API and worker processes
 // wrote, or in any answer of the operations console. The run goes through the real CLI processes (`keel serve`,
 // `keel work`), a real SMTP server that refuses each message's first delivery (so every mail job fails once and is
 // retried), and an import whose file vanished (a job that fails for good and lands in failed_jobs).
@@ -288,13 +288,20 @@ describe('secrets minted during a full run', () => {
     const ownerEmail = `owner-${suffix}@example.test`;
     const inviteeEmail = `invitee-${suffix}@example.test`;
 
-    // Sign-up and sign-in: two browser sessions.
-    const registered = await call(
+    // Sign-up (a confirmation link by mail) and sign-in: two browser sessions.
+    await ok(
       'mutation',
       'auth.register',
       { email: ownerEmail, password: PASSWORD, name: 'Owner', organizationName: `Scan ${suffix}` },
       null,
     );
+    const confirmLink = linkIn(
+      await mailTo(ownerEmail, /^Confirm your email/),
+      /http:\/\/localhost:3000\/register\/confirm\?token=[A-Za-z0-9_-]{43}/,
+    );
+    const confirmToken = new URL(confirmLink).searchParams.get('token')!;
+    secrets.set('registration confirmation token', confirmToken);
+    const registered = await call('mutation', 'auth.confirmRegistration', { token: confirmToken }, null);
     expect(registered.status).toBe(200);
     sessionFrom(registered, 'sign-up');
     const organizationId = (registered.data as { organization: { id: string } }).organization.id;

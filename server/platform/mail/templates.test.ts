@@ -31,6 +31,8 @@ const samples: MailMessage[] = [
   { template: 'payment-failed', organizationName: org, attempt: 'final', amount: '$49.00', billingUrl: url },
   { template: 'trial-ending', organizationName: org, endsAt: at, billingUrl: url },
   { template: 'password-reset', name: 'Zoë', url, expiresInMinutes: 60 },
+  { template: 'confirm-registration', name: 'Zoë', organizationName: org, url, expiresInHours: 24 },
+  { template: 'account-exists', name: 'Zoë', signInUrl: url, resetUrl: url },
   { template: 'invitation', organizationName: org, inviterName: 'Ann', role: 'admin', url, expiresAt: at },
 ];
 
@@ -49,7 +51,7 @@ describe('mail templates', () => {
         expect(r.text).toContain(org);
         expect(r.html).toContain('Acme &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co');
       }
-      if ('url' in m || 'billingUrl' in m || ('reportUrl' in m && m.reportUrl)) {
+      if ('url' in m || 'billingUrl' in m || 'signInUrl' in m || ('reportUrl' in m && m.reportUrl)) {
         expect(r.text).toContain(url);
         expect(r.html).toContain('href="https://app.keel.test/x?token=abc&amp;y=1"');
       }

@@ -63,6 +63,14 @@ export const mailMessage = z.discriminatedUnion('template', [
     expiresInMinutes: z.number().int().positive(),
   }),
   z.object({
+    template: z.literal('confirm-registration'),
+    name,
+    organizationName: name,
+    url: link,
+    expiresInHours: z.number().int().positive(),
+  }),
+  z.object({ template: z.literal('account-exists'), name, signInUrl: link, resetUrl: link }),
+  z.object({
     template: z.literal('invitation'),
     organizationName: name,
     inviterName: name,
@@ -201,6 +209,26 @@ export function renderMail(m: MailMessage): RenderedMail {
         paragraphs: ['Someone (hopefully you) asked to reset the password of your Keel account.'],
         action: { label: 'Choose a new password', url: m.url },
         footer: `The link works once, for ${m.expiresInMinutes} minutes. If you did not ask for it, ignore this message: your password stays as it is.`,
+      });
+    case 'confirm-registration':
+      return compose({
+        subject: 'Confirm your email to create your Keel account',
+        greeting: `Hello ${m.name},`,
+        paragraphs: [
+          `Someone (hopefully you) asked to create a Keel account with this address, for the organization ${m.organizationName}. Confirm it is your address to create the account and sign in.`,
+        ],
+        action: { label: 'Confirm and create the account', url: m.url },
+        footer: `The link works once, for ${m.expiresInHours} hours. If you did not ask for it, ignore this message: no account is created.`,
+      });
+    case 'account-exists':
+      return compose({
+        subject: 'You already have a Keel account',
+        greeting: `Hello ${m.name},`,
+        paragraphs: [
+          'Someone (hopefully you) tried to create a Keel account with this address, but it already has one, so no new account was created. Sign in with it, or choose a new password if you have forgotten yours.',
+        ],
+        action: { label: 'Sign in', url: m.signInUrl },
+        footer: `Forgot your password? Reset it: ${m.resetUrl}. If you did not try to sign up, ignore this message: nothing changed.`,
       });
     case 'invitation':
       return compose({
