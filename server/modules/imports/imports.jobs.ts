@@ -6,6 +6,7 @@ import type { DataServices } from '../notifications/notifications.service.ts';
 import {
   IMPORT_CALLBACKS,
   IMPORT_STEPS,
+  fileStepFailed,
   importBatchFinished,
   importChainFailed,
   importStep,
@@ -34,7 +35,11 @@ export function registerImportJobs(registry: JobRegistry, s: DataServices): void
     step(IMPORT_STEPS.import, importStep),
     step(IMPORT_STEPS.report, reportStep),
     step(IMPORT_STEPS.notify, notifyStep),
-    step(IMPORT_STEPS.file, processFileStep),
+    // A chain's failure is its catch callback's to record; a file of a batch has no such callback of its own.
+    {
+      ...step(IMPORT_STEPS.file, processFileStep),
+      failed: (p, _f, ctx) => fileStepFailed(s, ctx.em, p.importId),
+    },
   );
   registry.callback(IMPORT_CALLBACKS.chainFailed, (event, ctx) => importChainFailed(s, ctx.em, event));
   registry.callback(IMPORT_CALLBACKS.batchFinished, (event, ctx) => importBatchFinished(s, ctx.em, event));

@@ -7,7 +7,8 @@ import { pruneFailedJobs } from './jobs.service.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { alertEvaluatorOf } from '../alerts/alerts.setup.ts';
 import { sweepOutbox } from '../realtime/outbox.ts';
-import { reconcileExports } from '../exports/exports.service.ts';
+import { reconcileExports } from '../exports/exports.reconcile.ts';
+import { reconcileImports } from '../imports/imports.reconcile.ts';
 
 /**
  * Every module's job definitions, like entities.ts for entities: API processes dispatch from this list and workers
@@ -46,6 +47,14 @@ export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
       cron: '15 * * * * *',
       run: async () => {
         await reconcileExports(deps);
+      },
+    },
+    {
+      // Imports likewise (the same reconciler): a task of their own, so one kind's trouble does not stop the other.
+      name: 'imports:reconcile',
+      cron: '20 * * * * *',
+      run: async () => {
+        await reconcileImports(deps);
       },
     },
     {
