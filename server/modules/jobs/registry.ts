@@ -9,6 +9,7 @@ import { alertEvaluatorOf } from '../alerts/alerts.setup.ts';
 import { sweepOutbox } from '../realtime/outbox.ts';
 import { reconcileExports } from '../exports/exports.reconcile.ts';
 import { reconcileImports } from '../imports/imports.reconcile.ts';
+import { sweepStorage } from '../../platform/storage/sweep.ts';
 
 /**
  * Every module's job definitions, like entities.ts for entities: API processes dispatch from this list and workers
@@ -55,6 +56,14 @@ export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
       cron: '20 * * * * *',
       run: async () => {
         await reconcileImports(deps);
+      },
+    },
+    {
+      // Temporary files of writes whose writer died (a worker killed mid-export, an upload cut off).
+      name: 'storage:sweep',
+      cron: '0 40 * * * *',
+      run: async () => {
+        await sweepStorage(deps);
       },
     },
     {
