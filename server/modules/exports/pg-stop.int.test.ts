@@ -98,5 +98,5 @@ describe('PostgreSQL stopped during a running export', () => {
     const files = await filesUnder(storage);
     expect(files.filter((f) => f.endsWith('.partial'))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.csv'))).toHaveLength(2);
-  }, 240_000);
+  }, 420_000);
 });
