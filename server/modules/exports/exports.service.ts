@@ -11,11 +11,10 @@ import {
 } from '../../../shared/schemas/exports.ts';
 import type { OrganizationTier } from '../../../shared/schemas/tenancy.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
-import { isQueueName, type JobContext, type QueueName } from '../../platform/queue/definition.ts';
+import type { JobContext, QueueName } from '../../platform/queue/definition.ts';
 import { PermanentFailure } from '../../platform/queue/runner.ts';
 import { MAX_PRESIGN_SECONDS } from '../../platform/storage/s3.ts';
 import { pageAcrossTenants } from '../../platform/db/across-tenants.ts';
-import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { appLink, notifyInApp, sendMail, type DataServices } from '../notifications/notifications.service.ts';
 import { reportJobProgress, type JobProgressInput } from '../realtime/realtime.service.ts';
 import { countRecords, CSV_HEADER, recordCsvChunks, type RecordFilters } from '../records/records.csv.ts';
@@ -465,71 +464,4 @@ export async function listAllExports(
     where: opts.status ? { status: opts.status } : {},
   });
   return { items: items.map((e) => ({ ...toExportOutput(e), organizationId: e.organization.id })), total };
-}
-
-/** A running export whose job has gone this long without an outcome has been aborted by its timeout (30 min). */
-const RUNNING_LOST_AFTER_MS = 31 * 60_000;
-/** An export still not done this long after its request fails instead of being queued again (the job's retryUntil). */
-const GIVE_UP_AFTER_MS = 6 * 3_600_000;
-
-/**
- * Leader task: brings export rows and the queue back into agreement after Redis lost data (a restart without
- * persistence, a failover that lost writes). A row queued for over `graceMs` (or running past its job's timeout)
- * whose job the queue no longer has is queued again under a new job, or failed with a clear reason once it is older
- * than the job's retry window. A job the queue still has (waiting, delayed, active) is never touched, and a row is
- * changed only if it is still in the state it was read in, so nothing runs twice.
- */
-export async function reconcileExports(
-  s: DataServices,
-  opts: { graceMs?: number; now?: number } = {},
-): Promise<{ requeued: string[]; failed: string[] }> {
-  const now = opts.now ?? Date.now();
-  const graceMs = opts.graceMs ?? 60_000;
-  const out = { requeued: [] as string[], failed: [] as string[] };
-  // Across every organization: the fork has no tenant, so row-level security does not narrow it either.
-  const candidates = await withDbScope(s.em, undefined, (em) =>
-    em.find(
-      DataExport,
-      {
-        $or: [
-          { status: 'queued', createdAt: { $lt: new Date(now - graceMs) } },
-          { status: 'running', startedAt: { $lt: new Date(now - RUNNING_LOST_AFTER_MS) } },
-        ],
-      },
-      { filters: { [TENANT_FILTER]: false }, orderBy: { createdAt: 'asc' }, limit: 500 },
-    ),
-  );
-  // Asked together: the queue connection pipelines concurrent commands, so this is one round trip, not one per row.
-  const queued = await Promise.all(
-    candidates.map((c) => (c.jobId ? s.queue.hasJob(c.queue, c.jobId) : false)),
-  );
-  for (const [i, c] of candidates.entries()) {
-    if (queued[i]) continue;
-    const organizationId = c.organization.id;
-    await withDbScope(s.em, organizationId, async (em) => {
-      const row = await em.findOne(DataExport, { id: c.id }, { refresh: true });
-      if (!row || row.status !== c.status || row.jobId !== c.jobId) return;
-      if (now - row.createdAt.getTime() > GIVE_UP_AFTER_MS) {
-        await failExport(s, em, row.id, 'Lost from the queue (Redis lost its data) and too old to run again');
-        out.failed.push(row.id);
-        return;
-      }
-      const dispatched = await s.queue.dispatch(
-        EXPORT_JOB,
-        { exportId: row.id, organizationId },
-        { queue: isQueueName(row.queue) ? row.queue : 'default', organizationId, tags: [`export:${row.id}`] },
-      );
-      row.jobId = dispatched.id;
-      row.status = 'queued';
-      await em.flush();
-      out.requeued.push(row.id);
-    });
-  }
-  if (out.requeued.length || out.failed.length) {
-    s.logger.warn(
-      { requeued: out.requeued, failed: out.failed },
-      'exports reconciled with the queue: their jobs were lost',
-    );
-  }
-  return out;
 }

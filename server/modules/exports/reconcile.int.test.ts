@@ -7,7 +7,7 @@ import { Worker } from '../../platform/queue/worker.ts';
 import { callerAs, createOrg } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { DataExport } from './export.entity.ts';
-import { reconcileExports } from './exports.service.ts';
+import { reconcileExports } from './exports.reconcile.ts';
 
 // Issue 18.3: after Redis lost its data, accepted exports stayed `queued` for ever, blocked identical requests, and
 // an hour later the same request answered 500 (the partial unique index). No worker runs until the last test, so

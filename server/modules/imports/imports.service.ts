@@ -160,22 +160,12 @@ function looksLikeText(head: Buffer): boolean {
 export async function startImport(s: DataServices, em: Em, id: string): Promise<IDataImport> {
   const row = await getImport(em, id);
   await checkUpload(s, em, row);
-  const organizationId = row.organization.id;
-  const payload = { importId: row.id, organizationId };
   row.status = 'queued';
+  // When it was queued: the reconciler gives a row this long to get its job before it counts it lost.
+  row.startedAt = new Date();
   await em.flush();
-  const { chainId } = await s.queue.chain(
-    [
-      { job: IMPORT_STEPS.validate, payload },
-      { job: IMPORT_STEPS.import, payload },
-      { job: IMPORT_STEPS.report, payload },
-      { job: IMPORT_STEPS.notify, payload },
-    ],
-    { organizationId, catch: IMPORT_CALLBACKS.chainFailed },
-  );
-  row.jobId = chainId;
-  await em.flush();
-  await progress(s, organizationId, {
+  await queueImport(s, em, row);
+  await progress(s, row.organization.id, {
     jobId: row.id,
     kind: 'import',
     status: 'queued',
@@ -185,6 +175,31 @@ export async function startImport(s: DataServices, em: Em, id: string): Promise<
     message: 'Queued',
   });
   return row;
+}
+
+/**
+ * Queues the import's work and records the job on the row: a file of a batch gets its process-file job (it is queued
+ * again this way only by the reconciler: the queue's batch went with Redis's data), any other the whole chain. Each
+ * step does nothing once the row is past it, so a chain queued again resumes where the lost one stopped.
+ */
+export async function queueImport(s: DataServices, em: Em, row: IDataImport): Promise<void> {
+  const organizationId = row.organization.id;
+  const payload = { importId: row.id, organizationId };
+  if (row.batchId) {
+    row.jobId = (await s.queue.dispatch(IMPORT_STEPS.file, payload, { organizationId })).id;
+  } else {
+    const { chainId } = await s.queue.chain(
+      [
+        { job: IMPORT_STEPS.validate, payload },
+        { job: IMPORT_STEPS.import, payload },
+        { job: IMPORT_STEPS.report, payload },
+        { job: IMPORT_STEPS.notify, payload },
+      ],
+      { organizationId, catch: IMPORT_CALLBACKS.chainFailed },
+    );
+    row.jobId = chainId;
+  }
+  await em.flush();
 }
 
 /**
@@ -219,9 +234,11 @@ export async function startBatch(
   }
   const organizationId = rows[0]!.organization.id;
   const batchId = randomUUID();
+  const queuedAt = new Date();
   for (const row of rows) {
     row.status = 'queued';
     row.batchId = batchId;
+    row.startedAt = queuedAt;
   }
   await em.flush();
   // The queue's batch has its own id; ours is the one clients know (imports.batch, jobs.progress).
@@ -531,9 +548,30 @@ export async function importChainFailed(s: DataServices, em: Em, event: Callback
   const row = await em.findOne(DataImport, { jobId: event.chainId }, { refresh: true });
   if (!row) return;
   // The job's error is internal text (SQL, storage): it stays in the job's record, for staff.
-  await failImport(s, em, row, 'The import job failed');
+  await abandonImport(s, em, row, 'The import job failed');
+}
+
+/** The import fails for `reason` (shown to the requester), who is told. */
+export async function abandonImport(
+  s: DataServices,
+  em: Em,
+  row: IDataImport,
+  reason: string,
+): Promise<void> {
+  await failImport(s, em, row, reason);
   await publishOutcome(s, row);
   await announce(s, row);
+}
+
+/**
+ * A file of a batch whose job failed for good fails at once (the batch's summary, sent when every file is done,
+ * tells the requester), so no row is left in a running state without a job.
+ */
+export async function fileStepFailed(s: DataServices, em: Em, importId: string): Promise<void> {
+  const row = await em.findOne(DataImport, { id: importId }, { refresh: true });
+  if (!row || TERMINAL.includes(row.status)) return;
+  await failImport(s, em, row, 'The import job failed');
+  await publishOutcome(s, row);
 }
 
 export async function failImport(s: DataServices, em: Em, row: IDataImport, reason: string): Promise<void> {

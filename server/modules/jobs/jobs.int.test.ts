@@ -216,12 +216,14 @@ describe('failed jobs in PostgreSQL and the ops procedures', () => {
     expect(await audited('workers.terminate')).toEqual([[null, staff.id]]);
   });
 
-  it('the leader schedules the nightly prune, the outbox sweep every 10 s, the export reconciler and an alert evaluation every minute', async () => {
+  it('the leader schedules the nightly prune, the outbox sweep every 10 s, the export and import reconcilers and an alert evaluation every minute, and the storage sweep hourly', async () => {
     const tasks = scheduledTasks(env.deps);
     expect(tasks.map((t) => [t.name, t.cron])).toEqual([
       ['jobs:prune-failed', '0 15 3 * * *'],
       ['realtime:outbox', '*/10 * * * * *'],
       ['exports:reconcile', '15 * * * * *'],
+      ['imports:reconcile', '20 * * * * *'],
+      ['storage:sweep', '0 40 * * * *'],
       ['alerts:evaluate', '0 * * * * *'],
     ]);
     const disk = async () =>

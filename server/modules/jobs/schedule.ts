@@ -4,7 +4,9 @@ import { pruneFailedJobs } from './jobs.service.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { alertEvaluatorOf } from '../alerts/alerts.setup.ts';
 import { sweepOutbox } from '../realtime/outbox.ts';
-import { reconcileExports } from '../exports/exports.service.ts';
+import { reconcileExports } from '../exports/exports.reconcile.ts';
+import { reconcileImports } from '../imports/imports.reconcile.ts';
+import { sweepStorage } from '../../platform/storage/sweep.ts';
 
 /** Cron tasks the leader worker runs (each tick once across the fleet). */
 export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
@@ -31,6 +33,22 @@ export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
       cron: '15 * * * * *',
       run: async () => {
         await reconcileExports(deps);
+      },
+    },
+    {
+      // Imports likewise (the same reconciler): a task of their own, so one kind's trouble does not stop the other.
+      name: 'imports:reconcile',
+      cron: '20 * * * * *',
+      run: async () => {
+        await reconcileImports(deps);
+      },
+    },
+    {
+      // Temporary files of writes whose writer died (a worker killed mid-export, an upload cut off).
+      name: 'storage:sweep',
+      cron: '0 40 * * * *',
+      run: async () => {
+        await sweepStorage(deps);
       },
     },
     {

@@ -1,4 +1,3 @@
-import type { CompiledQuery, Kysely } from 'kysely';
 import { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { RECORD_CSV_COLUMNS } from '../../../shared/schemas/records.ts';
 import { csvCellSql } from '../../platform/csv/cell.ts';
@@ -78,11 +77,19 @@ function linesToBuffer(rows: readonly { line: string }[]): Buffer {
   return buf.subarray(0, off);
 }
 
+/** Cursor names are per transaction; a sequence keeps two readers in one transaction apart. */
+let cursorSeq = 0;
+
 /**
  * The organization's records as CSV text, a chunk of up to `chunkRows` lines at a time, in constant memory. Must
  * run inside a transaction of `em` (the tenant's role and RLS apply to it, and the snapshot keeps the file
  * consistent). On PostgreSQL a server-side cursor streams one query; PGlite, which has no cursors, pages by keyset
  * over the (organization, created_at, id) index instead.
+ *
+ * The cursor is SQL's (`DECLARE … CURSOR`, then `FETCH n` as ordinary statements), not pg-cursor's protocol-level
+ * portal: each fetch is a query that fails at once on a dead connection, and the transaction's end closes the cursor.
+ * pg-cursor's `close()` after a connection error waits for a readyForQuery that a dead server never sends, so an
+ * export running when PostgreSQL stopped hung until its 30-minute timeout, holding its organization's overlap lock.
  */
 export async function* recordCsvChunks(
   em: Em,
@@ -90,20 +97,25 @@ export async function* recordCsvChunks(
   filters: RecordFilters,
   chunkRows = 10_000,
 ): AsyncGenerator<CsvChunk> {
-  const trx = em.getTransactionContext<Kysely<unknown>>();
+  const trx = em.getTransactionContext();
   if (!trx) throw new Error('recordCsvChunks must run inside a transaction');
   const connection = em.getConnection();
   if (connection instanceof PostgreSqlConnection) {
     const { sql, params } = recordsQuery(organizationId, filters, { select: 'line' });
-    const compiled = {
-      sql,
-      parameters: params,
-      query: { kind: 'SelectQueryNode' },
-    } as unknown as CompiledQuery;
-    for await (const result of trx.getExecutor().stream<{ line: string }>(compiled, chunkRows)) {
-      yield { data: linesToBuffer(result.rows), rows: result.rows.length };
+    const cursor = `keel_records_${++cursorSeq}`;
+    await connection.execute(
+      `declare ${cursor} no scroll cursor for ${sql.replace(/\$\d+/g, '?')}`,
+      params,
+      'run',
+      trx,
+    );
+    const fetch = `fetch forward ${Math.floor(chunkRows)} from ${cursor}`;
+    for (;;) {
+      const rows = await connection.execute<{ line: string }[]>(fetch, [], 'all', trx);
+      if (!rows.length) return;
+      yield { data: linesToBuffer(rows), rows: rows.length };
+      if (rows.length < chunkRows) return;
     }
-    return;
   }
   let after: { createdAt: Date; id: string } | undefined;
   for (;;) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, opendir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,6 +21,8 @@ import {
 const PARTIAL = '.partial';
 /** A temporary file's name: the target's, a random tag, PARTIAL. */
 const TEMP_TAG = /^\.[0-9a-f]{12}\.partial$/;
+/** Any temporary file's name: a target's name (at least one character), then the tag. */
+const TEMP_FILE = /.\.[0-9a-f]{12}\.partial$/;
 
 /**
  * Files under one directory: the embedded default. Writes go to a temporary name beside the target and are renamed
@@ -108,6 +110,28 @@ export class LocalStorage implements Storage {
         if (err.code !== 'ENOENT') throw err;
       });
     }
+  }
+
+  async sweepIncomplete(olderThanMs: number): Promise<string[]> {
+    const before = Date.now() - olderThanMs;
+    const removed: string[] = [];
+    // Streamed, not listed: the tree holds every stored file.
+    const dir = await opendir(this.root, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    });
+    if (!dir) return removed;
+    for await (const entry of dir) {
+      if (!entry.isFile() || !TEMP_FILE.test(entry.name)) continue;
+      const file = path.join(entry.parentPath, entry.name);
+      const info = await stat(file).catch(() => null);
+      if (!info || info.mtimeMs >= before) continue;
+      await unlink(file).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      removed.push(path.relative(this.root, file).split(path.sep).join('/'));
+    }
+    return removed;
   }
 
   async downloadUrl(key: string, opts: DownloadUrlOptions): Promise<string> {

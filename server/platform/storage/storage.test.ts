@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -107,6 +107,41 @@ describe('local driver', () => {
       ObjectExistsError,
     );
     expect(await readFile(storage.pathOf('t/once.csv'), 'utf8')).toBe('first');
+  });
+
+  it('sweeps the temporary files no writer has touched for the bound, and nothing else', async () => {
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    // What a writer killed mid-write leaves (kill -9: its put never cleaned up), old.
+    const stray = 'sweep/o/dead.csv.0123456789ab.partial';
+    await mkdir(path.join(dir, 'sweep/o'), { recursive: true });
+    await writeFile(path.join(dir, stray), 'half a file');
+    await utimes(path.join(dir, stray), twoHoursAgo, twoHoursAgo);
+    // Old files that are not temporary ones stay: a finished object, a name that only looks partial.
+    await storage.put('sweep/o/done.csv', 'a,b\n');
+    await utimes(storage.pathOf('sweep/o/done.csv'), twoHoursAgo, twoHoursAgo);
+    await storage.put('sweep/o/notes.partial', 'mine');
+    await utimes(storage.pathOf('sweep/o/notes.partial'), twoHoursAgo, twoHoursAgo);
+    // A write in progress: its temporary file was just written to.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    async function* slow() {
+      yield 'first chunk\n';
+      await held;
+      yield 'last chunk\n';
+    }
+    const writing = storage.put('sweep/o/live.csv', Readable.from(slow()));
+    const live = async () => (await filesUnder(dir)).filter((f) => f.startsWith('sweep/o/live.csv.'));
+    for (let i = 0; i < 100 && !(await live()).length; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await live()).toHaveLength(1);
+
+    expect(await storage.sweepIncomplete(3_600_000)).toEqual([stray]);
+    release();
+    await writing;
+    expect((await filesUnder(dir)).filter((f) => f.startsWith('sweep/')).sort()).toEqual([
+      'sweep/o/done.csv',
+      'sweep/o/live.csv',
+      'sweep/o/notes.partial',
+    ]);
   });
 
   it('a missing object is NotFound on get and null on head; delete does not mind', async () => {

@@ -19,6 +19,12 @@ export interface Storage {
    * AbortIncompleteMultipartUpload lifecycle rule (docs/operations.md).
    */
   discardIncomplete?(key: string): Promise<void>;
+  /**
+   * Removes every temporary file of an unfinished write last written to over `olderThanMs` ago, returning their
+   * keys. A write in progress touches its file with every chunk, so only writers that died (kill -9, a crash, a
+   * power cut) leave files this old. The local driver's; S3 leaves them to the bucket's lifecycle rule.
+   */
+  sweepIncomplete?(olderThanMs: number): Promise<string[]>;
   /** Releases connections (S3's sockets). */
   close?(): void;
 }

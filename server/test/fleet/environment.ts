@@ -25,6 +25,8 @@ export interface FleetEnvironment {
 export async function createFleetEnvironment(
   label: string,
   overrides: Record<string, string> = {},
+  /** A PostgreSQL and a Redis of the test's own (tests that stop them), instead of the shared ones. */
+  services: { pgUrl: string; redisUrl: string } = { pgUrl: TEST_PG_URL, redisUrl: TEST_REDIS_URL },
 ): Promise<FleetEnvironment> {
   const id = `${Date.now()}_${randomBytes(3).toString('hex')}`;
   const dbName = `keel_${label}_${id}`;
@@ -32,8 +34,8 @@ export async function createFleetEnvironment(
   const dir = await mkdtemp(path.join(os.tmpdir(), `keel-${label}-`));
   const env: Record<string, string> = {
     NODE_ENV: 'test',
-    DATABASE_URL: adminUrl(TEST_PG_URL, dbName),
-    REDIS_URL: TEST_REDIS_URL,
+    DATABASE_URL: adminUrl(services.pgUrl, dbName),
+    REDIS_URL: services.redisUrl,
     KEY_PREFIX: prefix,
     APP_URL: 'http://localhost:3000',
     SESSION_SECRET: randomBytes(24).toString('hex'),
@@ -57,7 +59,7 @@ export async function createFleetEnvironment(
     async close() {
       await deps.close().catch(() => undefined);
       const admin = await createOrm({
-        databaseUrl: adminUrl(TEST_PG_URL, 'postgres'),
+        databaseUrl: adminUrl(services.pgUrl, 'postgres'),
         pgliteDir: '',
         entities,
         poolMax: 1,
@@ -67,7 +69,7 @@ export async function createFleetEnvironment(
         .execute(`drop database if exists "${dbName}" with (force)`)
         .catch(() => undefined);
       await admin.close(true);
-      await deleteKeys(TEST_REDIS_URL, prefix);
+      await deleteKeys(services.redisUrl, prefix);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,63 @@
+import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
+import { isQueueName } from '../../platform/queue/definition.ts';
+import {
+  reconcileQueuedWork,
+  type QueuedWork,
+  type ReconcileResult,
+} from '../../platform/queue/reconcile.ts';
+import type { DataServices } from '../notifications/notifications.service.ts';
+import { DataExport, type IDataExport } from './export.entity.ts';
+import { EXPORT_JOB, failExport } from './exports.service.ts';
+
+/** A running export whose job has gone this long without an outcome has been aborted by its timeout (30 min). */
+const RUNNING_LOST_AFTER_MS = 31 * 60_000;
+/** An export still not done this long after its request fails instead of being queued again (the job's retryUntil). */
+const GIVE_UP_AFTER_MS = 6 * 3_600_000;
+
+/** Exports as queued work: one job each, `exports.run` on the queue of the organization's tier. */
+function exportWork(s: DataServices, graceMs: number): QueuedWork<IDataExport> {
+  return {
+    what: 'exports',
+    candidates: (em, now) =>
+      em.find(
+        DataExport,
+        {
+          $or: [
+            { status: 'queued', createdAt: { $lt: new Date(now - graceMs) } },
+            { status: 'running', startedAt: { $lt: new Date(now - RUNNING_LOST_AFTER_MS) } },
+          ],
+        },
+        { filters: { [TENANT_FILTER]: false }, orderBy: { createdAt: 'asc' }, limit: 500 },
+      ),
+    organizationOf: (row) => row.organization.id,
+    jobsOf: (row) => (row.jobId ? [{ queue: row.queue, id: row.jobId }] : []),
+    reload: (em, row) => em.findOne(DataExport, { id: row.id }, { refresh: true }),
+    state: (row) => `${row.status}:${row.jobId ?? ''}`,
+    tooOld: (row, now) => now - row.createdAt.getTime() > GIVE_UP_AFTER_MS,
+    idOf: (row) => row.id,
+    fail: (em, row) =>
+      failExport(s, em, row.id, 'Lost from the queue (Redis lost its data) and too old to run again'),
+    async requeue(em, row) {
+      const organizationId = row.organization.id;
+      const dispatched = await s.queue.dispatch(
+        EXPORT_JOB,
+        { exportId: row.id, organizationId },
+        { queue: isQueueName(row.queue) ? row.queue : 'default', organizationId, tags: [`export:${row.id}`] },
+      );
+      row.jobId = dispatched.id;
+      row.status = 'queued';
+      await em.flush();
+    },
+  };
+}
+
+/**
+ * Exports whose jobs Redis lost: a row queued for over `graceMs` (or running past its job's timeout) whose job the
+ * queue no longer has is queued again under a new job, or failed once it is older than the job's retry window.
+ */
+export function reconcileExports(
+  s: DataServices,
+  opts: { graceMs?: number; now?: number } = {},
+): Promise<ReconcileResult> {
+  return reconcileQueuedWork(s, exportWork(s, opts.graceMs ?? 60_000), opts.now);
+}
