@@ -14,6 +14,9 @@ import { RateLimits, type RateLimitsOptions } from './platform/rate-limit/rate-l
 import { createRedisHub, type RedisHub } from './platform/redis/redis.ts';
 import { ActivityPublisher } from './modules/activity/activity.publisher.ts';
 import { SessionStore } from './modules/auth/session.store.ts';
+import { AccessService } from './modules/access/access.service.ts';
+import { PrincipalCache } from './modules/access/principal-cache.ts';
+import { RedisCacheBus } from './platform/cache/bus.ts';
 import { AccessWatcher } from './modules/realtime/access-watcher.ts';
 import { DashboardInvalidator } from './modules/dashboard/dashboard.invalidator.ts';
 import { FlagService } from './modules/flags/flags.service.ts';
@@ -42,6 +45,9 @@ export interface AppDeps {
   /** Durable channels, presence, WebSocket limits and live-subscription revocation (platform/realtime). */
   realtime: Realtime;
   observability: Observability;
+  /** The access policy: credentials → principal → membership, cached in process (modules/access, ADR 0070). */
+  access: AccessService;
+  principals: PrincipalCache;
   /** Two-layer cache (memory + Redis), per-tenant scopes via `cache.tenant(id)`. */
   cache: Cache;
   rateLimits: RateLimits;
@@ -95,7 +101,23 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
   const pubsub = new PubSub(redis.get('publish'), redis.get('pubsub'), redis.keyspace('pubsub'), logger);
   const realtime = new Realtime(redis.get('publish'), pubsub, redis.keyspace('pubsub'), logger);
   orm.em.getEventManager().registerSubscriber(new ActivityPublisher(realtime.log));
-  orm.em.getEventManager().registerSubscriber(new AccessWatcher((keys) => realtime.revoke(keys), logger));
+  const principals = new PrincipalCache({
+    bus: new RedisCacheBus(pubsub, redis.get('publish'), 1000, logger, 'access:bus'),
+    listening: () => pubsub.connected,
+    logger,
+  });
+  await principals.start();
+  const access = new AccessService({
+    em: rootEm(orm),
+    sessions,
+    cache: principals,
+    revokeLive: (keys) => realtime.revoke(keys),
+    sessionTtlSeconds: config.sessionTtlSeconds,
+    logger,
+  });
+  orm.em
+    .getEventManager()
+    .registerSubscriber(new AccessWatcher((change) => access.invalidate(change), logger));
   const cache = createCache(config, redis, pubsub, logger);
   observability.trackCache(() => cache.stats());
   await cache.start();
@@ -118,6 +140,8 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
     pubsub,
     realtime,
     observability,
+    access,
+    principals,
     cache,
     rateLimits,
     flags,
@@ -148,6 +172,7 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
     async close() {
       await queue?.close();
       await realtime.close();
+      principals.close();
       await observability.stop();
       cache.close();
       deps.mailer.close();
