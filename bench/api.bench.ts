@@ -62,7 +62,7 @@ async function checkSameAnswers(bench: ApiBench, keel: Server, ref: Server): Pro
 }
 
 /** Statements and Redis commands the server has sent so far (bench/api-server.ts, BENCH_COUNT=1). */
-function counts(s: Server): Promise<{ pg: number; redis: number }> {
+export function counts(s: Server): Promise<{ pg: number; redis: number }> {
   return new Promise((resolve) => {
     let buf = '';
     const onData = (d: Buffer) => {
@@ -91,7 +91,7 @@ async function roundTrips(s: Server, url: string, headers: Record<string, string
  * Waits until the server has stopped working (its CPU time stands still for 200 ms, at most 10 s): a server slower
  * than the load generator still holds requests when a burst ends, and draining them must not overlap the next burst.
  */
-async function settle(s: Server): Promise<void> {
+export async function settle(s: Server): Promise<void> {
   const pid = s.child.pid!;
   for (let i = 0; i < 50; i++) {
     const before = cpuMs(pid);

@@ -5,7 +5,6 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
-import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import type { WebSocket } from 'ws';
 import Fastify, {
   LogController,
@@ -13,12 +12,14 @@ import Fastify, {
   type FastifyError,
   type FastifyRequest,
 } from 'fastify';
+import { AppError } from '../shared/errors.ts';
 import type { AppDeps } from './deps.ts';
 import { registerStripeWebhookRoute } from './modules/billing/billing.webhook.ts';
 import { redactReport, runHealthChecks } from './platform/health/health.ts';
 import { runWithLogBindings } from './platform/logger/logger.ts';
 import { registerMetricsRoute, registerRequestMetrics } from './platform/metrics/http-plugin.ts';
 import { runWithRequestStats } from './platform/metrics/request-stats.ts';
+import { sendError } from './platform/http/error-reply.ts';
 import { securityHeaders } from './platform/http/security-headers.ts';
 import { registerStorageRoutes } from './platform/storage/routes.ts';
 import { traceRequests } from './platform/tracing/fastify.ts';
@@ -89,21 +90,16 @@ export async function buildApp(deps: AppDeps) {
     deps.observability.console.start();
   }
 
-  // Errors Fastify raises before a route runs (oversized or malformed bodies) get the same JSON shape as tRPC's.
+  // Errors thrown by a route, and those Fastify raises before one runs (oversized or malformed bodies), are shaped
+  // like tRPC's; only the unexpected ones are logged.
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
-    if (status >= 500) {
+    const sent = sendError(req, reply, err);
+    if (reply.statusCode >= 500) {
       req.log.error({ err }, 'unhandled error');
       deps.observability.recordException(err);
     }
-    const appCode = status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'VALIDATION_FAILED' : 'INTERNAL';
-    const message = status < 500 ? err.message : 'Internal server error';
-    void reply
-      .status(status)
-      .type('application/json; charset=utf-8')
-      .send(errorBody(req, status, appCode, message));
+    return sent;
   });
-
   await app.register(fastifyCookie, { secret: config.sessionSecret });
   let shuttingDown = false;
   await app.register(fastifyWebsocket, {
@@ -121,12 +117,12 @@ export async function buildApp(deps: AppDeps) {
   // (@fastify/websocket's onResponse hook destroys the socket of a refused upgrade.)
   app.addHook('onRequest', (req, reply, done) => {
     if (!shuttingDown) return done();
-    void reply
-      .code(503)
-      .header('connection', 'close')
-      .header('retry-after', '1')
-      .type('application/json; charset=utf-8')
-      .send(errorBody(req, 503, 'SERVICE_UNAVAILABLE', 'This server is shutting down, try again'));
+    reply.header('connection', 'close');
+    void sendError(
+      req,
+      reply,
+      new AppError('SERVICE_UNAVAILABLE', 'This server is shutting down, try again', { retryAfter: 1 }),
+    );
   });
   // Realtime limits (message rate, slow consumers) take each socket before tRPC's handler sees it.
   app.websocketServer.on('connection', (socket: WebSocket) => deps.realtime.connections.attach(socket));
@@ -138,9 +134,7 @@ export async function buildApp(deps: AppDeps) {
     const origin = req.headers.origin;
     if (origin && !config.allowedOrigins.includes(origin)) {
       req.log.warn({ origin }, 'refused websocket from foreign origin');
-      return reply
-        .code(403)
-        .send({ error: { message: 'Origin not allowed', data: { appCode: 'ORIGIN_REFUSED' } } });
+      return sendError(req, reply, new AppError('ORIGIN_REFUSED', 'Origin not allowed'));
     }
   });
 
@@ -221,38 +215,25 @@ export async function buildApp(deps: AppDeps) {
       .send(details ? report : redactReport(report));
   });
 
+  // Unknown addresses are a NOT_FOUND error, except the SPA's pages when the SPA is built: those get index.html.
   const webRoot = path.resolve(config.webDist);
-  if (existsSync(path.join(webRoot, 'index.html'))) {
-    await app.register(fastifyStatic, { root: webRoot, wildcard: false, index: false });
-    const spa = readFileSync(path.join(webRoot, 'index.html'));
-    app.setNotFoundHandler((req, reply) => {
-      const url = req.url.split('?')[0] ?? '/';
-      // Pages of the SPA are served index.html whatever their last segment looks like: a flag key such as
-      // `checkout.v2` in /ops/flags/checkout.v2 is not a file. Elsewhere a name with an extension is a missing file.
-      const page = /^\/(app|ops)(\/|$)/.test(url) || !path.extname(url);
-      if (req.method === 'GET' && !url.startsWith('/trpc') && page) {
-        return reply.type('text/html').header('cache-control', 'no-cache').send(spa);
-      }
-      return reply
-        .code(404)
-        .send({ error: { message: 'Not found', data: { httpStatus: 404, appCode: 'NOT_FOUND' } } });
-    });
-  }
+  const spa = existsSync(path.join(webRoot, 'index.html'))
+    ? readFileSync(path.join(webRoot, 'index.html'))
+    : null;
+  if (spa) await app.register(fastifyStatic, { root: webRoot, wildcard: false, index: false });
+  app.setNotFoundHandler((req, reply) => {
+    const url = req.url.split('?')[0] ?? '/';
+    // Pages of the SPA are served index.html whatever their last segment looks like: a flag key such as
+    // `checkout.v2` in /ops/flags/checkout.v2 is not a file. Elsewhere a name with an extension is a missing file.
+    const page = /^\/(app|ops)(\/|$)/.test(url) || !path.extname(url);
+    if (spa && req.method === 'GET' && !url.startsWith('/trpc') && page) {
+      return reply.type('text/html').header('cache-control', 'no-cache').send(spa);
+    }
+    return sendError(req, reply, new AppError('NOT_FOUND', 'Not found'));
+  });
   return app;
 }
 export type KeelApp = Awaited<ReturnType<typeof buildApp>>;
-
-/**
- * The body of an error Keel answers outside tRPC's handler (a body Fastify refused, a request during shutdown).
- * Under /trpc it is a tRPC error in superjson's envelope, so the SDK and the web client read it as a typed error
- * (`data.appCode`) instead of failing to parse it.
- */
-function errorBody(req: FastifyRequest, status: number, appCode: string, message: string) {
-  const data = { code: trpcKeyForStatus(status), httpStatus: status, appCode, requestId: req.id };
-  return req.url.startsWith('/trpc')
-    ? { error: { json: { message, code: TRPC_ERROR_CODES_BY_KEY[data.code], data } } }
-    : { error: { message, data } };
-}
 
 /**
  * Fastify 5 ignores a bare hop count (it trusts nobody then, so every client would share its proxy's address):
@@ -261,12 +242,4 @@ function errorBody(req: FastifyRequest, status: number, appCode: string, message
  */
 function trustProxyOption(trust: false | number | string[]) {
   return typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : trust;
-}
-
-function trpcKeyForStatus(status: number): TRPC_ERROR_CODE_KEY {
-  if (status === 404) return 'NOT_FOUND';
-  if (status === 413) return 'PAYLOAD_TOO_LARGE';
-  if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';
-  if (status === 429) return 'TOO_MANY_REQUESTS';
-  return status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
 }

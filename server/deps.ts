@@ -1,17 +1,15 @@
+import type { AppDeps, JobServices } from './app-deps.ts';
 import type { Config } from './config/env.ts';
-import type { Cache } from './platform/cache/cache.ts';
 import { createCache } from './platform/cache/create.ts';
-import { createOrm, rootEm, type Orm } from './platform/db/orm.ts';
-import type { Em } from './platform/db/context.ts';
+import { createOrm, rootEm } from './platform/db/orm.ts';
 import { createLogger, type Logger } from './platform/logger/logger.ts';
 import { Observability } from './platform/metrics/observability.ts';
 import { createErrorReporter } from './platform/errors/sentry.ts';
-import type { HealthCheck } from './platform/health/health.ts';
 import { diskCheck, memoryCheck } from './platform/health/system-checks.ts';
 import { PubSub } from './platform/pubsub/pubsub.ts';
 import { Realtime } from './platform/realtime/realtime.ts';
 import { RateLimits, type RateLimitsOptions } from './platform/rate-limit/rate-limiter.ts';
-import { createRedisHub, type RedisHub } from './platform/redis/redis.ts';
+import { createRedisHub } from './platform/redis/redis.ts';
 import { ActivityPublisher } from './modules/activity/activity.publisher.ts';
 import { SessionStore } from './modules/auth/session.store.ts';
 import { AccessService } from './modules/access/access.service.ts';
@@ -22,48 +20,18 @@ import { DashboardInvalidator } from './modules/dashboard/dashboard.invalidator.
 import { FlagService } from './modules/flags/flags.service.ts';
 import { entities } from './modules/entities.ts';
 import { failedJobStore } from './modules/jobs/jobs.service.ts';
-import { createJobRegistry } from './modules/jobs/registry.ts';
+import { jobDefinitions } from './modules/jobs/definitions.ts';
 import { queueDepthCheck } from './platform/queue/depth.ts';
 import { queueSettingsFor } from './platform/queue/settings.ts';
+import { JobRegistry } from './platform/queue/registry.ts';
 import { QueueSystem } from './platform/queue/system.ts';
-import { createMailer, type Mailer } from './platform/mail/mailer.ts';
+import { createMailer } from './platform/mail/mailer.ts';
 import { createStorage } from './platform/storage/create.ts';
-import type { Storage } from './platform/storage/storage.ts';
 import type { BillingSandbox } from './modules/billing/sandbox/sandbox.ts';
-import { registerDataJobs } from './modules/notifications/jobs.setup.ts';
 import { shutdownTracing } from './platform/tracing/shutdown.ts';
 
-/** The long-lived things a process needs: built once at start-up, shared by every request and job. */
-export interface AppDeps {
-  config: Config;
-  logger: Logger;
-  orm: Orm;
-  em: Em;
-  redis: RedisHub;
-  sessions: SessionStore;
-  pubsub: PubSub;
-  /** Durable channels, presence, WebSocket limits and live-subscription revocation (platform/realtime). */
-  realtime: Realtime;
-  observability: Observability;
-  /** The access policy: credentials → principal → membership, cached in process (modules/access, ADR 0070). */
-  access: AccessService;
-  principals: PrincipalCache;
-  /** Two-layer cache (memory + Redis), per-tenant scopes via `cache.tenant(id)`. */
-  cache: Cache;
-  rateLimits: RateLimits;
-  flags: FlagService;
-  /** Readiness checks; modules add theirs (queue depth, storage) when they start. */
-  healthChecks: HealthCheck[];
-  /** Dispatch and job-system reads; created on first use (bee-queue opens its connections then). */
-  readonly queue: QueueSystem;
-  /** Private files (exports, imports): local directory or S3 (platform/storage). */
-  storage: Storage;
-  /** SMTP, or the .eml outbox without SMTP_URL; modules send through the `mail` queue, not directly. */
-  mailer: Mailer;
-  /** The billing sandbox this process runs (config.billing points at it), or null with Stripe or no billing. */
-  billingSandbox: BillingSandbox | null;
-  close(): Promise<void>;
-}
+// trpc/ reads the type from here; modules read it from app-deps.ts, which imports no module that imports deps.ts.
+export type { AppDeps } from './app-deps.ts';
 
 export interface DepsOptions {
   logger?: Logger;
@@ -159,14 +127,17 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
       memoryCheck(),
     ],
     get queue() {
+      // Handlers get the process's services through their context; `deps.queue` itself is among them.
+      const jobServices: JobServices = deps;
       return (queue ??= new QueueSystem({
         config,
         redis: redis.get('queue'),
         em: rootEm(orm),
         logger,
-        registry: registerDataJobs(createJobRegistry(), deps),
+        registry: new JobRegistry(jobDefinitions),
         settings: queueSettingsFor(config.env),
         failedSink: failedJobStore(rootEm(orm), logger),
+        services: jobServices,
       }));
     },
     async close() {

@@ -1,5 +1,6 @@
 // Application error codes: what went wrong, in words a client can switch on. Each maps to one tRPC code (and so
-// one HTTP status) in server/trpc/init.ts's errorFormatter; clients read `error.data.appCode`.
+// one HTTP status) in server/platform/errors/shape.ts, shared by tRPC and the HTTP routes; clients read
+// `error.data.appCode`.
 
 export const APP_ERRORS = {
   VALIDATION_FAILED: 'BAD_REQUEST',
@@ -9,6 +10,9 @@ export const APP_ERRORS = {
   TOKEN_EXPIRED: 'UNAUTHORIZED',
   TOKEN_REVOKED: 'UNAUTHORIZED',
   SESSION_EXPIRED: 'UNAUTHORIZED',
+  // A signed file link (the link is the capability: signing in again does not help, so not UNAUTHORIZED).
+  LINK_INVALID: 'FORBIDDEN',
+  LINK_EXPIRED: 'FORBIDDEN',
   ORIGIN_REFUSED: 'FORBIDDEN',
   ABILITY_MISSING: 'FORBIDDEN',
   NOT_A_MEMBER: 'FORBIDDEN',

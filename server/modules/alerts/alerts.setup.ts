@@ -1,4 +1,4 @@
-import type { AppDeps } from '../../deps.ts';
+import type { AppDeps } from '../../app-deps.ts';
 import { createChannels } from './alert-channels.ts';
 import { DEFAULT_RULES, type AlertRule } from './alert-rules.ts';
 import { defaultSources, type MetricSource } from './alert-sources.ts';

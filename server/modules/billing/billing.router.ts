@@ -13,7 +13,7 @@ import {
 import { router } from '../../trpc/init.ts';
 import { billingProcedure, opsProcedure } from '../../trpc/procedures.ts';
 import type { Tenant } from '../../trpc/middleware/tenant.ts';
-import type { AppDeps } from '../../deps.ts';
+import type { AppDeps } from '../../app-deps.ts';
 import type { Em } from '../../platform/db/context.ts';
 import {
   cancel,

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { AppDeps } from '../../deps.ts';
+import { AppError } from '../../../shared/errors.ts';
+import type { AppDeps } from '../../app-deps.ts';
+import { sendError } from '../../platform/http/error-reply.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { storeVerifiedEvent } from './billing.events.ts';
 import { stripeEventJob } from './billing.jobs.ts';
@@ -37,7 +39,11 @@ export function registerStripeWebhookRoute(app: FastifyInstance, deps: AppDeps):
       if (!secret) {
         req.log.error('Stripe webhook received but STRIPE_WEBHOOK_SECRET is unset');
         // 503: Stripe keeps the event and retries, so configuring the secret later loses nothing.
-        return reply.code(503).send({ error: { message: 'Stripe webhooks are not configured' } });
+        return sendError(
+          req,
+          reply,
+          new AppError('SERVICE_UNAVAILABLE', 'Stripe webhooks are not configured'),
+        );
       }
       const signature = req.headers['stripe-signature'];
       const body = req.body;
@@ -46,7 +52,11 @@ export function registerStripeWebhookRoute(app: FastifyInstance, deps: AppDeps):
           { ip: req.ip, hasSignature: typeof signature === 'string' },
           'Stripe webhook refused: unsigned',
         );
-        return reply.code(400).send({ error: { message: 'Missing Stripe-Signature header or body' } });
+        return sendError(
+          req,
+          reply,
+          new AppError('VALIDATION_FAILED', 'Missing Stripe-Signature header or body'),
+        );
       }
       let event: Stripe.Event;
       try {
@@ -56,11 +66,11 @@ export function registerStripeWebhookRoute(app: FastifyInstance, deps: AppDeps):
           { ip: req.ip, userAgent: req.headers['user-agent'], reason: (err as Error).message },
           'Stripe webhook refused: signature verification failed',
         );
-        return reply.code(400).send({ error: { message: 'Invalid Stripe signature' } });
+        return sendError(req, reply, new AppError('VALIDATION_FAILED', 'Invalid Stripe signature'));
       }
       if (!stripeEventShape.safeParse(event).success) {
         req.log.warn({ ip: req.ip }, 'Stripe webhook refused: signed, but not an event');
-        return reply.code(400).send({ error: { message: 'Not a Stripe event' } });
+        return sendError(req, reply, new AppError('VALIDATION_FAILED', 'Not a Stripe event'));
       }
       const stored = await withDbScope(deps.em, undefined, (em) => storeVerifiedEvent(em, event));
       if (!stored.processed) {

@@ -1,4 +1,4 @@
-import type { AppDeps } from '../../deps.ts';
+import type { AppDeps } from '../../app-deps.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { AlertEvent } from '../alerts/alert-event.entity.ts';

@@ -1,4 +1,4 @@
-import type { AppDeps } from '../../deps.ts';
+import type { AppDeps } from '../../app-deps.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { hashPassword } from '../auth/password.ts';
 import { DEMO_PASSWORD } from './demo.seed.ts';

@@ -1,7 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { tracked } from '@trpc/server';
 import { z } from 'zod';
-import { AppError } from '../../../shared/errors.ts';
 import {
   createDocumentInput,
   documentIdInput,
@@ -12,33 +9,40 @@ import {
   documentUpdatesInput,
   listDocumentsInput,
   updateDocumentInput,
-  type DocumentSignal,
-  type DocumentUpdate,
 } from '../../../shared/schemas/documents.ts';
 import { uuid } from '../../../shared/schemas/common.ts';
-import { LiveQueue } from '../../platform/pubsub/live-queue.ts';
-import type { PresenceEvent, PresenceUser } from '../../platform/realtime/presence.ts';
+import type { Em } from '../../platform/db/context.ts';
 import { router } from '../../trpc/init.ts';
 import { abilityProcedure } from '../../trpc/procedures.ts';
-import { openLive } from '../realtime/live.ts';
+import { openLive, type LiveContext } from '../realtime/live.ts';
+import { documentPresence, documentSignals, documentUpdates, sendSignal } from './documents.live.ts';
 import {
-  canSee,
   createDocument,
-  documentChannel,
-  DOCUMENT_RETENTION,
   findVisibleDocument,
   listDocuments,
-  orgDocumentsChannel,
   toOutput,
   updateDocument,
 } from './documents.service.ts';
-import { limitSignal } from './signal-limiter.ts';
 
-const signalChannel = (organizationId: string, documentId: string) =>
-  `signal:${organizationId}:${documentId}`;
+/** The caller as the live side of documents knows them. */
+const viewerOf = (ctx: {
+  tenant: { organization: { id: string } };
+  auth: { user: { id: string; name: string } };
+}) => ({ organizationId: ctx.tenant.organization.id, userId: ctx.auth.user.id, name: ctx.auth.user.name });
 
-type PresenceItem = { type: 'snapshot'; users: PresenceUser[] } | PresenceEvent;
-type UpdateItem = DocumentUpdate | { type: 'resync' };
+/** A live subscription on one document: it must be visible now, and it ends when it stops being visible. */
+async function openVisible(
+  ctx: LiveContext & { em: Em },
+  documentId: string,
+  signal: AbortSignal | undefined,
+) {
+  const userId = ctx.auth.user.id;
+  await findVisibleDocument(ctx.em, userId, documentId);
+  return openLive(ctx, {
+    signal,
+    recheckResource: async (em) => void (await findVisibleDocument(em, userId, documentId)),
+  });
+}
 
 export const documentsRouter = router({
   create: abilityProcedure('write')
@@ -86,37 +90,18 @@ export const documentsRouter = router({
   updates: abilityProcedure('read')
     .input(documentUpdatesInput)
     .subscription(async ({ ctx, input, signal }) => {
-      const organizationId = ctx.tenant.organization.id;
-      const userId = ctx.auth.user.id;
+      const viewer = viewerOf(ctx);
       const { documentId } = input;
-      if (documentId) await findVisibleDocument(ctx.em, userId, documentId);
+      if (documentId) await findVisibleDocument(ctx.em, viewer.userId, documentId);
       const live = await openLive(ctx, {
         signal,
         ...(documentId
-          ? { recheckResource: async (em) => void (await findVisibleDocument(em, userId, documentId)) }
+          ? {
+              recheckResource: async (em) => void (await findVisibleDocument(em, viewer.userId, documentId)),
+            }
           : {}),
       });
-      const channel = documentId
-        ? documentChannel(organizationId, documentId)
-        : orgDocumentsChannel(organizationId);
-      const { log, limits } = ctx.deps.realtime;
-      return live.run(async function* (signal) {
-        const items = log.subscribe<DocumentUpdate>(channel, {
-          lastEventId: input.lastEventId,
-          signal,
-          retention: DOCUMENT_RETENTION,
-          maxQueued: limits.maxQueuedPerSubscription,
-        });
-        for await (const item of items) {
-          if (item.kind === 'gap') yield tracked<UpdateItem>(item.id, { type: 'resync' });
-          if (item.kind !== 'event') continue;
-          if (!canSee(item.data, userId)) {
-            if (documentId) throw new AppError('NOT_FOUND', 'Document not found');
-            continue;
-          }
-          yield tracked<UpdateItem>(item.id, item.data);
-        }
-      });
+      return live.run((signal) => documentUpdates(ctx.deps, viewer, input, signal));
     }),
 
   /**
@@ -126,49 +111,9 @@ export const documentsRouter = router({
   presence: abilityProcedure('read')
     .input(documentPresenceInput)
     .subscription(async ({ ctx, input, signal }) => {
-      const organizationId = ctx.tenant.organization.id;
-      const userId = ctx.auth.user.id;
-      const { documentId } = input;
-      await findVisibleDocument(ctx.em, userId, documentId);
-      const live = await openLive(ctx, {
-        signal,
-        recheckResource: async (em) => void (await findVisibleDocument(em, userId, documentId)),
-      });
-      const { presence, log, limits } = ctx.deps.realtime;
-      const room = `${organizationId}:${documentId}`;
-      const tab = {
-        tabId: `${userId}:${randomUUID()}`,
-        userId,
-        name: ctx.auth.user.name,
-        state: input.state,
-      };
-      return live.run(async function* (signal) {
-        const unwatch = presence.watch(room);
-        let leave: (() => Promise<void>) | null = null;
-        let snapshot: PresenceUser[] = [];
-        try {
-          const items = log.subscribe<PresenceEvent>(presence.channel(room), {
-            signal,
-            retention: presence.retention,
-            maxQueued: limits.maxQueuedPerSubscription,
-            startAt: async () => {
-              leave = await presence.enter(room, tab);
-              const snap = await presence.snapshot(room);
-              snapshot = snap.users;
-              return snap.id;
-            },
-          });
-          for await (const item of items) {
-            if (item.kind === 'start')
-              yield tracked<PresenceItem>(item.id, { type: 'snapshot', users: snapshot });
-            else if (item.kind === 'event') yield tracked<PresenceItem>(item.id, item.data);
-          }
-        } finally {
-          unwatch();
-          const goodbye = leave as (() => Promise<void>) | null;
-          await goodbye?.().catch((err: unknown) => ctx.deps.logger.warn({ err }, 'presence leave failed'));
-        }
-      });
+      const viewer = viewerOf(ctx);
+      const live = await openVisible(ctx, input.documentId, signal);
+      return live.run((signal) => documentPresence(ctx.deps, viewer, input, signal));
     }),
 
   /** A client event (cursor, selection, typing) to everyone viewing the document: rate-limited, not stored. */
@@ -176,18 +121,8 @@ export const documentsRouter = router({
     .input(documentSignalInput)
     .output(z.object({ sent: z.literal(true) }))
     .mutation(async ({ ctx, input }) => {
-      const userId = ctx.auth.user.id;
-      await findVisibleDocument(ctx.em, userId, input.documentId);
-      await limitSignal(ctx.deps, userId, input.documentId);
-      const event: DocumentSignal = {
-        documentId: input.documentId,
-        userId,
-        name: ctx.auth.user.name,
-        kind: input.kind,
-        data: input.data,
-        at: new Date().toISOString(),
-      };
-      await ctx.deps.pubsub.publish(signalChannel(ctx.tenant.organization.id, input.documentId), event);
+      await findVisibleDocument(ctx.em, ctx.auth.user.id, input.documentId);
+      await sendSignal(ctx.deps, viewerOf(ctx), input);
       return { sent: true as const };
     }),
 
@@ -195,31 +130,8 @@ export const documentsRouter = router({
   signals: abilityProcedure('read')
     .input(z.object({ documentId: uuid, lastEventId: z.string().max(100).nullish() }).strict())
     .subscription(async ({ ctx, input, signal }) => {
-      const userId = ctx.auth.user.id;
-      const { documentId } = input;
-      await findVisibleDocument(ctx.em, userId, documentId);
-      const live = await openLive(ctx, {
-        signal,
-        recheckResource: async (em) => void (await findVisibleDocument(em, userId, documentId)),
-      });
-      const { pubsub, realtime } = ctx.deps;
-      const channel = signalChannel(ctx.tenant.organization.id, documentId);
-      return live.run(async function* (signal) {
-        // Only the newest signal per sender and kind matters to a viewer that fell behind.
-        const queue = new LiveQueue<DocumentSignal>(
-          realtime.limits.maxQueuedPerSubscription,
-          (s) => `${s.userId}:${s.kind}`,
-        );
-        const stop = await pubsub.listen<DocumentSignal>(channel, (s) => void queue.push(s));
-        try {
-          for (;;) {
-            const next = await queue.next(signal);
-            if (!next) return;
-            yield next;
-          }
-        } finally {
-          stop();
-        }
-      });
+      const viewer = viewerOf(ctx);
+      const live = await openVisible(ctx, input.documentId, signal);
+      return live.run((signal) => documentSignals(ctx.deps, viewer, input.documentId, signal));
     }),
 });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { AppDeps } from '../../deps.ts';
+import type { AppDeps } from '../../app-deps.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { QUEUE_NAMES, type QueueName } from '../../platform/queue/definition.ts';
 import { parseQueueName, queueOverview, retryFailedJob, retryFailedJobs } from './jobs.service.ts';

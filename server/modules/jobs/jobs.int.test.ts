@@ -9,7 +9,7 @@ import { OpsAudit } from '../ops/ops-audit.entity.ts';
 import { createAlertEvaluator } from '../alerts/alerts.setup.ts';
 import { FailedJob } from './failed-job.entity.ts';
 import { failedJobStore } from './jobs.service.ts';
-import { scheduledTasks } from './registry.ts';
+import { scheduledTasks } from './schedule.ts';
 
 let env: TestEnv;
 let org: TestOrg;

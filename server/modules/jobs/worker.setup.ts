@@ -1,6 +1,6 @@
-import type { AppDeps } from '../../deps.ts';
+import type { AppDeps } from '../../app-deps.ts';
 import { Worker, type WorkerOptions } from '../../platform/queue/worker.ts';
-import { scheduledTasks } from './registry.ts';
+import { scheduledTasks } from './schedule.ts';
 
 /**
  * The process's worker as `keel work` and `keel dev` run it: the app's scheduled tasks, and (with metrics on) job

@@ -17,7 +17,7 @@ import { callerAs, createOrg } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { PasswordResetToken } from '../auth/password-reset.entity.ts';
 import { passwordResetLetter } from '../auth/password-reset.service.ts';
-import { createMailJob } from './mail.job.ts';
+import { mailJob } from './mail.job.ts';
 import { MAIL_JOB } from './mail-requests.ts';
 import { sendMail } from './notifications.service.ts';
 
@@ -125,7 +125,7 @@ describe('the mail job', () => {
       keyspace: `${env.deps.redis.keyspace('limits')}mailtest:`,
       policies: { mail: { per: 'organization', rules: [{ points: 2, duration: 60 }] } },
     });
-    registry.register(createMailJob({ ...env.deps, mailer, rateLimits }));
+    registry.register(mailJob);
     const system = new QueueSystem({
       config: { ...env.config, keyPrefix: `${env.config.keyPrefix}mailpolicy:` },
       redis: env.deps.redis.get('queue'),
@@ -133,6 +133,7 @@ describe('the mail job', () => {
       logger: createLogger({ level: 'silent', pretty: false }),
       registry,
       settings: mergeSettings(queueSettingsFor('test')),
+      services: { ...env.deps, mailer, rateLimits },
     });
     const policyWorker = new Worker(system, { queues: ['mail'], concurrency: 1, leader: false });
     await policyWorker.start();
@@ -176,7 +177,7 @@ describe('the mail job', () => {
       keyspace: `${env.deps.redis.keyspace('limits')}resetshare:`,
       policies: { mail: { per: 'organization', rules: [{ points: 1, duration: 3600 }] } },
     });
-    registry.register(createMailJob({ ...env.deps, mailer, rateLimits }));
+    registry.register(mailJob);
     const system = new QueueSystem({
       config: { ...env.config, keyPrefix: `${env.config.keyPrefix}resetshare:` },
       redis: env.deps.redis.get('queue'),
@@ -184,6 +185,7 @@ describe('the mail job', () => {
       logger: createLogger({ level: 'silent', pretty: false }),
       registry,
       settings: mergeSettings(queueSettingsFor('test')),
+      services: { ...env.deps, mailer, rateLimits },
     });
     const shareWorker = new Worker(system, { queues: ['mail'], concurrency: 1, leader: false });
     await shareWorker.start();

@@ -1,8 +1,7 @@
 import { mailMessage, renderMail } from '../../platform/mail/templates.ts';
-import { defineJob } from '../../platform/queue/definition.ts';
+import { defineAppJob } from '../jobs/define.ts';
 import { letterFor } from './letters.ts';
 import { MAIL_JOB, mailRequest } from './mail-requests.ts';
-import type { DataServices } from './notifications.service.ts';
 
 /**
  * Sends one message on the `mail` queue, in three steps: find the recipient (nothing to send: done), take a share
@@ -10,30 +9,29 @@ import type { DataServices } from './notifications.service.ts';
  * message — minting its link — and send it. Over the policy the job goes back on the queue until the window allows
  * it, so a burst is spread out instead of refused or lost; an address without an account costs no share.
  */
-export function createMailJob(s: Pick<DataServices, 'config' | 'storage' | 'mailer' | 'rateLimits'>) {
-  return defineJob({
-    name: MAIL_JOB,
-    queue: 'mail',
-    payload: mailRequest,
-    // Releases count as attempts; exceptions (the SMTP server refusing or unreachable) are bounded separately.
-    tries: 30,
-    maxExceptions: 5,
-    backoff: [5_000, 30_000, 120_000, 600_000],
-    timeoutMs: 30_000,
-    tags: (p) => [`mail:${p.template}`],
-    handle: async (p, ctx) => {
-      const letter = await letterFor(s, ctx.em, p);
-      if (!letter) return { sent: false };
-      const decision = await s.rateLimits.consume(
-        'mail',
-        ctx.organizationId ? `org:${ctx.organizationId}` : 'system',
-      );
-      if (!decision.allowed) ctx.release(decision.retryAfter * 1000);
-      const message = await letter.write();
-      if (!message) return { sent: false };
-      // Parsed again: a link that is not http(s), or a field out of bounds, never reaches a mailbox.
-      await s.mailer.send({ to: letter.to, ...renderMail(mailMessage.parse(message)) });
-      return { sent: true };
-    },
-  });
-}
+export const mailJob = defineAppJob({
+  name: MAIL_JOB,
+  queue: 'mail',
+  payload: mailRequest,
+  // Releases count as attempts; exceptions (the SMTP server refusing or unreachable) are bounded separately.
+  tries: 30,
+  maxExceptions: 5,
+  backoff: [5_000, 30_000, 120_000, 600_000],
+  timeoutMs: 30_000,
+  tags: (p) => [`mail:${p.template}`],
+  handle: async (p, ctx) => {
+    const s = ctx.services;
+    const letter = await letterFor(s, ctx.em, p);
+    if (!letter) return { sent: false };
+    const decision = await s.rateLimits.consume(
+      'mail',
+      ctx.organizationId ? `org:${ctx.organizationId}` : 'system',
+    );
+    if (!decision.allowed) ctx.release(decision.retryAfter * 1000);
+    const message = await letter.write();
+    if (!message) return { sent: false };
+    // Parsed again: a link that is not http(s), or a field out of bounds, never reaches a mailbox.
+    await s.mailer.send({ to: letter.to, ...renderMail(mailMessage.parse(message)) });
+    return { sent: true };
+  },
+});

@@ -1,13 +1,13 @@
-import type { AppDeps } from '../../deps.ts';
+import type { JobServices } from '../../app-deps.ts';
 import type { DispatchResult, QueueSystem } from '../../platform/queue/system.ts';
 import { notifyUser, type NotificationInput } from '../realtime/realtime.service.ts';
 import { MAIL_JOB, type MailRequest } from './mail-requests.ts';
 
-/** What exports, imports, invitations and password resets need from a process, in jobs and in requests alike. */
-export type DataServices = Pick<
-  AppDeps,
-  'config' | 'logger' | 'em' | 'storage' | 'mailer' | 'rateLimits' | 'realtime' | 'queue'
->;
+/**
+ * What exports, imports, invitations and password resets need from a process, in jobs and in requests alike: the
+ * services jobs get as `ctx.services`.
+ */
+export type DataServices = JobServices;
 
 /**
  * Queues an email on the `mail` queue (never sends inline: a slow or failing SMTP server must not hold a request,

@@ -72,8 +72,9 @@ export const APP_DB_ROLE = 'keel_app';
 
 function scopeTenant(em: Em, organizationId: string): void {
   em.setFilterParams(TENANT_FILTER, { organizationId });
-  // Superusers and table owners bypass RLS; switching to the application role for each transaction makes the
-  // database enforce the same boundary as the ORM filter, so raw SQL cannot read another tenant's rows either.
+  // Superusers and table owners bypass RLS; running the tenant's statements as the application role makes the
+  // database enforce the same boundary as the ORM filter, so raw SQL cannot read another tenant's rows either. The
+  // role and the filter's variable reach the pooled connection through tenant-scope.ts (ADR 0012).
   em.setSessionContext({ role: APP_DB_ROLE });
 }
 

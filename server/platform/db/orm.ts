@@ -10,11 +10,12 @@ import {
 } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PgliteDriver } from '@mikro-orm/pglite';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { PostgreSqlConnection, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/sql';
 import type { Logger } from '../logger/logger.ts';
 import { contextEm } from './context.ts';
 import { TenantGuard } from './tenant-guard.ts';
+import { installScopeSwitch } from './tenant-scope.ts';
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -76,14 +77,24 @@ export async function createOrm(opts: OrmOptions): Promise<Orm> {
     ...(opts.logger ? { logger: (message: string) => opts.logger?.debug({ orm: true }, message) } : {}),
   };
   if (opts.databaseUrl) {
-    return MikroORM.init({
+    const orm = await MikroORM.init({
       ...shared,
       driver: PostgreSqlDriver,
       clientUrl: opts.databaseUrl,
       pool: { min: 0, max: opts.poolMax },
+      // The tenant scope rides on the pooled connection, switched only when it differs (tenant-scope.ts, ADR 0012),
+      // instead of a begin/set_config/set local role/commit transaction around every tenant statement.
+      sessionContext: 'connection',
     });
+    const connection = orm.driver.getConnection();
+    if (!(connection instanceof PostgreSqlConnection)) throw new Error('Expected a PostgreSQL connection');
+    const logger = orm.config.getLogger();
+    installScopeSwitch(connection, (query, took) => logger.logQuery({ query, took, level: 'info' }));
+    return orm;
   }
   mkdirSync(opts.pgliteDir, { recursive: true });
+  // PGlite stays on MikroORM's default 'transaction' strategy: it is one in-process session with no pool to hook
+  // (MikroORM refuses 'connection' for it), and its "round trips" are function calls.
   return MikroORM.init({ ...shared, driver: PgliteDriver, dbName: opts.pgliteDir });
 }
 

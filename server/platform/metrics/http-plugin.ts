@@ -1,5 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { AppError } from '../../../shared/errors.ts';
+import { sendError } from '../http/error-reply.ts';
 import type { LogBindings } from '../logger/logger.ts';
 import type { Observability } from './observability.ts';
 import type { RequestStats } from './request-stats.ts';
@@ -60,10 +62,8 @@ export function registerMetricsRoute(app: FastifyInstance, obs: Observability, t
     const auth = req.headers.authorization ?? '';
     const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
     if (!tokenMatches(given, token)) {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer')
-        .send({ error: { message: 'Metrics token required' } });
+      reply.header('www-authenticate', 'Bearer');
+      return sendError(req, reply, new AppError('AUTH_REQUIRED', 'Metrics token required'));
     }
     return reply.type(obs.prom.contentType).send(await obs.prom.exposition());
   });

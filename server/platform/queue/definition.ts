@@ -10,23 +10,30 @@ export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export const isQueueName = (s: string): s is QueueName => (QUEUE_NAMES as readonly string[]).includes(s);
 
+// The functions of a definition are declared as methods: TypeScript compares a method's parameters both ways, so a
+// definition typed for its own payload and services still fits the registry's list of every definition.
+
 export interface RateLimitPolicy<P> {
   /** Which bucket a job counts against; the job name when absent (one limit for the job type). */
-  key?: (payload: P) => string;
+  key?(payload: P): string;
   limit: number;
   perSeconds: number;
 }
 
 export interface OverlapPolicy<P> {
-  key: (payload: P) => string;
+  key(payload: P): string;
   /** How long a job that finds the key taken waits before trying again. */
   releaseAfterMs?: number;
   /** Safety expiry of the lock should its holder die; defaults to the timeout plus ten seconds. */
   expiresAfterMs?: number;
 }
 
-/** What a handler gets besides its payload. */
-export interface JobContext {
+/**
+ * What a handler gets besides its payload. `Svc` is the process's services as its composition root builds them
+ * (modules/jobs/define.ts names Keel's): handlers take them from here instead of closing over a process's objects,
+ * so every definition is a module-level constant that API processes and workers list alike.
+ */
+export interface JobContext<Svc = unknown> {
   id: string;
   name: string;
   queue: QueueName;
@@ -43,6 +50,8 @@ export interface JobContext {
   logger: Logger;
   config: Config;
   redis: Redis;
+  /** The services the queue system was given (QueueSystemOptions.services). */
+  services: Svc;
   /** Put the job back on its queue after delayMs without counting an exception. */
   release(delayMs?: number): never;
   /**
@@ -65,7 +74,7 @@ export interface FailureInfo {
   error: string;
 }
 
-export interface JobDefinitionInput<S extends z.ZodType> {
+export interface JobDefinitionInput<S extends z.ZodType, Svc = unknown> {
   name: string;
   payload: S;
   queue?: QueueName;
@@ -80,21 +89,24 @@ export interface JobDefinitionInput<S extends z.ZodType> {
   /** Stop retrying this long after the first dispatch. */
   retryUntilMs?: number;
   /** A second dispatch with the same unique id while the first is pending (or for uniqueForMs) is a no-op. */
-  uniqueId?: (payload: z.output<S>) => string;
+  uniqueId?(payload: z.output<S>): string;
   uniqueForMs?: number;
   withoutOverlapping?: OverlapPolicy<z.output<S>>;
   rateLimit?: RateLimitPolicy<z.output<S>>;
-  tags?: (payload: z.output<S>) => string[];
+  tags?(payload: z.output<S>): string[];
   /** Runs once, after the last attempt failed (or the job stalled too often). */
-  failed?: (
+  failed?(
     payload: z.output<S>,
     failure: FailureInfo,
-    ctx: { em: Em; logger: Logger },
-  ) => Promise<void> | void;
-  handle: (payload: z.output<S>, ctx: JobContext) => Promise<unknown> | unknown;
+    ctx: { em: Em; logger: Logger; services: Svc },
+  ): Promise<void> | void;
+  handle(payload: z.output<S>, ctx: JobContext<Svc>): Promise<unknown> | unknown;
 }
 
-export interface JobDefinition<S extends z.ZodType = z.ZodType> extends JobDefinitionInput<S> {
+export interface JobDefinition<S extends z.ZodType = z.ZodType, Svc = unknown> extends JobDefinitionInput<
+  S,
+  Svc
+> {
   queue: QueueName;
   tries: number;
   timeoutMs: number;
@@ -107,7 +119,9 @@ export type PayloadOf<D> = D extends JobDefinition<infer S> ? z.input<S> : never
 
 const NAME = /^[a-z0-9][a-z0-9:._-]{0,119}$/i;
 
-export function defineJob<S extends z.ZodType>(input: JobDefinitionInput<S>): JobDefinition<S> {
+export function defineJob<S extends z.ZodType, Svc = unknown>(
+  input: JobDefinitionInput<S, Svc>,
+): JobDefinition<S, Svc> {
   if (!NAME.test(input.name)) throw new Error(`Invalid job name "${input.name}"`);
   const tries = input.tries ?? 3;
   if (!Number.isInteger(tries) || tries < 0) throw new Error(`${input.name}: tries must be an integer ≥ 0`);
@@ -130,6 +144,14 @@ export function defineJob<S extends z.ZodType>(input: JobDefinitionInput<S>): Jo
   };
 }
 
+/**
+ * `defineJob` for handlers that use the services `Svc` (a second type argument of `defineJob` itself would stop
+ * TypeScript from inferring the payload's).
+ */
+export function jobDefiner<Svc>() {
+  return <S extends z.ZodType>(input: JobDefinitionInput<S, Svc>): JobDefinition<S, Svc> => defineJob(input);
+}
+
 /** Delay before retry number `attempt` (1-based: the retry after the first attempt is 1). */
 export function backoffDelay(backoff: number | readonly number[] | undefined, attempt: number): number {
   if (backoff === undefined) return 0;
@@ -146,7 +168,28 @@ export interface CallbackEvent {
   failedJob?: { id: string; name: string; error: string };
 }
 
-export type CallbackHandler = (
+export interface CallbackContext<Svc = unknown> {
+  em: Em;
+  logger: Logger;
+  organizationId: string | undefined;
+  services: Svc;
+}
+
+export type CallbackHandler<Svc = unknown> = (
   event: CallbackEvent,
-  ctx: { em: Em; logger: Logger; organizationId: string | undefined },
+  ctx: CallbackContext<Svc>,
 ) => Promise<void> | void;
+
+/** A named chain or batch callback, listed with the job definitions (see JobRegistry). */
+export interface CallbackDefinition<Svc = unknown> {
+  name: string;
+  handle(event: CallbackEvent, ctx: CallbackContext<Svc>): Promise<void> | void;
+  readonly kind: 'keel.callback';
+}
+
+export function defineCallback<Svc = unknown>(
+  name: string,
+  handle: CallbackHandler<Svc>,
+): CallbackDefinition<Svc> {
+  return { name, handle, kind: 'keel.callback' };
+}

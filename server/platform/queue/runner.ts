@@ -185,6 +185,7 @@ export class JobRunner {
         },
         config: system.config,
         redis: system.redis,
+        services: system.services,
         release(delayMs = 0): never {
           throw new ReleaseJob(delayMs);
         },

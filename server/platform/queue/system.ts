@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AppError } from '../../../shared/errors.ts';
 import { redisUrlFor, type Config } from '../../config/env.ts';
 import { currentOrganizationId, withDbScope, type Em } from '../db/context.ts';
@@ -11,7 +11,6 @@ import type { Logger } from '../logger/logger.ts';
 import { currentTraceCarrier } from '../tracing/propagation.ts';
 import { createBee, type BeeJob, type KeelBee } from './bee.ts';
 import {
-  defineJob,
   isQueueName,
   QUEUE_NAMES,
   type AnyJobDefinition,
@@ -23,7 +22,7 @@ import { traceparentFor, type ChainState, type ChainStep, type Envelope } from '
 import { JobIndex } from './job-index.ts';
 import { QueueKeys } from './keys.ts';
 import { QueueMetrics } from './metrics.ts';
-import type { JobRegistry } from './registry.ts';
+import { CALLBACK_JOB, type JobRegistry } from './registry.ts';
 import { defineScripts, scripts } from './scripts.ts';
 import type { QueueSettings } from './settings.ts';
 
@@ -111,8 +110,6 @@ interface Prepared {
   uniqueTtl?: number;
 }
 
-export const CALLBACK_JOB = 'keel.callback';
-
 export class JobTimeoutError extends Error {
   constructor(ms: number) {
     super(`Job timed out after ${ms} ms`);
@@ -129,6 +126,11 @@ export interface QueueSystemOptions {
   registry: JobRegistry;
   settings: QueueSettings;
   failedSink?: FailedJobSink;
+  /**
+   * Handed to every handler, `failed()` hook and callback as `ctx.services`: the composition root (deps.ts) gives
+   * the process's services, typed there and in the definitions (modules/jobs/define.ts).
+   */
+  services?: unknown;
 }
 
 /**
@@ -146,6 +148,7 @@ export class QueueSystem {
   readonly logger: Logger;
   readonly registry: JobRegistry;
   readonly settings: QueueSettings;
+  readonly services: unknown;
   failedSink: FailedJobSink | undefined;
   private readonly producers = new Map<QueueName, KeelBee>();
   private readonly limiters = new Map<string, RateLimiterRedis>();
@@ -159,11 +162,11 @@ export class QueueSystem {
     this.registry = opts.registry;
     this.settings = opts.settings;
     this.failedSink = opts.failedSink;
+    this.services = opts.services;
     this.keys = new QueueKeys(opts.config.keyPrefix);
     this.index = new JobIndex(this.redis, this.keys, this.settings.retention);
     this.metrics = new QueueMetrics(this.redis, this.keys, this.settings.retention.metricsMs, this.logger);
     defineScripts(this.redis);
-    if (!this.registry.get(CALLBACK_JOB)) this.registry.register(this.callbackJob());
   }
 
   // ---------------------------------------------------------------------------------------------- dispatch
@@ -297,7 +300,7 @@ export class QueueSystem {
     if (!this.registry.hasCallback(name)) {
       throw new AppError(
         'VALIDATION_FAILED',
-        `Unknown callback "${name}": register it with registry.callback()`,
+        `Unknown callback "${name}": list its defineCallback() with the job definitions`,
       );
     }
   }
@@ -513,7 +516,7 @@ export class QueueSystem {
             def.failed!(
               payload.success ? payload.data : env.payload,
               { id, name: env.name, queue, organizationId: env.org, attempts: env.attempts, error: message },
-              { em, logger: this.logger },
+              { em, logger: this.logger, services: this.services },
             ),
           );
         },
@@ -580,33 +583,6 @@ export class QueueSystem {
       exceptions: 0,
     };
     await this.save([{ id, queue: def.queue, env, delayUntil: null, def }]);
-  }
-
-  private callbackJob() {
-    return defineJob({
-      name: CALLBACK_JOB,
-      queue: 'high',
-      tries: 3,
-      backoff: [1_000, 5_000],
-      payload: z.object({
-        callback: z.string(),
-        event: z.object({
-          kind: z.enum(['then', 'catch', 'finally', 'chain-catch']),
-          batchId: z.string().optional(),
-          chainId: z.string().optional(),
-          failedJob: z.object({ id: z.string(), name: z.string(), error: z.string() }).optional(),
-        }),
-      }),
-      handle: async ({ callback, event }, ctx) => {
-        const fn = this.registry.getCallback(callback);
-        if (!fn) throw new Error(`Unknown callback "${callback}"`);
-        await fn(event as CallbackEvent, {
-          em: ctx.em,
-          logger: ctx.logger,
-          organizationId: ctx.organizationId,
-        });
-      },
-    });
   }
 
   /** The without-overlapping lock a job of `def` with this (parsed) payload takes, if any. */

@@ -1,4 +1,6 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { AppError } from '../../../shared/errors.ts';
+import { sendError } from '../http/error-reply.ts';
 import type { PolicyName } from './policies.ts';
 import type { RateLimitDecision, RateLimits } from './rate-limiter.ts';
 
@@ -23,12 +25,13 @@ export function rateLimitPreHandler(
     const d = await limits.consume(policy, keyOf(req));
     setRateLimitHeaders(reply, d);
     if (!d.allowed) {
-      return reply.code(429).send({
-        error: {
-          message: `Too many requests, retry in ${d.retryAfter} s`,
-          data: { httpStatus: 429, appCode: 'RATE_LIMITED', retryAfter: d.retryAfter, requestId: req.id },
-        },
-      });
+      return sendError(
+        req,
+        reply,
+        new AppError('RATE_LIMITED', `Too many requests, retry in ${d.retryAfter} s`, {
+          retryAfter: d.retryAfter,
+        }),
+      );
     }
   };
 }

@@ -45,7 +45,7 @@ describe('GET /files (local driver downloads)', () => {
     expect(res.headers.get('cache-control')).toBe('private, no-store');
   });
 
-  it('refuses an expired link (410) and tampered ones (403)', async () => {
+  it('refuses an expired link and tampered ones (403, LINK_EXPIRED / LINK_INVALID)', async () => {
     await storage.put('exports/org-a/e2.csv', 'secret');
     const signer = new UrlSigner(env.config.storage.urlSecret);
     const expired = {
@@ -55,8 +55,8 @@ describe('GET /files (local driver downloads)', () => {
     };
     const expiredUrl = `${server.url}/files/${encodeKey(expired.key)}?expires=${expired.expires}&signature=${signer.sign(expired)}`;
     const res = await fetch(expiredUrl);
-    expect(res.status).toBe(410);
-    expect(await res.json()).toMatchObject({ error: { data: { appCode: 'TOKEN_EXPIRED' } } });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: { data: { appCode: 'LINK_EXPIRED' } } });
 
     const good = new URL(local(await storage.downloadUrl('exports/org-a/e2.csv', { expiresInSeconds: 60 })));
     const variants: ((u: URL) => void)[] = [

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type AppErrorCode } from '../../../shared/errors.ts';
 import type { Config } from '../../config/env.ts';
+import { sendError } from '../http/error-reply.ts';
 import type { Logger } from '../logger/logger.ts';
 import { LocalStorage } from './local.ts';
 import { decodeKey, UrlSigner, type SignedParams } from './signing.ts';
@@ -27,12 +29,8 @@ interface SignedQuery {
   signature?: string;
 }
 
-function refuse(reply: FastifyReply, status: number, appCode: string, message: string) {
-  return reply
-    .code(status)
-    .header('cache-control', 'no-store')
-    .type('application/json; charset=utf-8')
-    .send({ error: { message, data: { httpStatus: status, appCode } } });
+function refuse(req: FastifyRequest, reply: FastifyReply, code: AppErrorCode, message: string) {
+  return sendError(req, reply, new AppError(code, message));
 }
 
 /** Decodes and verifies a signed URL; answers the refusal itself and returns null when it does not hold. */
@@ -52,7 +50,7 @@ function verified(
     !Number.isSafeInteger(expires) ||
     (max !== undefined && !Number.isSafeInteger(max))
   ) {
-    void refuse(reply, 403, 'TOKEN_INVALID', 'This link is not valid');
+    void refuse(req, reply, 'LINK_INVALID', 'This link is not valid');
     return null;
   }
   const params: SignedParams = {
@@ -65,14 +63,14 @@ function verified(
   const check = signer.verify(params, q.signature);
   if (!check.ok) {
     void (check.reason === 'expired'
-      ? refuse(reply, 410, 'TOKEN_EXPIRED', 'This link has expired')
-      : refuse(reply, 403, 'TOKEN_INVALID', 'This link is not valid'));
+      ? refuse(req, reply, 'LINK_EXPIRED', 'This link has expired')
+      : refuse(req, reply, 'LINK_INVALID', 'This link is not valid'));
     return null;
   }
   try {
     assertKey(key);
   } catch {
-    void refuse(reply, 400, 'VALIDATION_FAILED', 'Invalid file key');
+    void refuse(req, reply, 'VALIDATION_FAILED', 'Invalid file key');
     return null;
   }
   return params;
@@ -96,7 +94,7 @@ export async function registerStorageRoutes(app: FastifyInstance, deps: StorageR
     scope.get<{ Params: { token: string }; Querystring: SignedQuery }>(
       '/files/:token',
       async (req, reply) => {
-        if (!(storage instanceof LocalStorage)) return refuse(reply, 404, 'NOT_FOUND', 'Not found');
+        if (!(storage instanceof LocalStorage)) return refuse(req, reply, 'NOT_FOUND', 'Not found');
         const params = verified(signer, 'get', req, reply);
         if (!params) return reply;
         try {
@@ -111,7 +109,7 @@ export async function registerStorageRoutes(app: FastifyInstance, deps: StorageR
             .send(body);
         } catch (err) {
           if (err instanceof ObjectNotFoundError)
-            return refuse(reply, 404, 'NOT_FOUND', 'This file no longer exists');
+            return refuse(req, reply, 'NOT_FOUND', 'This file no longer exists');
           throw err;
         }
       },
@@ -125,7 +123,7 @@ export async function registerStorageRoutes(app: FastifyInstance, deps: StorageR
         const max = params.max ?? 0;
         const declared = Number(req.headers['content-length'] ?? NaN);
         if (Number.isFinite(declared) && declared > max) {
-          return refuse(reply, 413, 'PAYLOAD_TOO_LARGE', `The file is larger than the ${max} bytes allowed`);
+          return refuse(req, reply, 'PAYLOAD_TOO_LARGE', `The file is larger than the ${max} bytes allowed`);
         }
         try {
           const stored = await storage.put(params.key, req.raw, { maxBytes: max, overwrite: false });
@@ -138,16 +136,16 @@ export async function registerStorageRoutes(app: FastifyInstance, deps: StorageR
           reply.header('connection', 'close');
           if (err instanceof ObjectTooLargeError) {
             return refuse(
+              req,
               reply,
-              413,
               'PAYLOAD_TOO_LARGE',
               `The file is larger than the ${max} bytes allowed`,
             );
           }
           if (err instanceof ObjectExistsError)
-            return refuse(reply, 409, 'CONFLICT', 'This upload link was already used');
+            return refuse(req, reply, 'CONFLICT', 'This upload link was already used');
           if (err instanceof InvalidKeyError)
-            return refuse(reply, 400, 'VALIDATION_FAILED', 'Invalid file key');
+            return refuse(req, reply, 'VALIDATION_FAILED', 'Invalid file key');
           if (req.raw.aborted || req.raw.destroyed) {
             deps.logger.info({ key: params.key }, 'upload aborted by the client');
             return reply;

@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import type { AppDeps } from '../../../deps.ts';
+import type { AppDeps } from '../../../app-deps.ts';
 import { withDbScope } from '../../../platform/db/context.ts';
 import { startSmtpCapture, type SmtpCapture } from '../../../platform/mail/testing/smtp-capture.ts';
 import { Worker } from '../../../platform/queue/worker.ts';

@@ -1,25 +1,10 @@
-import type { AppDeps } from '../../deps.ts';
-import type { AnyJobDefinition } from '../../platform/queue/definition.ts';
-import { JobRegistry } from '../../platform/queue/registry.ts';
-import { stripeEventJob } from '../billing/billing.jobs.ts';
+import type { AppDeps } from '../../app-deps.ts';
 import type { ScheduledTask } from '../../platform/queue/scheduler.ts';
 import { pruneFailedJobs } from './jobs.service.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { alertEvaluatorOf } from '../alerts/alerts.setup.ts';
 import { sweepOutbox } from '../realtime/outbox.ts';
 import { reconcileExports } from '../exports/exports.service.ts';
-
-/**
- * Every module's job definitions, like entities.ts for entities: API processes dispatch from this list and workers
- * run it, so both agree on names and payload schemas. Modules add their `defineJob(...)` results here.
- */
-export const jobDefinitions: AnyJobDefinition[] = [stripeEventJob as unknown as AnyJobDefinition];
-
-export function createJobRegistry(): JobRegistry {
-  const registry = new JobRegistry();
-  for (const def of jobDefinitions) registry.register(def);
-  return registry;
-}
 
 /** Cron tasks the leader worker runs (each tick once across the fleet). */
 export function scheduledTasks(deps: AppDeps): ScheduledTask[] {

@@ -1,0 +1,19 @@
+import type { Definition } from '../../platform/queue/registry.ts';
+import { stripeEventJob } from '../billing/billing.jobs.ts';
+import { exportJob, exportPurgeJob } from '../exports/exports.jobs.ts';
+import { importCallbacks, importJobs } from '../imports/imports.jobs.ts';
+import { mailJob } from '../notifications/mail.job.ts';
+
+/**
+ * Every module's job and callback definitions, like entities.ts for entities: API processes dispatch from this list
+ * and workers run it (deps.ts builds the registry from it), so both agree on names and payload schemas. A module
+ * adds its `defineJob` / `defineAppJob` constants here.
+ */
+export const jobDefinitions: readonly Definition[] = [
+  stripeEventJob,
+  mailJob,
+  exportJob,
+  exportPurgeJob,
+  ...importJobs,
+  ...importCallbacks,
+];
