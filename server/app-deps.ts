@@ -13,6 +13,8 @@ import type { QueueSystem } from './platform/queue/system.ts';
 import type { Mailer } from './platform/mail/mailer.ts';
 import type { Storage } from './platform/storage/storage.ts';
 import type { SessionStore } from './modules/auth/session.store.ts';
+import type { AccessService } from './modules/access/access.service.ts';
+import type { PrincipalCache } from './modules/access/principal-cache.ts';
 import type { FlagService } from './modules/flags/flags.service.ts';
 import type { BillingSandbox } from './modules/billing/sandbox/sandbox.ts';
 
@@ -31,6 +33,9 @@ export interface AppDeps {
   /** Durable channels, presence, WebSocket limits and live-subscription revocation (platform/realtime). */
   realtime: Realtime;
   observability: Observability;
+  /** The access policy: credentials → principal → membership, cached in process (modules/access, ADR 0070). */
+  access: AccessService;
+  principals: PrincipalCache;
   /** Two-layer cache (memory + Redis), per-tenant scopes via `cache.tenant(id)`. */
   cache: Cache;
   rateLimits: RateLimits;

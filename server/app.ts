@@ -14,7 +14,6 @@ import Fastify, {
 } from 'fastify';
 import { AppError } from '../shared/errors.ts';
 import type { AppDeps } from './deps.ts';
-import { User } from './modules/auth/user.entity.ts';
 import { registerStripeWebhookRoute } from './modules/billing/billing.webhook.ts';
 import { redactReport, runHealthChecks } from './platform/health/health.ts';
 import { runWithLogBindings } from './platform/logger/logger.ts';
@@ -198,13 +197,11 @@ export async function buildApp(deps: AppDeps) {
     const raw = req.cookies[SESSION_COOKIE];
     const sessionId = raw ? app.unsignCookie(raw) : null;
     if (!sessionId?.valid || !sessionId.value) return false;
-    const session = await deps.sessions.get(sessionId.value).catch(() => null);
-    if (!session) return false;
-    const user = await deps.em
-      .fork()
-      .findOne(User, { id: session.userId })
+    // The same policy as the operations console: a staff member's signed-in session.
+    const principal = await deps.access
+      .principalOf({ bearer: null, sessionId: sessionId.value })
       .catch(() => null);
-    return user?.staff === true;
+    return principal?.user.staff === true;
   };
   app.get('/readyz', async (req, reply) => {
     const [report, details] = await Promise.all([

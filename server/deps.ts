@@ -12,6 +12,9 @@ import { RateLimits, type RateLimitsOptions } from './platform/rate-limit/rate-l
 import { createRedisHub } from './platform/redis/redis.ts';
 import { ActivityPublisher } from './modules/activity/activity.publisher.ts';
 import { SessionStore } from './modules/auth/session.store.ts';
+import { AccessService } from './modules/access/access.service.ts';
+import { PrincipalCache } from './modules/access/principal-cache.ts';
+import { RedisCacheBus } from './platform/cache/bus.ts';
 import { AccessWatcher } from './modules/realtime/access-watcher.ts';
 import { DashboardInvalidator } from './modules/dashboard/dashboard.invalidator.ts';
 import { FlagService } from './modules/flags/flags.service.ts';
@@ -66,7 +69,23 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
   const pubsub = new PubSub(redis.get('publish'), redis.get('pubsub'), redis.keyspace('pubsub'), logger);
   const realtime = new Realtime(redis.get('publish'), pubsub, redis.keyspace('pubsub'), logger);
   orm.em.getEventManager().registerSubscriber(new ActivityPublisher(realtime.log));
-  orm.em.getEventManager().registerSubscriber(new AccessWatcher((keys) => realtime.revoke(keys), logger));
+  const principals = new PrincipalCache({
+    bus: new RedisCacheBus(pubsub, redis.get('publish'), 1000, logger, 'access:bus'),
+    listening: () => pubsub.connected,
+    logger,
+  });
+  await principals.start();
+  const access = new AccessService({
+    em: rootEm(orm),
+    sessions,
+    cache: principals,
+    revokeLive: (keys) => realtime.revoke(keys),
+    sessionTtlSeconds: config.sessionTtlSeconds,
+    logger,
+  });
+  orm.em
+    .getEventManager()
+    .registerSubscriber(new AccessWatcher((change) => access.invalidate(change), logger));
   const cache = createCache(config, redis, pubsub, logger);
   observability.trackCache(() => cache.stats());
   await cache.start();
@@ -89,6 +108,8 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
     pubsub,
     realtime,
     observability,
+    access,
+    principals,
     cache,
     rateLimits,
     flags,
@@ -122,6 +143,7 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
     async close() {
       await queue?.close();
       await realtime.close();
+      principals.close();
       await observability.stop();
       cache.close();
       deps.mailer.close();

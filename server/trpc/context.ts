@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppDeps } from '../deps.ts';
-import type { Em } from '../platform/db/context.ts';
 import type { RateLimitDecision } from '../platform/rate-limit/rate-limiter.ts';
 
 export const SESSION_COOKIE = 'keel_session';
@@ -37,8 +36,6 @@ export interface InnerContext {
    * request (a batch shares it). The adapter turns it into X-RateLimit-* and Retry-After headers.
    */
   limits: { decision: RateLimitDecision | null };
-  /** Set by the dbScope middleware: the EntityManager fork of this call. */
-  em?: Em;
 }
 
 export interface InnerContextOptions {

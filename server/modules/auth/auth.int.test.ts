@@ -424,7 +424,10 @@ describe('API tokens', () => {
     });
 
     // Demoting the admin narrows the token at once.
-    await scoped(org.id, (em) => em.nativeUpdate(Membership, { user: admin.id }, { role: 'member' }));
+    await scoped(org.id, async (em) => {
+      (await em.findOneOrFail(Membership, { user: admin.id })).role = 'member';
+      await em.flush();
+    });
     expect((await bot.auth.me()).abilities).toEqual(['read']);
     await expect(bot.organization.update({ settings: { locale: 'de' } })).rejects.toMatchObject({
       code: 'FORBIDDEN',

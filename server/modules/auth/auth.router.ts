@@ -20,10 +20,11 @@ import {
   registerProcedure,
   tenantProcedure,
 } from '../../trpc/procedures.ts';
+import type { Em } from '../../platform/db/context.ts';
+import { readUser } from '../access/principal.ts';
 import type { IApiToken } from './api-token.entity.ts';
 import * as auth from './auth.service.ts';
 import { confirmRegistration, requestRegistration } from './registration.service.ts';
-import { sessionAccessKey } from './session.store.ts';
 
 const toTokenOutput = (t: IApiToken) => ({
   id: t.id,
@@ -34,6 +35,13 @@ const toTokenOutput = (t: IApiToken) => ({
   revokedAt: t.revokedAt ?? null,
   createdAt: t.createdAt,
 });
+
+/** `me` for a user just signed in (or switched): read now, since the cached principal may predate the change. */
+async function describeSignedIn(em: Em, userId: string) {
+  const user = await readUser(em, userId);
+  if (!user) throw new AppError('SESSION_EXPIRED', 'Your session has expired, sign in again');
+  return auth.describeMe(em, { user, via: 'session', token: null });
+}
 
 export const authRouter = router({
   /**
@@ -56,8 +64,7 @@ export const authRouter = router({
       const { user } = await confirmRegistration(ctx.deps.em, input.token);
       const sessionId = await ctx.deps.sessions.create(user.id);
       ctx.cookies.setSession(sessionId, ctx.deps.config.sessionTtlSeconds);
-      const fresh = await auth.findUser(ctx.em, user.id);
-      return auth.describeMe(ctx.em, { user: fresh!, via: 'session', token: null });
+      return describeSignedIn(ctx.em, user.id);
     }),
 
   signIn: loginProcedure
@@ -67,15 +74,14 @@ export const authRouter = router({
       const user = await auth.signIn(ctx.em, input.email, input.password, ctx.deps.rateLimits.signInBackoff);
       const sessionId = await ctx.deps.sessions.create(user.id);
       ctx.cookies.setSession(sessionId, ctx.deps.config.sessionTtlSeconds);
-      const fresh = await auth.findUser(ctx.em, user.id);
-      return auth.describeMe(ctx.em, { user: fresh!, via: 'session', token: null });
+      return describeSignedIn(ctx.em, user.id);
     }),
 
   signOut: authedProcedure.mutation(async ({ ctx }) => {
     if (ctx.auth.sessionId) {
-      await ctx.deps.sessions.destroy(ctx.auth.sessionId);
-      // Subscriptions opened with this session (other tabs, other processes) end now, not at their next recheck.
-      await ctx.deps.realtime.revoke([sessionAccessKey(ctx.auth.sessionId)]);
+      // Every process stops accepting the session before this returns; its subscriptions (other tabs, other
+      // processes) end now, not at their next recheck.
+      await ctx.deps.access.endSession(ctx.auth.sessionId);
     }
     ctx.cookies.clearSession();
     return { ok: true as const };
@@ -89,8 +95,7 @@ export const authRouter = router({
     .mutation(async ({ ctx, input }) => {
       if (ctx.auth.token) throw new AppError('NOT_A_MEMBER', 'An API token is bound to its organization');
       await auth.switchOrganization(ctx.em, ctx.auth.user.id, input.organizationId);
-      const fresh = await auth.findUser(ctx.em, ctx.auth.user.id);
-      return auth.describeMe(ctx.em, { user: fresh!, via: ctx.auth.via, token: null });
+      return describeSignedIn(ctx.em, ctx.auth.user.id);
     }),
 });
 

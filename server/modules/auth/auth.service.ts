@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { AppError } from '../../../shared/errors.ts';
 import { abilitiesNotHeld, effectiveAbilities, type Ability } from '../../../shared/permissions.ts';
@@ -7,6 +7,7 @@ import { withDbScope, type Em } from '../../platform/db/context.ts';
 import type { Backoff } from '../../platform/rate-limit/backoff.ts';
 import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { recordActivity } from '../activity/activity.service.ts';
+import type { PrincipalToken, PrincipalUser } from '../access/principal.ts';
 import { announceRevocation } from '../realtime/access-watcher.ts';
 import { Membership } from '../tenancy/membership.entity.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
@@ -108,13 +109,10 @@ export async function signIn(em: Em, email: string, password: string, backoff?: 
   return user;
 }
 
-/** Reads the user from the database even when this EntityManager has already loaded it (after a direct update). */
-export async function findUser(em: Em, userId: string): Promise<IUser | null> {
-  return em.findOne(User, { id: userId }, { populate: ['currentOrganization'], refresh: true });
-}
-
-const TOKEN_PREFIX = 'keel_';
-const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
+/** Every API token secret starts with it (secret scanners and the access check recognise tokens by it). */
+export const TOKEN_PREFIX = 'keel_';
+/** Tokens are stored and looked up by this hash of their secret. */
+export const hashTokenSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
 export interface CreateTokenInput {
   organizationId: string;
@@ -145,7 +143,7 @@ export async function createToken(
     organization: input.organizationId,
     user: input.userId,
     name: input.name,
-    tokenHash: hashSecret(secret),
+    tokenHash: hashTokenSecret(secret),
     abilities: [...new Set(input.abilities)],
     expiresAt: input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : null,
   });
@@ -190,9 +188,9 @@ export async function revokeAllTokens(em: Em, organizationId: string, userId: st
   const count = await em.nativeUpdate(ApiToken, { user: userId, revokedAt: null }, { revokedAt: new Date() });
   recordActivity(em, { organizationId, userId, action: 'token.revoked_all', metadata: { count } });
   await em.flush();
-  // A bulk update bypasses the unit of work (revokeToken's flush is seen by the AccessWatcher): end live
-  // subscriptions made with these tokens.
-  announceRevocation(em, [`user:${userId}`]);
+  // A bulk update bypasses the unit of work (revokeToken's flush is seen by the AccessWatcher): every process drops
+  // the user's cached principals, and live subscriptions made with these tokens end.
+  await announceRevocation(em, [`user:${userId}`]);
   return count;
 }
 
@@ -209,61 +207,16 @@ export async function revokeEveryTokenOfUser(em: Em, userId: string): Promise<nu
   );
 }
 
-export interface TokenAuth {
-  token: IApiToken;
-  user: IUser;
-}
-
-/**
- * Resolves a bearer secret to its token and user. Tokens are tenant-owned, but the secret is what identifies the
- * tenant here, so this lookup (by the secret's hash, outside any tenant scope) is the one place that reads the
- * table across organizations.
- */
-export async function authenticateToken(em: Em, secret: string): Promise<TokenAuth> {
-  if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 100) {
-    throw new AppError('TOKEN_INVALID', 'The API token is not valid');
-  }
-  const tokenHash = hashSecret(secret);
-  const token = await em.findOne(
-    ApiToken,
-    { tokenHash },
-    { filters: { [TENANT_FILTER]: false }, populate: ['user', 'tokenHash'] },
-  );
-  if (!token || !timingSafeEqual(Buffer.from(token.tokenHash), Buffer.from(tokenHash))) {
-    throw new AppError('TOKEN_INVALID', 'The API token is not valid');
-  }
-  if (token.revokedAt) throw new AppError('TOKEN_REVOKED', 'The API token has been revoked');
-  if (token.expiresAt && token.expiresAt.getTime() <= Date.now()) {
-    throw new AppError('TOKEN_EXPIRED', 'The API token has expired');
-  }
-  // One write a minute per token at most: "last used" does not need request precision.
-  if (!token.lastUsedAt || Date.now() - token.lastUsedAt.getTime() > 60_000) {
-    const now = new Date();
-    await em.nativeUpdate(
-      ApiToken,
-      { id: token.id },
-      { lastUsedAt: now },
-      { filters: { [TENANT_FILTER]: false } },
-    );
-    token.lastUsedAt = now;
-  }
-  return { token, user: token.user };
-}
-
-export async function touchUser(em: Em, userId: string): Promise<void> {
-  await em.nativeUpdate(User, { id: userId }, { lastActiveAt: new Date() });
-}
-
 export interface MeSource {
-  user: IUser;
+  user: PrincipalUser;
   via: 'session' | 'token';
-  token: IApiToken | null;
+  token: Pick<PrincipalToken, 'organizationId' | 'abilities'> | null;
 }
 
 /** The signed-in user, their organizations and what they may do in the current one. Runs outside a tenant scope. */
 export async function describeMe(em: Em, source: MeSource): Promise<MeOutput> {
   const organizations = await organizationsOfUser(em, source.user.id);
-  const currentId = source.token ? source.token.organization.id : source.user.currentOrganization?.id;
+  const currentId = source.token ? source.token.organizationId : source.user.currentOrganizationId;
   const organization = organizations.find((o) => o.id === currentId) ?? null;
   const abilities = organization
     ? effectiveAbilities(organization.role, source.token ? source.token.abilities : null)

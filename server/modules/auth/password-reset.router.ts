@@ -3,8 +3,7 @@ import {
   requestPasswordResetInput,
 } from '../../../shared/schemas/invitations.ts';
 import { router } from '../../trpc/init.ts';
-import { apiRateLimit } from '../../trpc/middleware/rate-limit.ts';
-import { loginProcedure, publicProcedure } from '../../trpc/procedures.ts';
+import { anonymousLimitedProcedure, loginProcedure } from '../../trpc/procedures.ts';
 import { completePasswordReset, requestPasswordReset } from './password-reset.service.ts';
 
 export const passwordResetRouter = router({
@@ -12,13 +11,10 @@ export const passwordResetRouter = router({
    * Always answers ok, doing the same work for unknown emails. Limited to 3 per email an hour, and by the anonymous
    * `api` limit per IP (each request queues a mail job, whether or not the address has an account).
    */
-  request: publicProcedure
-    .use(apiRateLimit)
-    .input(requestPasswordResetInput)
-    .mutation(async ({ ctx, input }) => {
-      await requestPasswordReset(ctx.deps, input.email);
-      return { ok: true as const };
-    }),
+  request: anonymousLimitedProcedure.input(requestPasswordResetInput).mutation(async ({ ctx, input }) => {
+    await requestPasswordReset(ctx.deps, input.email);
+    return { ok: true as const };
+  }),
   /**
    * Limited per IP like sign-in. Signs the user out everywhere and revokes their API tokens (unless
    * `keepApiTokens`); they sign in with the new password.

@@ -3,13 +3,12 @@ import { LockMode } from '@mikro-orm/core';
 import { AppError } from '../../../shared/errors.ts';
 import type { Em } from '../../platform/db/context.ts';
 import type { Logger } from '../../platform/logger/logger.ts';
-import type { Realtime } from '../../platform/realtime/realtime.ts';
+import type { AccessService } from '../access/access.service.ts';
 import type { Letter } from '../notifications/mail-requests.ts';
 import { appLink, sendMail, type DataServices } from '../notifications/notifications.service.ts';
 import { revokeEveryTokenOfUser } from './auth.service.ts';
 import { hashPassword } from './password.ts';
 import { PasswordResetToken } from './password-reset.entity.ts';
-import type { SessionStore } from './session.store.ts';
 import { User } from './user.entity.ts';
 
 export const RESET_TTL_MINUTES = 60;
@@ -85,7 +84,7 @@ export interface CompleteResetOptions {
  * the user's revocation key, announced once the sessions are gone.
  */
 export async function completePasswordReset(
-  s: { sessions: SessionStore; realtime: Pick<Realtime, 'revoke'>; logger: Logger },
+  s: { access: Pick<AccessService, 'endAllSessions'>; logger: Logger },
   em: Em,
   token: string,
   password: string,
@@ -111,10 +110,9 @@ export async function completePasswordReset(
     await tx.nativeDelete(PasswordResetToken, { user: userId, usedAt: null });
     return opts.keepApiTokens ? 0 : revokeEveryTokenOfUser(tx, userId);
   });
-  await s.sessions.destroyAllForUser(userId);
-  // Once the sessions are gone (and the tokens' revocation committed), so that the live subscriptions rechecking
-  // now find them gone.
-  await s.realtime.revoke([`user:${userId}`]);
+  // Once the tokens' revocation is committed: the sessions go, every process drops the user's cached principals
+  // (and confirms), then the live subscriptions rechecking find them gone.
+  await s.access.endAllSessions(userId);
   s.logger.info(
     { userId, tokensRevoked, apiTokensKept: Boolean(opts.keepApiTokens) },
     'password reset: sessions ended',

@@ -7,6 +7,7 @@ import type {
 } from '../../../shared/schemas/billing.ts';
 import type { Config } from '../../config/env.ts';
 import type { Em } from '../../platform/db/context.ts';
+import { announceChange } from '../realtime/access-watcher.ts';
 import { Membership } from '../tenancy/membership.entity.ts';
 import { Organization, type IOrganization } from '../tenancy/organization.entity.ts';
 import { Subscription, type ISubscription } from './billing.entity.ts';
@@ -97,7 +98,13 @@ export async function applySubscription(
 async function syncTier(em: Em, config: Config, organizationId: string): Promise<void> {
   const sub = await currentSubscription(em);
   const ent = entitlement(sub, config.billing);
-  await em.nativeUpdate(Organization, { id: organizationId, tier: { $ne: ent.tier } }, { tier: ent.tier });
+  const changed = await em.nativeUpdate(
+    Organization,
+    { id: organizationId, tier: { $ne: ent.tier } },
+    { tier: ent.tier },
+  );
+  // Cached memberships carry the tier (exports pick their queue by it).
+  if (changed) await announceChange(em, [`org:${organizationId}`]);
 }
 
 /** Where billing messages go: the billing email, else the first owner's address. */

@@ -9,7 +9,6 @@ import type { Cache } from '../../platform/cache/cache.ts';
 import type { Logger } from '../../platform/logger/logger.ts';
 import { ActivityLog, type IActivityLog } from '../activity/activity.entity.ts';
 import { Membership } from '../tenancy/membership.entity.ts';
-import { Organization } from '../tenancy/organization.entity.ts';
 import { TENANT_TAGS } from './dashboard.service.ts';
 
 type Pending = Map<string, Set<string>>;
@@ -36,15 +35,13 @@ function tagsOf(changeSets: readonly ChangeSet<object>[]): Pending {
       add(pending, orgIdOf(row), TENANT_TAGS.activity);
       // Departures feed the churn figure.
       if (row.action.startsWith('member.')) add(pending, orgIdOf(row), TENANT_TAGS.members);
-    } else if (cls === Organization.class) {
-      add(pending, (cs.entity as { id: string }).id, TENANT_TAGS.settings);
     }
   }
   return pending;
 }
 
 /**
- * Flushes tenant read models (dashboard stats, member lists, settings) when the ORM writes what they are built
+ * Flushes tenant read models (dashboard stats, member lists) when the ORM writes what they are built
  * from, so no service has to remember to. Inside a transaction the flush waits for the commit: flushing earlier
  * would let a reader cache the pre-commit state again. Native writes (nativeUpdate/nativeDelete, raw SQL) emit no
  * change sets; code using them on these tables must flush the tags itself.

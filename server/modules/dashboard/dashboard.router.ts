@@ -6,5 +6,7 @@ import { dashboardStats } from './dashboard.service.ts';
 export const dashboardRouter = router({
   stats: abilityProcedure('read')
     .output(dashboardStatsOutput)
-    .query(({ ctx }) => dashboardStats(ctx.deps.cache, ctx.em, ctx.tenant.organization)),
+    .query(({ ctx }) =>
+      dashboardStats(ctx.deps.cache, ctx.em, ctx.tenant.organization.id, ctx.tenant.settings),
+    ),
 });

@@ -5,15 +5,14 @@ import type { Em } from '../../platform/db/context.ts';
 import { ActivityLog } from '../activity/activity.entity.ts';
 import { toActivityOutput } from '../activity/activity.publisher.ts';
 import { Membership } from '../tenancy/membership.entity.ts';
-import type { IOrganization } from '../tenancy/organization.entity.ts';
-import { tenantSettings, type TenantSettings } from '../tenancy/tenant-settings.ts';
+import type { TenantSettings } from '../tenancy/tenant-settings.ts';
 import { listMembers } from '../tenancy/tenancy.service.ts';
 
 /**
  * Cache tags of tenant read models, flushed by the writes that change them (see dashboard.invalidator.ts):
  * `members` (memberships), `activity` (the activity log), `settings` (the organization row).
  */
-export const TENANT_TAGS = { members: 'members', activity: 'activity', settings: 'settings' } as const;
+export const TENANT_TAGS = { members: 'members', activity: 'activity' } as const;
 
 const DAY = 24 * 3600_000;
 const LEFT_ACTIONS = ['member.removed', 'member.left'];
@@ -68,10 +67,12 @@ export async function computeRecentActivity(em: Em): Promise<ActivityOutput[]> {
 export async function dashboardStats(
   cache: Cache,
   em: Em,
-  organization: IOrganization,
+  organizationId: string,
+  /** The organization's settings (the tenant context carries them). */
+  settings: TenantSettings,
 ): Promise<DashboardStatsOutput> {
-  const scope = cache.tenant(organization.id);
-  const ttl = tenantSettings(organization).dashboardCacheSeconds;
+  const scope = cache.tenant(organizationId);
+  const ttl = settings.dashboardCacheSeconds;
   const [stats, recentActivity] = await Promise.all([
     scope.remember('dashboard:stats', () => computeMemberStats(em), { ttl, tags: [TENANT_TAGS.members] }),
     scope.remember('dashboard:activity', () => computeRecentActivity(em), {
@@ -87,10 +88,4 @@ export function cachedMembers(cache: Cache, em: Em, organizationId: string) {
   return cache
     .tenant(organizationId)
     .remember('members:list', () => listMembers(em), { ttl: 300, tags: [TENANT_TAGS.members] });
-}
-
-export function cachedSettings(cache: Cache, organization: IOrganization): Promise<TenantSettings> {
-  return cache
-    .tenant(organization.id)
-    .remember('settings', () => tenantSettings(organization), { ttl: 3600, tags: [TENANT_TAGS.settings] });
 }

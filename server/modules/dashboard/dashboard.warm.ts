@@ -1,7 +1,8 @@
 import type { AppDeps } from '../../app-deps.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { Organization, type IOrganization } from '../tenancy/organization.entity.ts';
-import { cachedMembers, cachedSettings, dashboardStats } from './dashboard.service.ts';
+import { tenantSettings } from '../tenancy/tenant-settings.ts';
+import { cachedMembers, dashboardStats } from './dashboard.service.ts';
 
 export interface WarmResult {
   organizations: number;
@@ -51,9 +52,8 @@ export async function warmOrganizations(
       try {
         await withDbScope(deps.em, org.id, (em) =>
           Promise.all([
-            dashboardStats(deps.cache, em, org),
+            dashboardStats(deps.cache, em, org.id, tenantSettings(org)),
             cachedMembers(deps.cache, em, org.id),
-            cachedSettings(deps.cache, org),
           ]),
         );
       } catch (err) {

@@ -82,7 +82,11 @@ async function filesOf(orgId: string): Promise<string[]> {
 }
 
 async function setTier(orgId: string, tier: 'free' | 'professional' | 'enterprise') {
-  await withDbScope(env.deps.em, undefined, (em) => em.nativeUpdate(Organization, { id: orgId }, { tier }));
+  // Through the unit of work, as billing's writes are announced: cached memberships carry the tier.
+  await withDbScope(env.deps.em, undefined, async (em) => {
+    (await em.findOneOrFail(Organization, orgId)).tier = tier;
+    await em.flush();
+  });
 }
 
 describe('export content', () => {

@@ -6,6 +6,7 @@ import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { hashPassword } from '../auth/password.ts';
 import { User, type IUser } from '../auth/user.entity.ts';
+import { announceChange } from '../realtime/access-watcher.ts';
 import type { Letter } from '../notifications/mail-requests.ts';
 import { appLink, sendMail, type DataServices } from '../notifications/notifications.service.ts';
 import { Membership } from '../tenancy/membership.entity.ts';
@@ -208,9 +209,11 @@ export async function acceptInvitation(rootEm: Em, user: Pick<IUser, 'id' | 'ema
       });
     }),
   );
-  await withDbScope(rootEm, undefined, (em) =>
-    em.nativeUpdate(User, { id: user.id }, { currentOrganization: organizationId }),
-  );
+  await withDbScope(rootEm, undefined, async (em) => {
+    await em.nativeUpdate(User, { id: user.id }, { currentOrganization: organizationId });
+    // Cached principals carry the current organization.
+    await announceChange(em, [`user:${user.id}`]);
+  });
   return { organizationId, role: inv.role };
 }
 

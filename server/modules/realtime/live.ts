@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { AppError } from '../../../shared/errors.ts';
-import { effectiveAbilities, type Ability } from '../../../shared/permissions.ts';
+import type { Ability } from '../../../shared/permissions.ts';
 import { REALTIME_CLOSE } from '../../../shared/schemas/realtime.ts';
 import type { AppDeps } from '../../app-deps.ts';
 import { runDetached } from '../../platform/async/detached.ts';
@@ -11,8 +11,7 @@ import type { Credentials } from '../../trpc/context.ts';
 import { toTrpcError } from '../../platform/errors/shape.ts';
 import type { Auth } from '../../trpc/middleware/authenticate.ts';
 import type { Tenant } from '../../trpc/middleware/tenant.ts';
-import { authenticateToken, findUser } from '../auth/auth.service.ts';
-import { membershipOfUser } from '../tenancy/tenancy.service.ts';
+import { requireStaff } from '../access/access.service.ts';
 import { accessKeys } from './access-watcher.ts';
 
 /** What a subscription's context carries once the auth (and tenant) middleware ran. */
@@ -52,44 +51,32 @@ export function isLive(value: unknown): boolean {
 }
 
 /**
- * Re-verifies what the middleware verified when the subscription started: the token or session still valid, the
- * membership still there with the needed ability, the organization active, staff still staff.
+ * Re-verifies, through the same access policy as the middleware, what it verified when the subscription started:
+ * the token or session still valid, the membership still there with the needed ability, the organization active,
+ * staff still staff. Cached principals are as current as the database here: every change that removes access drops
+ * them in every process before the revocation that triggers this recheck is published.
  */
 async function verify(ctx: LiveContext, opts: LiveOptions): Promise<void> {
   const { deps, auth, credentials, tenant } = ctx;
+  const principal = await deps.access.principalOf(credentials);
+  if (principal.user.id !== auth.user.id) {
+    throw auth.via === 'token'
+      ? new AppError('TOKEN_INVALID', 'The API token is not valid')
+      : new AppError('SESSION_EXPIRED', 'Your session has expired, sign in again');
+  }
+  if (opts.staffOnly) requireStaff(principal);
   const organizationId = tenant?.organization.id;
-  await withDbScope(deps.em, undefined, async (em) => {
-    let tokenAbilities: Ability[] | null = null;
-    if (auth.via === 'token') {
-      const { token, user } = await authenticateToken(em, credentials.bearer ?? '');
-      if (user.id !== auth.user.id) throw new AppError('TOKEN_INVALID', 'The API token is not valid');
-      tokenAbilities = token.abilities;
-    } else {
-      const session = await deps.sessions.get(credentials.sessionId ?? '');
-      if (!session || session.userId !== auth.user.id) {
-        throw new AppError('SESSION_EXPIRED', 'Your session has expired, sign in again');
-      }
-    }
-    if (opts.staffOnly) {
-      const user = await findUser(em, auth.user.id);
-      if (!user?.staff) throw new AppError('STAFF_ONLY', 'Staff only');
-    }
-    if (organizationId) {
-      const membership = await membershipOfUser(em, organizationId, auth.user.id);
-      if (!membership) throw new AppError('NOT_A_MEMBER', 'You are no longer a member of this organization');
-      if (!membership.organization.active) {
-        throw new AppError('TENANT_SUSPENDED', 'This organization is suspended');
-      }
-      const ability = opts.ability === undefined ? 'read' : opts.ability;
-      if (ability && !effectiveAbilities(membership.role, tokenAbilities).includes(ability)) {
-        throw new AppError('ABILITY_MISSING', `This subscription needs the "${ability}" ability`, {
-          ability,
-        });
-      }
-    }
-  });
-  if (organizationId && opts.recheckResource) {
-    await withDbScope(deps.em, organizationId, (em) => opts.recheckResource!(em));
+  if (!organizationId) return;
+  const membership = await deps.access.membershipOf(principal, organizationId);
+  if (!membership) throw new AppError('NOT_A_MEMBER', 'You are no longer a member of this organization');
+  if (membership.suspended) throw new AppError('TENANT_SUSPENDED', 'This organization is suspended');
+  const ability = opts.ability === undefined ? 'read' : opts.ability;
+  if (ability && !membership.abilities.includes(ability)) {
+    throw new AppError('ABILITY_MISSING', `This subscription needs the "${ability}" ability`, { ability });
+  }
+  if (opts.recheckResource) {
+    const recheckResource = opts.recheckResource;
+    await withDbScope(deps.em, organizationId, (em) => recheckResource(em));
   }
 }
 

@@ -58,7 +58,7 @@ export const userRealtimeRouter = router({
       }
       const live = await openLive(ctx, { signal });
       const { log, limits } = ctx.deps.realtime;
-      const tokenOrg = ctx.auth.token?.organization.id ?? null;
+      const tokenOrg = ctx.auth.token?.organizationId ?? null;
       return stream<Notification>(live, log, notificationsChannel(ctx.auth.user.id), {
         lastEventId: input?.lastEventId,
         retention: NOTIFICATIONS_RETENTION,

@@ -338,7 +338,7 @@ describe('live subscriptions', () => {
     const published: string[][] = [];
     env.deps.orm.em
       .getEventManager()
-      .registerSubscriber(new AccessWatcher(async (keys) => void published.push(keys)));
+      .registerSubscriber(new AccessWatcher(async (change) => void published.push(change.revoked)));
     const { org, users } = await orgWith('member', 'member');
     const [demoted, removed] = users as [TestUser, TestUser];
     await tokenFor(env.deps, org.id, removed, ['read'], 'member');

@@ -8,6 +8,7 @@ import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { ApiToken } from '../auth/api-token.entity.ts';
 import { User } from '../auth/user.entity.ts';
+import { announceChange } from '../realtime/access-watcher.ts';
 import { Membership, type IMembership } from './membership.entity.ts';
 import { Organization, type IOrganization } from './organization.entity.ts';
 
@@ -32,7 +33,10 @@ export async function uniqueSlug(em: Em, name: string): Promise<string> {
   }
 }
 
-export function toOrganizationOutput(org: IOrganization, role: Role): OrganizationOutput {
+export function toOrganizationOutput(
+  org: Pick<IOrganization, 'id' | 'name' | 'slug' | 'tier' | 'active'>,
+  role: Role,
+): OrganizationOutput {
   return { id: org.id, name: org.name, slug: org.slug, tier: org.tier, active: org.active, role };
 }
 
@@ -48,27 +52,6 @@ export async function organizationsOfUser(em: Em, userId: string): Promise<Organ
     { filters: { [TENANT_FILTER]: false }, populate: ['organization'], orderBy: { createdAt: 'asc' } },
   );
   return memberships.map((m) => toOrganizationOutput(m.organization, m.role));
-}
-
-/** An organization named by id, or by the slug of its `<slug>.<APP_DOMAIN>` address. */
-export type OrganizationRef = string | { slug: string };
-
-/**
- * The user's membership in an organization (by id or slug), with the organization loaded, in one query. It runs
- * before the request enters the tenant scope (it is what decides whether it may), keyed by the user themselves, so
- * it reads with the tenant filter off. By slug, no membership and no organization look the same to the caller, and
- * take the same work.
- */
-export async function membershipOfUser(
-  em: Em,
-  organization: OrganizationRef,
-  userId: string,
-): Promise<IMembership | null> {
-  return em.findOne(
-    Membership,
-    { organization, user: userId },
-    { populate: ['organization'], filters: { [TENANT_FILTER]: false } },
-  );
 }
 
 export async function listMembers(em: Em) {
@@ -115,6 +98,8 @@ export async function updateOrganization(
 
 export async function setCurrentOrganization(em: Em, userId: string, organizationId: string): Promise<void> {
   await em.nativeUpdate(User, { id: userId }, { currentOrganization: organizationId });
+  // Cached principals carry the current organization.
+  await announceChange(em, [`user:${userId}`]);
 }
 
 /**

@@ -14,7 +14,7 @@ export const DEFAULT_TENANT_SETTINGS: TenantSettings = {
 };
 
 export function tenantSettings(
-  org: IOrganization,
+  org: Pick<IOrganization, 'settings'>,
   defaults: TenantSettings = DEFAULT_TENANT_SETTINGS,
 ): TenantSettings {
   const s = org.settings;

@@ -29,7 +29,6 @@ export interface CacheBus {
   close(): void;
 }
 
-const BUS_CHANNEL = 'cache:bus';
 const ackChannel = (instanceId: string) => `cache:ack:${instanceId}`;
 
 /**
@@ -51,11 +50,13 @@ export class RedisCacheBus implements CacheBus {
     private readonly publisher: Redis,
     private readonly ackTimeoutMs: number,
     private readonly logger?: Logger,
+    /** One channel per kind of in-process data (the cache's entries, the access module's principals). */
+    private readonly channel = 'cache:bus',
   ) {}
 
   async start(onInvalidation: (inv: Invalidation) => void, onReset: () => void): Promise<void> {
     this.stops.push(
-      await this.pubsub.listen<BusMessage>(BUS_CHANNEL, (msg) => {
+      await this.pubsub.listen<BusMessage>(this.channel, (msg) => {
         if (!msg || typeof msg !== 'object' || msg.origin === this.instanceId) return;
         try {
           onInvalidation(msg.invalidation);
@@ -81,7 +82,7 @@ export class RedisCacheBus implements CacheBus {
     this.waiters.set(msg.id, waiter);
     try {
       const subscribed = await this.publisher.publish(
-        this.pubsub.redisChannel(BUS_CHANNEL),
+        this.pubsub.redisChannel(this.channel),
         JSON.stringify(msg),
       );
       const receivers = Math.max(0, subscribed - (this.listening ? 1 : 0));

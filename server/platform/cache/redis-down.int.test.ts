@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardStats } from '../../modules/dashboard/dashboard.service.ts';
 import { Organization } from '../../modules/tenancy/organization.entity.ts';
+import { tenantSettings } from '../../modules/tenancy/tenant-settings.ts';
 import { createOrg, type TestOrg } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { withDbScope } from '../db/context.ts';
@@ -113,7 +114,9 @@ describe('Redis stopped mid-test', () => {
     const organization = await withDbScope(env.deps.em, undefined, (em) =>
       em.findOneOrFail(Organization, org.id),
     );
-    const stats = await withDbScope(env.deps.em, org.id, (em) => dashboardStats(cache, em, organization));
+    const stats = await withDbScope(env.deps.em, org.id, (em) =>
+      dashboardStats(cache, em, organization.id, tenantSettings(organization)),
+    );
     expect(stats.users).toBe(1);
   });
 

@@ -93,6 +93,11 @@ export class PubSub {
     void this.subscriber.unsubscribe(this.prefix + channel).catch(() => undefined);
   }
 
+  /** Whether the subscriber connection is up: while it is not, messages published meanwhile are lost to us. */
+  get connected(): boolean {
+    return this.subscriber.status === 'ready';
+  }
+
   /** Called after the subscriber connection came back from a disconnect (messages may have been missed). */
   onReconnect(fn: () => void): () => void {
     this.reconnectListeners.add(fn);
