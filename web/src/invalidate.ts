@@ -1,5 +1,6 @@
-import { useQueryClient, type QueryFilters } from '@tanstack/react-query';
+import { hashKey, useQueryClient, type QueryFilters } from '@tanstack/react-query';
 import { useCallback } from 'react';
+import { useTRPC } from './trpc.ts';
 
 /** A router or procedure of the tRPC options proxy (`trpc.ops.jobs`, `trpc.documents.list`). */
 interface Path {
@@ -19,4 +20,21 @@ export function useInvalidate(): (...paths: Path[]) => Promise<void> {
     },
     [queryClient],
   );
+}
+
+/**
+ * After the caller's current organization changed (a switch, leaving one): everything cached belonged to the previous
+ * organization and is dropped. auth.me is read again rather than taken from the mutation's answer, which the server
+ * builds from the user row it loaded before the change; the pages are keyed by organization, so they remount and
+ * fetch afresh once auth.me names the new one.
+ */
+export function useOrganizationChanged(): () => Promise<void> {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  return useCallback(async () => {
+    const meKey = trpc.auth.me.queryKey();
+    const meHash = hashKey(meKey);
+    queryClient.removeQueries({ predicate: (q) => q.queryHash !== meHash });
+    await queryClient.invalidateQueries({ queryKey: meKey, exact: true });
+  }, [queryClient, trpc]);
 }

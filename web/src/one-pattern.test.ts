@@ -53,4 +53,9 @@ describe('one pattern per page', () => {
     expect(offenders(/if \(!?\w+\.(isPending|isLoading|isError)\) return\b/, [UI])).toEqual([]);
     expect(offenders(/\{\s*\w+\.(isPending|isLoading)\s*\?\s*\(?\s*$/, [UI])).toEqual([]);
   });
+
+  it('invalidates by router path, not by a list of query keys', () => {
+    const helper = path.join(SRC, 'invalidate.ts');
+    expect(offenders(/invalidateQueries\(\{\s*queryKey\b/, [helper])).toEqual([]);
+  });
 });

@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { MAX_BATCH_FILES, MAX_IMPORT_BYTES } from '../../../shared/schemas/imports.ts';
 import { useTRPC, useTRPCClient, type RouterOutputs } from '../trpc.ts';
@@ -9,14 +9,15 @@ import { formatDateTime } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
 import { ProgressBar, useJobProgress, type JobProgress } from './useJobProgress.tsx';
 import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 type Import = RouterOutputs['imports']['list']['items'][number];
 const DONE = new Set(['completed', 'invalid', 'failed']);
 
 export function ImportsPage() {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.imports.list.pathKey() });
+  const invalidate = useInvalidate();
+  const refresh = () => invalidate(trpc.imports);
   const progress = useJobProgress((p) => {
     if (p === 'resync' || (p.kind !== 'export' && DONE.has(p.status))) void refresh();
   });

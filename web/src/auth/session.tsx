@@ -31,7 +31,7 @@ function useSignedOutWatcher() {
     return queryClient.getQueryCache().subscribe((event) => {
       if (event.type !== 'updated' || event.action.type !== 'error') return;
       if (event.query.queryHash === meHash || !isSignedOut(event.action.error)) return;
-      void queryClient.invalidateQueries({ queryKey: trpc.auth.me.queryKey() });
+      void queryClient.invalidateQueries(trpc.auth.me.pathFilter());
     });
   }, [queryClient, trpc]);
 }

@@ -1,4 +1,4 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'react-router';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
@@ -14,6 +14,7 @@ import { formatAgo, formatInt, shortId } from './format.ts';
 import { useNow } from './hooks.ts';
 import { useUrlState } from './url.ts';
 import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 const PAGE_SIZE = 20;
 type Batch = RouterOutputs['ops']['batches']['list']['items'][number];
@@ -30,7 +31,7 @@ function stateOf(b: Batch): { label: string; tone: string } {
 /** Batches with their progress (refreshed every two seconds), failures, cancel and retry of the failed jobs. */
 export function BatchesPage() {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const { set, page } = useUrlState();
   const now = useNow(5_000);
   const [cancelling, setCancelling] = useState<Batch | null>(null);
@@ -40,11 +41,7 @@ export function BatchesPage() {
       { placeholderData: keepPreviousData, refetchInterval: 2_000 },
     ),
   );
-  const refresh = () =>
-    Promise.all([
-      queryClient.invalidateQueries({ queryKey: trpc.ops.batches.list.queryKey() }),
-      queryClient.invalidateQueries({ queryKey: trpc.ops.audit.list.queryKey() }),
-    ]);
+  const refresh = () => invalidate(trpc.ops.batches, trpc.ops.audit);
   const cancel = useMutation(
     trpc.ops.batches.cancel.mutationOptions({
       onSuccess: async () => {

@@ -1,4 +1,4 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
 import { SUBSCRIPTION_STATUSES } from '../../../shared/schemas/billing.ts';
@@ -14,6 +14,7 @@ import { AuditTrail } from './AuditTrail.tsx';
 import { formatTimestamp, shortId } from './format.ts';
 import { oneOf, useUrlState } from './url.ts';
 import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 const PAGE_SIZE = 25;
 const EVENT_STATES = ['all', 'pending', 'failed', 'processed'] as const;
@@ -34,7 +35,7 @@ export function BillingPage() {
 /** Every Stripe webhook Keel received: state and type filters and the page in the URL; replay re-queues one. */
 function WebhookLog() {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const { get, set, params } = useUrlState();
   const state = oneOf(get('state'), EVENT_STATES, 'all');
   const type = get('type');
@@ -48,11 +49,7 @@ function WebhookLog() {
   );
   const replay = useMutation(
     trpc.ops.billing.events.replay.mutationOptions({
-      onSuccess: () =>
-        Promise.all([
-          queryClient.invalidateQueries({ queryKey: trpc.ops.billing.events.list.queryKey() }),
-          queryClient.invalidateQueries({ queryKey: trpc.ops.audit.list.queryKey() }),
-        ]),
+      onSuccess: () => invalidate(trpc.ops.billing, trpc.ops.audit),
     }),
   );
   const submit = (e: FormEvent) => {

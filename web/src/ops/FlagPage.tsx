@@ -1,4 +1,4 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link, useParams } from 'react-router';
 import { useTRPC } from '../trpc.ts';
@@ -14,6 +14,7 @@ import { flagState, FlagSwitch, type Flag } from './FlagsPage.tsx';
 import { formatDecimal } from './format.ts';
 import { useUrlState } from './url.ts';
 import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 const AUDIT_PAGE = 20;
 
@@ -41,13 +42,8 @@ export function FlagPage() {
 
 function FlagDetail({ flag }: { flag: Flag }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  const refresh = () =>
-    Promise.all([
-      queryClient.invalidateQueries({ queryKey: trpc.ops.flags.list.queryKey() }),
-      queryClient.invalidateQueries({ queryKey: trpc.ops.flags.audit.queryKey() }),
-      queryClient.invalidateQueries({ queryKey: trpc.ops.flags.explain.queryKey() }),
-    ]);
+  const invalidate = useInvalidate();
+  const refresh = () => invalidate(trpc.ops.flags);
   const [killing, setKilling] = useState(false);
   const kill = useMutation(
     trpc.ops.flags.kill.mutationOptions({

@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
@@ -12,6 +12,7 @@ import { FlagAuditTable } from './FlagAudit.tsx';
 import { formatDecimal } from './format.ts';
 import { useUrlState } from './url.ts';
 import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 export type Flag = RouterOutputs['ops']['flags']['list'][number];
 
@@ -25,14 +26,10 @@ export function flagState(f: Flag): { label: string; tone: string } {
 /** The on/off switch of a flag (its global value); the kill switch and rollout live on the flag's page. */
 export function FlagSwitch({ flag }: { flag: Flag }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const update = useMutation(
     trpc.ops.flags.update.mutationOptions({
-      onSuccess: () =>
-        Promise.all([
-          queryClient.invalidateQueries({ queryKey: trpc.ops.flags.list.queryKey() }),
-          queryClient.invalidateQueries({ queryKey: trpc.ops.flags.audit.queryKey() }),
-        ]),
+      onSuccess: () => invalidate(trpc.ops.flags),
     }),
   );
   const on = update.isPending ? Boolean(update.variables.enabled) : flag.enabled;
@@ -161,7 +158,7 @@ const EMPTY = {
 
 function CreateFlag({ onDone }: { onDone: () => void }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const navigate = useNavigate();
   const variantsId = useId();
   const [form, setForm] = useState(EMPTY);
@@ -169,7 +166,7 @@ function CreateFlag({ onDone }: { onDone: () => void }) {
   const create = useMutation(
     trpc.ops.flags.create.mutationOptions({
       onSuccess: async (flag) => {
-        await queryClient.invalidateQueries({ queryKey: trpc.ops.flags.list.queryKey() });
+        await invalidate(trpc.ops.flags);
         void navigate(`/ops/flags/${encodeURIComponent(flag.key)}`);
       },
     }),

@@ -17,6 +17,7 @@ import { useNow } from './hooks.ts';
 import { LiveBadge } from './LiveBadge.tsx';
 import { oneOf, useUrlState } from './url.ts';
 import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 type QueueRow = RouterOutputs['ops']['queues']['list'][number];
 type WorkerRow = RouterOutputs['ops']['workers']['list'][number];
@@ -78,8 +79,8 @@ export function QueuesPage() {
 
 function QueueTable({ queues }: { queues: QueueRow[] }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.ops.queues.list.queryKey() });
+  const invalidate = useInvalidate();
+  const refresh = () => invalidate(trpc.ops.queues);
   const pause = useMutation(trpc.ops.queues.pause.mutationOptions({ onSuccess: refresh }));
   const resume = useMutation(trpc.ops.queues.resume.mutationOptions({ onSuccess: refresh }));
   const failed = pause.error ?? resume.error;
