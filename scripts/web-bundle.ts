@@ -15,7 +15,7 @@ export const FIRST_PAGE: Record<'app' | 'ops', string[]> = {
   // The tenant dashboard; its flagged analytics charts load only when the flag is on.
   app: ['src/app/HomePage.tsx'],
   // The console's frame and overview, whose charts draw at once.
-  ops: ['src/ops/OpsShell.tsx', 'src/ops/OpsHomePage.tsx', 'src/ops/ChartBody.tsx'],
+  ops: ['src/ops/OpsShell.tsx', 'src/ops/home/OpsHomePage.tsx', 'src/ops/ChartBody.tsx'],
 };
 
 interface Chunk {

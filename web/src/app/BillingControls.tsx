@@ -1,9 +1,10 @@
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
 import { messageOf } from '../ui/errors.ts';
 import { SelectField } from '../ui/Field.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 export type Overview = RouterOutputs['billing']['overview'];
 export type Subscription = NonNullable<Overview['subscription']>;
@@ -16,8 +17,8 @@ const ENDED: readonly string[] = ['canceled', 'incomplete_expired'];
 /** Every billing change is read back through billing.overview: this refetches it. */
 export function useRefreshOverview() {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  return () => queryClient.invalidateQueries({ queryKey: trpc.billing.overview.queryKey() });
+  const invalidate = useInvalidate();
+  return () => invalidate(trpc.billing);
 }
 
 /** The server bills against Keel's sandbox (development without a Stripe key): say so before anything else. */

@@ -7,7 +7,7 @@ import { isRetryable, messageOf } from '../ui/errors.ts';
 import { SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
+import { EmptyState } from '../ui/states.tsx';
 import {
   FailNextPayment,
   PayOpenInvoice,
@@ -17,6 +17,7 @@ import {
   type Overview,
   type Subscription,
 } from './BillingControls.tsx';
+import { QueryView } from '../ui/QueryView.tsx';
 
 const money = (cents: number, currency: string) =>
   new Intl.NumberFormat(undefined, { style: 'currency', currency: currency.toUpperCase() }).format(
@@ -41,17 +42,19 @@ export function BillingPage() {
       <header className="page-head">
         <h1>Billing</h1>
       </header>
-      {overview.isPending ? (
-        <Loading label="Loading billing…" />
-      ) : overview.isError && notConfigured(overview.error) ? (
-        <EmptyState title="Billing is not set up on this server">
-          <p>There is no plan to manage here. An operator can configure Stripe to enable billing.</p>
-        </EmptyState>
-      ) : overview.isError ? (
-        <ErrorState error={overview.error} onRetry={() => void overview.refetch()} />
-      ) : (
-        <BillingBody data={overview.data} />
-      )}
+      <QueryView
+        query={overview}
+        loading="Loading billing…"
+        known={(error) =>
+          notConfigured(error) ? (
+            <EmptyState title="Billing is not set up on this server">
+              <p>There is no plan to manage here. An operator can configure Stripe to enable billing.</p>
+            </EmptyState>
+          ) : undefined
+        }
+      >
+        {(data) => <BillingBody data={data} />}
+      </QueryView>
     </div>
   );
 }

@@ -4,7 +4,8 @@ import { lazy, Suspense } from 'react';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { formatDateTime } from '../ui/format.ts';
 import { Section, Stat } from '../ui/layout.tsx';
-import { ErrorState, Loading } from '../ui/states.tsx';
+import { QueryView } from '../ui/QueryView.tsx';
+import { Loading } from '../ui/states.tsx';
 
 // recharts is the largest part of the SPA: it loads only when the flagged panel is shown, not with every dashboard.
 const AnalyticsCharts = lazy(() => import('./AnalyticsCharts.tsx'));
@@ -22,9 +23,14 @@ const money = (cents: number, currency: string) =>
 export function DashboardStats() {
   const trpc = useTRPC();
   const stats = useQuery(trpc.dashboard.stats.queryOptions());
-  if (stats.isPending) return <Loading label="Loading statistics…" />;
-  if (stats.isError) return <ErrorState error={stats.error} onRetry={() => void stats.refetch()} />;
-  const s = stats.data;
+  return (
+    <QueryView query={stats} loading="Loading statistics…">
+      {(s) => <StatsBody s={s} />}
+    </QueryView>
+  );
+}
+
+function StatsBody({ s }: { s: Stats }) {
   return (
     <>
       <div className="stats" aria-label="Statistics" role="region">

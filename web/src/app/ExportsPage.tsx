@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { RECORD_STATUSES } from '../../../shared/schemas/records.ts';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
@@ -9,14 +9,15 @@ import { formatDateTime } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
 import { QueryView } from '../ui/QueryView.tsx';
 import { ProgressBar, useJobProgress, type JobProgress } from './useJobProgress.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 type Export = RouterOutputs['exports']['list']['items'][number];
 type RecordStatus = (typeof RECORD_STATUSES)[number];
 
 export function ExportsPage() {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.exports.list.pathKey() });
+  const invalidate = useInvalidate();
+  const refresh = () => invalidate(trpc.exports);
   const progress = useJobProgress((p) => {
     if (p === 'resync' || (p.kind === 'export' && p.status !== 'running')) void refresh();
   });
@@ -146,10 +147,10 @@ function describeFilters(f: Export['filters']): string {
 
 function ExportRow({ item, live }: { item: Export; live: JobProgress | undefined }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const cancel = useMutation(
     trpc.exports.cancel.mutationOptions({
-      onSuccess: () => void queryClient.invalidateQueries({ queryKey: trpc.exports.list.pathKey() }),
+      onSuccess: () => void invalidate(trpc.exports),
     }),
   );
   const download = useMutation(

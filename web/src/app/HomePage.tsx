@@ -1,11 +1,11 @@
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { useMe } from '../auth/session.tsx';
-import { useTRPC } from '../trpc.ts';
+import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
 import { QueryView } from '../ui/QueryView.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
+import { EmptyState } from '../ui/states.tsx';
 import { ActivityFeed } from './ActivityFeed.tsx';
 import { DashboardStats } from './DashboardStats.tsx';
 
@@ -39,9 +39,14 @@ export function HomePage() {
 function OrganizationSummary() {
   const trpc = useTRPC();
   const org = useQuery(trpc.organization.current.queryOptions());
-  if (org.isPending) return <Loading label="Loading organization…" />;
-  if (org.isError) return <ErrorState error={org.error} onRetry={() => void org.refetch()} />;
-  const o = org.data;
+  return (
+    <QueryView query={org} loading="Loading organization…">
+      {(o) => <Summary o={o} />}
+    </QueryView>
+  );
+}
+
+function Summary({ o }: { o: RouterOutputs['organization']['current'] }) {
   return (
     <header className="page-head">
       <h1>{o.name}</h1>

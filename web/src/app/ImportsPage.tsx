@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { MAX_BATCH_FILES, MAX_IMPORT_BYTES } from '../../../shared/schemas/imports.ts';
 import { useTRPC, useTRPCClient, type RouterOutputs } from '../trpc.ts';
@@ -7,16 +7,17 @@ import { messageOf } from '../ui/errors.ts';
 import { FormError } from '../ui/Field.tsx';
 import { formatDateTime } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
 import { ProgressBar, useJobProgress, type JobProgress } from './useJobProgress.tsx';
+import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 type Import = RouterOutputs['imports']['list']['items'][number];
 const DONE = new Set(['completed', 'invalid', 'failed']);
 
 export function ImportsPage() {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.imports.list.pathKey() });
+  const invalidate = useInvalidate();
+  const refresh = () => invalidate(trpc.imports);
   const progress = useJobProgress((p) => {
     if (p === 'resync' || (p.kind !== 'export' && DONE.has(p.status))) void refresh();
   });
@@ -107,29 +108,29 @@ function ImportHistory({ progress }: { progress: Record<string, JobProgress> }) 
   const list = useQuery(trpc.imports.list.queryOptions({}));
   return (
     <Section title="History">
-      {list.isPending ? (
-        <Loading label="Loading imports…" />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-      ) : list.data.items.length === 0 ? (
-        <EmptyState title="No imports yet" />
-      ) : (
-        <table className="table" aria-label="Imports">
-          <thead>
-            <tr>
-              <th scope="col">File</th>
-              <th scope="col">Progress</th>
-              <th scope="col">Rows</th>
-              <th scope="col">Problems</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.items.map((i) => (
-              <ImportRow key={i.id} item={i} live={progress[i.id]} />
-            ))}
-          </tbody>
-        </table>
-      )}
+      <QueryView
+        query={list}
+        loading="Loading imports…"
+        empty={{ when: (data) => data.items.length === 0, title: 'No imports yet' }}
+      >
+        {(data) => (
+          <table className="table" aria-label="Imports">
+            <thead>
+              <tr>
+                <th scope="col">File</th>
+                <th scope="col">Progress</th>
+                <th scope="col">Rows</th>
+                <th scope="col">Problems</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.items.map((i) => (
+                <ImportRow key={i.id} item={i} live={progress[i.id]} />
+              ))}
+            </tbody>
+          </table>
+        )}
+      </QueryView>
     </Section>
   );
 }

@@ -1,4 +1,4 @@
-import { hashKey, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router';
 import { ROLES, type Role } from '../../../shared/permissions.ts';
@@ -11,6 +11,7 @@ import { Field, FormError, formErrorOf, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
 import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate, useOrganizationChanged } from '../invalidate.ts';
 
 export function MembersPage() {
   const me = useMe();
@@ -83,10 +84,10 @@ function MemberList() {
 function useAfterMembershipChange() {
   const trpc = useTRPC();
   const me = useMe();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   return async (userId: string) => {
-    await queryClient.invalidateQueries({ queryKey: trpc.organization.members.queryKey() });
-    if (userId === me.user.id) await queryClient.invalidateQueries({ queryKey: trpc.auth.me.queryKey() });
+    await invalidate(trpc.organization);
+    if (userId === me.user.id) await invalidate(trpc.auth.me);
   };
 }
 
@@ -190,7 +191,7 @@ function MemberRow({ member, canManage }: { member: Member; canManage: boolean }
 function Leave() {
   const trpc = useTRPC();
   const me = useMe();
-  const queryClient = useQueryClient();
+  const organizationChanged = useOrganizationChanged();
   const navigate = useNavigate();
   const [confirming, setConfirming] = useState(false);
   const leave = useMutation(
@@ -198,10 +199,7 @@ function Leave() {
       onSuccess: async () => {
         setConfirming(false);
         // Like switching organization: everything cached belonged to the one just left.
-        const meKey = trpc.auth.me.queryKey();
-        const meHash = hashKey(meKey);
-        queryClient.removeQueries({ predicate: (q) => q.queryHash !== meHash });
-        await queryClient.invalidateQueries({ queryKey: meKey });
+        await organizationChanged();
         void navigate('/app');
       },
     }),
@@ -237,14 +235,14 @@ function Leave() {
 function Invite() {
   const trpc = useTRPC();
   const me = useMe();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('member');
   const invite = useMutation(
     trpc.invitations.create.mutationOptions({
       onSuccess: () => {
         setEmail('');
-        void queryClient.invalidateQueries({ queryKey: trpc.invitations.list.queryKey() });
+        void invalidate(trpc.invitations);
       },
     }),
   );
@@ -293,11 +291,11 @@ const pendingOf = (all: Invitation[]) => all.filter((i) => !i.acceptedAt && !i.r
 
 function Invitations() {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const list = useQuery(trpc.invitations.list.queryOptions());
   const revoke = useMutation(
     trpc.invitations.revoke.mutationOptions({
-      onSuccess: () => void queryClient.invalidateQueries({ queryKey: trpc.invitations.list.queryKey() }),
+      onSuccess: () => void invalidate(trpc.invitations),
     }),
   );
   return (

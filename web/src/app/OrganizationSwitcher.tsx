@@ -1,24 +1,17 @@
-import { hashKey, useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation } from '@tanstack/react-query';
 import { useMe } from '../auth/session.tsx';
 import { useTRPC } from '../trpc.ts';
 import { messageOf } from '../ui/errors.ts';
 import { SelectField } from '../ui/Field.tsx';
+import { useOrganizationChanged } from '../invalidate.ts';
 
 export function OrganizationSwitcher() {
   const me = useMe();
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const organizationChanged = useOrganizationChanged();
   const switchOrganization = useMutation(
     trpc.auth.switchOrganization.mutationOptions({
-      onSuccess: async () => {
-        // Everything cached belonged to the previous organization. auth.me is read again rather than taken from
-        // this answer, which the server builds from the user row it loaded before the switch. The pages are keyed
-        // by organization, so they remount and fetch afresh once auth.me names the new one.
-        const meKey = trpc.auth.me.queryKey();
-        const meHash = hashKey(meKey);
-        queryClient.removeQueries({ predicate: (q) => q.queryHash !== meHash });
-        await queryClient.invalidateQueries({ queryKey: meKey });
-      },
+      onSuccess: organizationChanged,
     }),
   );
   if (!me.organizations.length) return null;

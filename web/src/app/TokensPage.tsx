@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { ABILITIES, type Ability } from '../../../shared/permissions.ts';
 import { useMe } from '../auth/session.tsx';
@@ -10,6 +10,7 @@ import { Field, FormError, formErrorOf } from '../ui/Field.tsx';
 import { formatDate, formatDateTime } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
 import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 export function TokensPage() {
   const me = useMe();
@@ -33,8 +34,8 @@ export function TokensPage() {
 
 function useInvalidateTokens() {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  return () => queryClient.invalidateQueries({ queryKey: trpc.tokens.list.queryKey() });
+  const invalidate = useInvalidate();
+  return () => invalidate(trpc.tokens);
 }
 
 function CreateToken() {

@@ -1,13 +1,16 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
-import { resetSession, useTRPC } from '../trpc.ts';
+import { resetSession, useTRPC, type Me, type RouterOutputs } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
-import { fieldErrorsOf, isSignedOut, messageOf } from '../ui/errors.ts';
+import { appCodeOf, fieldErrorsOf, isSignedOut, messageOf } from '../ui/errors.ts';
 import { Field, FormError, formErrorOf } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { CenteredPage } from '../ui/layout.tsx';
-import { ErrorState, Loading } from '../ui/states.tsx';
+import { QueryView } from '../ui/QueryView.tsx';
+import { EmptyState } from '../ui/states.tsx';
+
+type Preview = RouterOutputs['invitations']['preview'];
 
 export function AcceptInvitationPage() {
   const trpc = useTRPC();
@@ -16,19 +19,40 @@ export function AcceptInvitationPage() {
   const preview = useQuery(trpc.invitations.preview.queryOptions({ token }, { retry: false }));
   const me = useQuery(trpc.auth.me.queryOptions(undefined, { retry: false }));
 
-  if (preview.isPending || me.isPending) return <Loading label="Loading invitation…" />;
-  if (preview.isError) {
-    return (
-      <CenteredPage title="Invitation">
-        <ErrorState error={preview.error} title="This invitation cannot be used" />
-        <p>
-          <Link to="/sign-in">Go to sign in</Link>
-        </p>
-      </CenteredPage>
-    );
-  }
-  const inv = preview.data;
-  const signedIn = me.isSuccess;
+  return (
+    <QueryView
+      query={preview}
+      loading="Loading invitation…"
+      known={(error) =>
+        appCodeOf(error) ? (
+          <CenteredPage title="Invitation">
+            <EmptyState title="This invitation cannot be used">
+              <p>{messageOf(error)}</p>
+              <p>
+                <Link to="/sign-in">Go to sign in</Link>
+              </p>
+            </EmptyState>
+          </CenteredPage>
+        ) : undefined
+      }
+    >
+      {(inv) => (
+        // Being signed out is the usual case here: that answer of `auth.me` means "accept as a new or other user".
+        <QueryView
+          query={me}
+          loading="Loading invitation…"
+          known={(error) =>
+            isSignedOut(error) ? <Invitation inv={inv} token={token} me={null} /> : undefined
+          }
+        >
+          {(signedIn) => <Invitation inv={inv} token={token} me={signedIn} />}
+        </QueryView>
+      )}
+    </QueryView>
+  );
+}
+
+function Invitation({ inv, token, me }: { inv: Preview; token: string; me: Me | null }) {
   const here = `/invitations/accept?token=${encodeURIComponent(token)}`;
   return (
     <CenteredPage title={`Join ${inv.organizationName}`}>
@@ -36,12 +60,12 @@ export function AcceptInvitationPage() {
         {inv.email} is invited as <strong>{inv.role}</strong>. The invitation is valid until{' '}
         {formatDate(inv.expiresAt)}.
       </p>
-      {signedIn ? (
-        me.data.user.email.toLowerCase() === inv.email.toLowerCase() ? (
+      {me ? (
+        me.user.email.toLowerCase() === inv.email.toLowerCase() ? (
           <AcceptAsMe token={token} />
         ) : (
           <p className="form-error" role="alert">
-            You are signed in as {me.data.user.email}. Sign out and sign in as {inv.email} to accept.
+            You are signed in as {me.user.email}. Sign out and sign in as {inv.email} to accept.
           </p>
         )
       ) : inv.hasAccount ? (
@@ -51,7 +75,6 @@ export function AcceptInvitationPage() {
       ) : (
         <AcceptAsNewUser token={token} />
       )}
-      {me.isError && !isSignedOut(me.error) ? <p className="muted">{messageOf(me.error)}</p> : null}
     </CenteredPage>
   );
 }

@@ -4,7 +4,7 @@ import { Navigate, useLocation, useNavigate } from 'react-router';
 import { resetSession, useTRPC, type Me } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
 import { isSignedOut, messageOf } from '../ui/errors.ts';
-import { ErrorState, Loading } from '../ui/states.tsx';
+import { QueryView } from '../ui/QueryView.tsx';
 
 const MeContext = createContext<Me | null>(null);
 
@@ -31,7 +31,7 @@ function useSignedOutWatcher() {
     return queryClient.getQueryCache().subscribe((event) => {
       if (event.type !== 'updated' || event.action.type !== 'error') return;
       if (event.query.queryHash === meHash || !isSignedOut(event.action.error)) return;
-      void queryClient.invalidateQueries({ queryKey: trpc.auth.me.queryKey() });
+      void queryClient.invalidateQueries(trpc.auth.me.pathFilter());
     });
   }, [queryClient, trpc]);
 }
@@ -41,23 +41,17 @@ export function RequireSignedIn({ children }: { children: ReactNode }) {
   const location = useLocation();
   const me = useQuery(trpc.auth.me.queryOptions(undefined, { staleTime: 60_000 }));
   useSignedOutWatcher();
-  if (me.isPending) return <Loading label="Loading your account…" />;
-  if (me.isError) {
-    if (isSignedOut(me.error)) {
-      const next = encodeURIComponent(location.pathname + location.search);
-      return <Navigate to={`/sign-in?next=${next}`} replace />;
-    }
-    return (
-      <main className="centered">
-        <ErrorState
-          error={me.error}
-          title="Your account could not be loaded"
-          onRetry={() => void me.refetch()}
-        />
-      </main>
-    );
-  }
-  return <MeContext.Provider value={me.data}>{children}</MeContext.Provider>;
+  const next = encodeURIComponent(location.pathname + location.search);
+  return (
+    <QueryView
+      query={me}
+      loading="Loading your account…"
+      errorTitle="Your account could not be loaded"
+      known={(error) => (isSignedOut(error) ? <Navigate to={`/sign-in?next=${next}`} replace /> : undefined)}
+    >
+      {(data) => <MeContext.Provider value={data}>{children}</MeContext.Provider>}
+    </QueryView>
+  );
 }
 
 /** Signs out; a session that had already ended counts as signed out too. */

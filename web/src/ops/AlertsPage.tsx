@@ -4,10 +4,10 @@ import { DataTable } from '../ui/DataTable.tsx';
 import { SelectField } from '../ui/Field.tsx';
 import { Section } from '../ui/layout.tsx';
 import { Pagination } from '../ui/Pagination.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
 import { formatAgo, formatDecimal, formatDuration, formatTimestamp } from './format.ts';
 import { useNow } from './hooks.ts';
 import { useUrlState } from './url.ts';
+import { QueryView } from '../ui/QueryView.tsx';
 
 type RuleStatus = RouterOutputs['ops']['alerts']['statuses'][number];
 const PAGE_SIZE = 25;
@@ -36,50 +36,50 @@ export function AlertsPage() {
         ) : null}
       </div>
       <Section title="Rules and states">
-        {statuses.isPending ? (
-          <Loading label="Loading alert rules…" />
-        ) : statuses.isError ? (
-          <ErrorState error={statuses.error} onRetry={() => void statuses.refetch()} />
-        ) : rules.length === 0 ? (
-          <EmptyState title="No alert rules are configured" />
-        ) : (
-          <DataTable
-            columns={[
-              'Rule',
-              'State',
-              'Value',
-              'Warn / critical',
-              'Window · for · keep firing',
-              'Channels',
-              'Since',
-            ]}
-          >
-            {rules.map((s) => (
-              <tr key={s.rule.id} aria-label={s.rule.summary}>
-                <td>
-                  {s.rule.summary}
-                  <div className="muted small">
-                    <code>{s.rule.id}</code> on <code>{s.rule.metric}</code>
-                    {s.rule.runbook ? <> · runbook {s.rule.runbook}</> : null}
-                  </div>
-                </td>
-                <td>
-                  <StateBadge s={s} />
-                </td>
-                <td>{s.value === null ? '—' : formatDecimal(s.value)}</td>
-                <td>
-                  {formatDecimal(s.rule.warn)} / {formatDecimal(s.rule.critical)}
-                </td>
-                <td>
-                  {formatDuration(s.rule.windowSeconds * 1000)} · {formatDuration(s.rule.forSeconds * 1000)} ·{' '}
-                  {formatDuration(s.rule.keepFiringForSeconds * 1000)}
-                </td>
-                <td>{s.rule.channels.join(', ')}</td>
-                <td className="nowrap">{s.since ? formatAgo(s.since, now) : '—'}</td>
-              </tr>
-            ))}
-          </DataTable>
-        )}
+        <QueryView
+          query={statuses}
+          loading="Loading alert rules…"
+          empty={{ when: (data) => data.length === 0, title: 'No alert rules are configured' }}
+        >
+          {() => (
+            <DataTable
+              columns={[
+                'Rule',
+                'State',
+                'Value',
+                'Warn / critical',
+                'Window · for · keep firing',
+                'Channels',
+                'Since',
+              ]}
+            >
+              {rules.map((s) => (
+                <tr key={s.rule.id} aria-label={s.rule.summary}>
+                  <td>
+                    {s.rule.summary}
+                    <div className="muted small">
+                      <code>{s.rule.id}</code> on <code>{s.rule.metric}</code>
+                      {s.rule.runbook ? <> · runbook {s.rule.runbook}</> : null}
+                    </div>
+                  </td>
+                  <td>
+                    <StateBadge s={s} />
+                  </td>
+                  <td>{s.value === null ? '—' : formatDecimal(s.value)}</td>
+                  <td>
+                    {formatDecimal(s.rule.warn)} / {formatDecimal(s.rule.critical)}
+                  </td>
+                  <td>
+                    {formatDuration(s.rule.windowSeconds * 1000)} · {formatDuration(s.rule.forSeconds * 1000)}{' '}
+                    · {formatDuration(s.rule.keepFiringForSeconds * 1000)}
+                  </td>
+                  <td>{s.rule.channels.join(', ')}</td>
+                  <td className="nowrap">{s.since ? formatAgo(s.since, now) : '—'}</td>
+                </tr>
+              ))}
+            </DataTable>
+          )}
+        </QueryView>
       </Section>
       <History rules={rules.map((r) => ({ id: r.rule.id, summary: r.rule.summary }))} />
     </div>
@@ -117,60 +117,63 @@ function History({ rules }: { rules: { id: string; summary: string }[] }) {
         </SelectField>
       }
     >
-      {history.isPending ? (
-        <Loading label="Loading alert history…" />
-      ) : history.isError ? (
-        <ErrorState error={history.error} onRetry={() => void history.refetch()} />
-      ) : history.data.items.length === 0 ? (
-        <EmptyState
-          title={history.data.total ? 'This page is past the end of the list' : 'No alert has fired yet'}
-        />
-      ) : (
-        <>
-          <DataTable
-            columns={['When', 'Rule', 'Change', 'Value', 'Notified']}
-            busy={history.isPlaceholderData}
-          >
-            {history.data.items.map((e) => (
-              <tr key={e.id}>
-                <td className="nowrap">{formatTimestamp(e.at)}</td>
-                <td>
-                  {e.summary}
-                  <div className="muted small">
-                    <code>{e.ruleId}</code>
-                  </div>
-                </td>
-                <td>
-                  <span
-                    className={
-                      e.kind === 'resolve'
-                        ? 'badge badge-ok'
-                        : e.kind === 'pending'
-                          ? 'badge badge-warn'
-                          : 'badge badge-bad'
-                    }
-                  >
-                    {KIND_LABELS[e.kind] ?? e.kind}
-                    {e.severity ? ` · ${e.severity}` : ''}
-                  </span>
-                </td>
-                <td>{e.value === null || e.value === undefined ? '—' : formatDecimal(Number(e.value))}</td>
-                <td>
-                  {e.delivered.join(', ') || '—'}
-                  {e.failed.length ? <div className="field-error">failed: {e.failed.join(', ')}</div> : null}
-                </td>
-              </tr>
-            ))}
-          </DataTable>
-          <Pagination
-            label="Alert history pages"
-            page={page}
-            pageSize={PAGE_SIZE}
-            total={history.data.total}
-            onPage={(p) => set({ page: p })}
-          />
-        </>
-      )}
+      <QueryView
+        query={history}
+        loading="Loading alert history…"
+        empty={{
+          when: (data) => data.items.length === 0,
+          title: (data) => (data.total ? 'This page is past the end of the list' : 'No alert has fired yet'),
+        }}
+      >
+        {(data) => (
+          <>
+            <DataTable
+              columns={['When', 'Rule', 'Change', 'Value', 'Notified']}
+              busy={history.isPlaceholderData}
+            >
+              {data.items.map((e) => (
+                <tr key={e.id}>
+                  <td className="nowrap">{formatTimestamp(e.at)}</td>
+                  <td>
+                    {e.summary}
+                    <div className="muted small">
+                      <code>{e.ruleId}</code>
+                    </div>
+                  </td>
+                  <td>
+                    <span
+                      className={
+                        e.kind === 'resolve'
+                          ? 'badge badge-ok'
+                          : e.kind === 'pending'
+                            ? 'badge badge-warn'
+                            : 'badge badge-bad'
+                      }
+                    >
+                      {KIND_LABELS[e.kind] ?? e.kind}
+                      {e.severity ? ` · ${e.severity}` : ''}
+                    </span>
+                  </td>
+                  <td>{e.value === null || e.value === undefined ? '—' : formatDecimal(Number(e.value))}</td>
+                  <td>
+                    {e.delivered.join(', ') || '—'}
+                    {e.failed.length ? (
+                      <div className="field-error">failed: {e.failed.join(', ')}</div>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </DataTable>
+            <Pagination
+              label="Alert history pages"
+              page={page}
+              pageSize={PAGE_SIZE}
+              total={data.total}
+              onPage={(p) => set({ page: p })}
+            />
+          </>
+        )}
+      </QueryView>
     </Section>
   );
 }

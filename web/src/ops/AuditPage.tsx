@@ -4,9 +4,9 @@ import { useTRPC } from '../trpc.ts';
 import { SelectField } from '../ui/Field.tsx';
 import { Section } from '../ui/layout.tsx';
 import { Pagination } from '../ui/Pagination.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
 import { AuditTable } from './AuditTrail.tsx';
 import { oneOf, useUrlState } from './url.ts';
+import { QueryView } from '../ui/QueryView.tsx';
 
 const PAGE_SIZE = 50;
 
@@ -39,26 +39,28 @@ export function AuditPage() {
           </SelectField>
         }
       >
-        {list.isPending ? (
-          <Loading label="Loading the audit log…" />
-        ) : list.isError ? (
-          <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-        ) : list.data.items.length === 0 ? (
-          <EmptyState
-            title={list.data.total ? 'This page is past the end of the list' : 'No operator actions yet'}
-          />
-        ) : (
-          <>
-            <AuditTable entries={list.data.items} showTarget busy={list.isPlaceholderData} />
-            <Pagination
-              label="Audit log pages"
-              page={page}
-              pageSize={PAGE_SIZE}
-              total={list.data.total}
-              onPage={(p) => set({ page: p })}
-            />
-          </>
-        )}
+        <QueryView
+          query={list}
+          loading="Loading the audit log…"
+          empty={{
+            when: (data) => data.items.length === 0,
+            title: (data) =>
+              data.total ? 'This page is past the end of the list' : 'No operator actions yet',
+          }}
+        >
+          {(data) => (
+            <>
+              <AuditTable entries={data.items} showTarget busy={list.isPlaceholderData} />
+              <Pagination
+                label="Audit log pages"
+                page={page}
+                pageSize={PAGE_SIZE}
+                total={data.total}
+                onPage={(p) => set({ page: p })}
+              />
+            </>
+          )}
+        </QueryView>
       </Section>
     </div>
   );

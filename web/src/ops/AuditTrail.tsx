@@ -4,8 +4,8 @@ import type { OpsTargetType } from '../../../shared/schemas/ops.ts';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { Section } from '../ui/layout.tsx';
 import { Pagination } from '../ui/Pagination.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
 import { formatTimestamp } from './format.ts';
+import { QueryView } from '../ui/QueryView.tsx';
 
 export type AuditEntry = RouterOutputs['ops']['audit']['list']['items'][number];
 
@@ -45,26 +45,26 @@ export function AuditTrail({
   );
   return (
     <Section title={title}>
-      {list.isPending ? (
-        <Loading label="Loading operator actions…" />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-      ) : list.data.items.length === 0 ? (
-        <EmptyState title="No operator actions recorded here yet" />
-      ) : (
-        <>
-          <AuditTable entries={list.data.items} showTarget={showTarget} busy={list.isPlaceholderData} />
-          {list.data.total > PAGE_SIZE ? (
-            <Pagination
-              label={`${title} pages`}
-              page={page}
-              pageSize={PAGE_SIZE}
-              total={list.data.total}
-              onPage={setPage}
-            />
-          ) : null}
-        </>
-      )}
+      <QueryView
+        query={list}
+        loading="Loading operator actions…"
+        empty={{ when: (data) => data.items.length === 0, title: 'No operator actions recorded here yet' }}
+      >
+        {(data) => (
+          <>
+            <AuditTable entries={data.items} showTarget={showTarget} busy={list.isPlaceholderData} />
+            {data.total > PAGE_SIZE ? (
+              <Pagination
+                label={`${title} pages`}
+                page={page}
+                pageSize={PAGE_SIZE}
+                total={data.total}
+                onPage={setPage}
+              />
+            ) : null}
+          </>
+        )}
+      </QueryView>
     </Section>
   );
 }

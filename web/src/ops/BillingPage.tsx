@@ -1,4 +1,4 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
 import { SUBSCRIPTION_STATUSES } from '../../../shared/schemas/billing.ts';
@@ -10,10 +10,11 @@ import { Field, FormError, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
 import { Pagination, pageFrom } from '../ui/Pagination.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
 import { AuditTrail } from './AuditTrail.tsx';
 import { formatTimestamp, shortId } from './format.ts';
 import { oneOf, useUrlState } from './url.ts';
+import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 const PAGE_SIZE = 25;
 const EVENT_STATES = ['all', 'pending', 'failed', 'processed'] as const;
@@ -34,7 +35,7 @@ export function BillingPage() {
 /** Every Stripe webhook Keel received: state and type filters and the page in the URL; replay re-queues one. */
 function WebhookLog() {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const { get, set, params } = useUrlState();
   const state = oneOf(get('state'), EVENT_STATES, 'all');
   const type = get('type');
@@ -48,11 +49,7 @@ function WebhookLog() {
   );
   const replay = useMutation(
     trpc.ops.billing.events.replay.mutationOptions({
-      onSuccess: () =>
-        Promise.all([
-          queryClient.invalidateQueries({ queryKey: trpc.ops.billing.events.list.queryKey() }),
-          queryClient.invalidateQueries({ queryKey: trpc.ops.audit.list.queryKey() }),
-        ]),
+      onSuccess: () => invalidate(trpc.ops.billing, trpc.ops.audit),
     }),
   );
   const submit = (e: FormEvent) => {
@@ -93,88 +90,89 @@ function WebhookLog() {
             : `Event ${replay.data.eventId} is already queued.`}
         </p>
       ) : null}
-      {events.isPending ? (
-        <Loading label="Loading webhook events…" />
-      ) : events.isError ? (
-        <ErrorState error={events.error} onRetry={() => void events.refetch()} />
-      ) : events.data.items.length === 0 ? (
-        <EmptyState
-          title={
-            events.data.total
+      <QueryView
+        query={events}
+        loading="Loading webhook events…"
+        empty={{
+          when: (data) => data.items.length === 0,
+          title: (data) =>
+            data.total
               ? 'This page is past the end of the list'
               : state !== 'all' || type
                 ? 'No webhook event matches these filters'
-                : 'No Stripe webhook has been received yet'
-          }
-        >
-          {events.data.total ? <Button onClick={() => set({ page: 1 })}>Go to the first page</Button> : null}
-        </EmptyState>
-      ) : (
-        <>
-          <DataTable
-            columns={[
-              'Event',
-              'Organization',
-              'Received',
-              'Processed',
-              'Attempts',
-              'Error',
-              { label: 'Actions', hidden: true },
-            ]}
-            busy={events.isPlaceholderData}
-          >
-            {events.data.items.map((e) => (
-              <tr key={e.id} aria-label={`${e.type} ${e.id}`}>
-                <td>
-                  <code>{e.type}</code>
-                  <div className="muted small">
-                    <code>{e.id}</code>
-                  </div>
-                </td>
-                <td>
-                  {e.organizationId ? (
-                    <Link to={`/ops/tenants/${e.organizationId}`}>
-                      <code>{shortId(e.organizationId)}</code>
-                    </Link>
-                  ) : (
-                    '—'
-                  )}
-                </td>
-                <td className="nowrap">{formatTimestamp(e.receivedAt)}</td>
-                <td>
-                  {e.processedAt ? (
-                    <span className="badge badge-ok">{formatTimestamp(e.processedAt)}</span>
-                  ) : (
-                    <span className={e.error ? 'badge badge-bad' : 'badge badge-warn'}>
-                      {e.error ? 'failed' : 'pending'}
-                    </span>
-                  )}
-                </td>
-                <td>{e.attempts}</td>
-                <td className="error-cell" title={e.error ?? undefined}>
-                  {e.error ?? ''}
-                </td>
-                <td>
-                  <Button
-                    onClick={() => replay.mutate({ eventId: e.id })}
-                    busy={replay.isPending && replay.variables.eventId === e.id}
-                    aria-label={`Replay ${e.id}`}
-                  >
-                    Replay
-                  </Button>
-                </td>
-              </tr>
-            ))}
-          </DataTable>
-          <Pagination
-            label="Webhook log pages"
-            page={page}
-            pageSize={PAGE_SIZE}
-            total={events.data.total}
-            onPage={(p) => set({ page: p })}
-          />
-        </>
-      )}
+                : 'No Stripe webhook has been received yet',
+          children: (data) => (
+            <>{data.total ? <Button onClick={() => set({ page: 1 })}>Go to the first page</Button> : null}</>
+          ),
+        }}
+      >
+        {(data) => (
+          <>
+            <DataTable
+              columns={[
+                'Event',
+                'Organization',
+                'Received',
+                'Processed',
+                'Attempts',
+                'Error',
+                { label: 'Actions', hidden: true },
+              ]}
+              busy={events.isPlaceholderData}
+            >
+              {data.items.map((e) => (
+                <tr key={e.id} aria-label={`${e.type} ${e.id}`}>
+                  <td>
+                    <code>{e.type}</code>
+                    <div className="muted small">
+                      <code>{e.id}</code>
+                    </div>
+                  </td>
+                  <td>
+                    {e.organizationId ? (
+                      <Link to={`/ops/tenants/${e.organizationId}`}>
+                        <code>{shortId(e.organizationId)}</code>
+                      </Link>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
+                  <td className="nowrap">{formatTimestamp(e.receivedAt)}</td>
+                  <td>
+                    {e.processedAt ? (
+                      <span className="badge badge-ok">{formatTimestamp(e.processedAt)}</span>
+                    ) : (
+                      <span className={e.error ? 'badge badge-bad' : 'badge badge-warn'}>
+                        {e.error ? 'failed' : 'pending'}
+                      </span>
+                    )}
+                  </td>
+                  <td>{e.attempts}</td>
+                  <td className="error-cell" title={e.error ?? undefined}>
+                    {e.error ?? ''}
+                  </td>
+                  <td>
+                    <Button
+                      onClick={() => replay.mutate({ eventId: e.id })}
+                      busy={replay.isPending && replay.variables.eventId === e.id}
+                      aria-label={`Replay ${e.id}`}
+                    >
+                      Replay
+                    </Button>
+                  </td>
+                </tr>
+              ))}
+            </DataTable>
+            <Pagination
+              label="Webhook log pages"
+              page={page}
+              pageSize={PAGE_SIZE}
+              total={data.total}
+              onPage={(p) => set({ page: p })}
+            />
+          </>
+        )}
+      </QueryView>
     </Section>
   );
 }
@@ -209,59 +207,61 @@ function Subscriptions() {
         </SelectField>
       }
     >
-      {subs.isPending ? (
-        <Loading label="Loading subscriptions…" />
-      ) : subs.isError ? (
-        <ErrorState error={subs.error} onRetry={() => void subs.refetch()} />
-      ) : subs.data.items.length === 0 ? (
-        <EmptyState
-          title={
-            subs.data.total
+      <QueryView
+        query={subs}
+        loading="Loading subscriptions…"
+        empty={{
+          when: (data) => data.items.length === 0,
+          title: (data) =>
+            data.total
               ? 'This page is past the end of the list'
               : status
                 ? `No subscription is ${status.replace('_', ' ')}`
-                : 'No subscriptions yet'
-          }
-        />
-      ) : (
-        <>
-          <DataTable
-            columns={['Organization', 'Status', 'Price', 'Period ends', 'Failed payments', 'Since']}
-            busy={subs.isPlaceholderData}
-          >
-            {subs.data.items.map((s) => (
-              <tr key={s.stripeId}>
-                <td>
-                  <Link to={`/ops/tenants/${s.organization.id}`}>{s.organization.name}</Link>
-                  {!s.organization.active ? <span className="badge badge-bad">suspended</span> : null}
-                </td>
-                <td>
-                  <span
-                    className={
-                      s.status === 'active' || s.status === 'trialing' ? 'badge badge-ok' : 'badge badge-warn'
-                    }
-                  >
-                    {s.status.replace('_', ' ')}
-                  </span>
-                </td>
-                <td>
-                  <code>{s.price}</code> × {s.quantity}
-                </td>
-                <td>{s.currentPeriodEnd ? formatDate(s.currentPeriodEnd) : '—'}</td>
-                <td>{s.failedPaymentAttempts}</td>
-                <td>{formatDate(s.createdAt)}</td>
-              </tr>
-            ))}
-          </DataTable>
-          <Pagination
-            label="Subscription pages"
-            page={page}
-            pageSize={PAGE_SIZE}
-            total={subs.data.total}
-            onPage={(p) => set({ subpage: p }, { keepPage: true })}
-          />
-        </>
-      )}
+                : 'No subscriptions yet',
+        }}
+      >
+        {(data) => (
+          <>
+            <DataTable
+              columns={['Organization', 'Status', 'Price', 'Period ends', 'Failed payments', 'Since']}
+              busy={subs.isPlaceholderData}
+            >
+              {data.items.map((s) => (
+                <tr key={s.stripeId}>
+                  <td>
+                    <Link to={`/ops/tenants/${s.organization.id}`}>{s.organization.name}</Link>
+                    {!s.organization.active ? <span className="badge badge-bad">suspended</span> : null}
+                  </td>
+                  <td>
+                    <span
+                      className={
+                        s.status === 'active' || s.status === 'trialing'
+                          ? 'badge badge-ok'
+                          : 'badge badge-warn'
+                      }
+                    >
+                      {s.status.replace('_', ' ')}
+                    </span>
+                  </td>
+                  <td>
+                    <code>{s.price}</code> × {s.quantity}
+                  </td>
+                  <td>{s.currentPeriodEnd ? formatDate(s.currentPeriodEnd) : '—'}</td>
+                  <td>{s.failedPaymentAttempts}</td>
+                  <td>{formatDate(s.createdAt)}</td>
+                </tr>
+              ))}
+            </DataTable>
+            <Pagination
+              label="Subscription pages"
+              page={page}
+              pageSize={PAGE_SIZE}
+              total={data.total}
+              onPage={(p) => set({ subpage: p }, { keepPage: true })}
+            />
+          </>
+        )}
+      </QueryView>
     </Section>
   );
 }

@@ -1,4 +1,4 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link, useParams } from 'react-router';
 import { useTRPC } from '../trpc.ts';
@@ -9,11 +9,12 @@ import { Field, FormError, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
 import { Pagination } from '../ui/Pagination.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
 import { FlagAuditTable } from './FlagAudit.tsx';
 import { flagState, FlagSwitch, type Flag } from './FlagsPage.tsx';
 import { formatDecimal } from './format.ts';
 import { useUrlState } from './url.ts';
+import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 const AUDIT_PAGE = 20;
 
@@ -21,31 +22,28 @@ export function FlagPage() {
   const { key = '' } = useParams();
   const trpc = useTRPC();
   const flags = useQuery(trpc.ops.flags.list.queryOptions());
-  if (flags.isPending) return <Loading label="Loading flag…" />;
-  if (flags.isError) return <ErrorState error={flags.error} onRetry={() => void flags.refetch()} />;
-  const flag = flags.data.find((f) => f.key === key);
-  if (!flag) {
-    return (
-      <div className="page">
-        <p>
-          <Link to="/ops/flags">← Feature flags</Link>
-        </p>
-        <EmptyState title={`There is no flag “${key}”`} />
-      </div>
-    );
-  }
-  return <FlagDetail flag={flag} />;
+  return (
+    <QueryView
+      query={flags}
+      loading="Loading flag…"
+      empty={{
+        when: (data) => !data.some((f) => f.key === key),
+        title: `There is no flag “${key}”`,
+        children: <Link to="/ops/flags">← Feature flags</Link>,
+      }}
+    >
+      {(data) => {
+        const flag = data.find((f) => f.key === key);
+        return flag ? <FlagDetail flag={flag} /> : null;
+      }}
+    </QueryView>
+  );
 }
 
 function FlagDetail({ flag }: { flag: Flag }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  const refresh = () =>
-    Promise.all([
-      queryClient.invalidateQueries({ queryKey: trpc.ops.flags.list.queryKey() }),
-      queryClient.invalidateQueries({ queryKey: trpc.ops.flags.audit.queryKey() }),
-      queryClient.invalidateQueries({ queryKey: trpc.ops.flags.explain.queryKey() }),
-    ]);
+  const invalidate = useInvalidate();
+  const refresh = () => invalidate(trpc.ops.flags);
   const [killing, setKilling] = useState(false);
   const kill = useMutation(
     trpc.ops.flags.kill.mutationOptions({
@@ -259,16 +257,16 @@ function Overrides({ flag, onSaved }: { flag: Flag; onSaved: () => Promise<unkno
               Choose another organization
             </Button>
           </p>
-          {explain.isPending ? (
-            <Loading label="Evaluating…" />
-          ) : explain.isError ? (
-            <ErrorState error={explain.error} onRetry={() => void explain.refetch()} />
-          ) : explain.data ? (
-            <p role="status">
-              Gets <code>{explain.data.variant}</code> (<code>{JSON.stringify(explain.data.value)}</code>)
-              because of <strong>{explain.data.reason.toLowerCase()}</strong>.
-            </p>
-          ) : null}
+          <QueryView query={explain} loading="Evaluating…">
+            {(data) =>
+              data ? (
+                <p role="status">
+                  Gets <code>{data.variant}</code> (<code>{JSON.stringify(data.value)}</code>) because of{' '}
+                  <strong>{data.reason.toLowerCase()}</strong>.
+                </p>
+              ) : null
+            }
+          </QueryView>
           <form
             className="control-row"
             onSubmit={(e) => {
@@ -324,24 +322,24 @@ function FlagAudit({ flagKey }: { flagKey: string }) {
   );
   return (
     <Section title="Audit log">
-      {audit.isPending ? (
-        <Loading label="Loading the audit log…" />
-      ) : audit.isError ? (
-        <ErrorState error={audit.error} onRetry={() => void audit.refetch()} />
-      ) : audit.data.items.length === 0 ? (
-        <EmptyState title="No changes recorded" />
-      ) : (
-        <>
-          <FlagAuditTable entries={audit.data.items} orgNames={orgNames} />
-          <Pagination
-            label="Audit log pages"
-            page={page}
-            pageSize={AUDIT_PAGE}
-            total={audit.data.total}
-            onPage={(p) => set({ page: p })}
-          />
-        </>
-      )}
+      <QueryView
+        query={audit}
+        loading="Loading the audit log…"
+        empty={{ when: (data) => data.items.length === 0, title: 'No changes recorded' }}
+      >
+        {(data) => (
+          <>
+            <FlagAuditTable entries={data.items} orgNames={orgNames} />
+            <Pagination
+              label="Audit log pages"
+              page={page}
+              pageSize={AUDIT_PAGE}
+              total={data.total}
+              onPage={(p) => set({ page: p })}
+            />
+          </>
+        )}
+      </QueryView>
     </Section>
   );
 }

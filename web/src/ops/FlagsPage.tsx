@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
@@ -8,10 +8,11 @@ import { fieldErrorsOf, messageOf } from '../ui/errors.ts';
 import { Field, FormError, formErrorOf, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
 import { FlagAuditTable } from './FlagAudit.tsx';
 import { formatDecimal } from './format.ts';
 import { useUrlState } from './url.ts';
+import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 export type Flag = RouterOutputs['ops']['flags']['list'][number];
 
@@ -25,14 +26,10 @@ export function flagState(f: Flag): { label: string; tone: string } {
 /** The on/off switch of a flag (its global value); the kill switch and rollout live on the flag's page. */
 export function FlagSwitch({ flag }: { flag: Flag }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const update = useMutation(
     trpc.ops.flags.update.mutationOptions({
-      onSuccess: () =>
-        Promise.all([
-          queryClient.invalidateQueries({ queryKey: trpc.ops.flags.list.queryKey() }),
-          queryClient.invalidateQueries({ queryKey: trpc.ops.flags.audit.queryKey() }),
-        ]),
+      onSuccess: () => invalidate(trpc.ops.flags),
     }),
   );
   const on = update.isPending ? Boolean(update.variables.enabled) : flag.enabled;
@@ -65,9 +62,8 @@ export function FlagsPage() {
   const flags = useQuery(trpc.ops.flags.list.queryOptions());
   const audit = useQuery(trpc.ops.flags.audit.queryOptions({ limit: 15 }));
   const query = get('q').toLowerCase();
-  const shown = (flags.data ?? []).filter(
-    (f) => !query || f.key.includes(query) || f.description.toLowerCase().includes(query),
-  );
+  const matches = (f: { key: string; description: string }) =>
+    !query || f.key.includes(query) || f.description.toLowerCase().includes(query);
   return (
     <div className="page">
       <div className="page-title">
@@ -91,56 +87,57 @@ export function FlagsPage() {
           />
         }
       >
-        {flags.isPending ? (
-          <Loading label="Loading flags…" />
-        ) : flags.isError ? (
-          <ErrorState error={flags.error} onRetry={() => void flags.refetch()} />
-        ) : flags.data.length === 0 ? (
-          <EmptyState title="No feature flags yet">
-            <Button onClick={() => set({ new: '1' })}>Create the first flag</Button>
-          </EmptyState>
-        ) : shown.length === 0 ? (
-          <EmptyState title={`No flag matches “${get('q')}”`} />
-        ) : (
-          <DataTable columns={['On', 'Flag', 'State', 'Rollout', 'Overrides', 'Owner', 'Updated']}>
-            {shown.map((f) => {
-              const state = flagState(f);
-              return (
-                <tr key={f.key} aria-label={f.key}>
-                  <td>
-                    <FlagSwitch flag={f} />
-                  </td>
-                  <td>
-                    <Link to={`/ops/flags/${encodeURIComponent(f.key)}`}>
-                      <code>{f.key}</code>
-                    </Link>
-                    <div className="muted small">{f.description}</div>
-                  </td>
-                  <td>
-                    <span className={`badge ${state.tone}`}>{state.label}</span>
-                    {f.stale ? <span className="badge badge-warn">Stale</span> : null}
-                    <div className="muted small">{f.kind}</div>
-                  </td>
-                  <td>{formatDecimal(f.rolloutPercentage)} %</td>
-                  <td>{f.overrides}</td>
-                  <td>{f.owner}</td>
-                  <td>{formatDate(f.updatedAt)}</td>
-                </tr>
-              );
-            })}
-          </DataTable>
-        )}
+        <QueryView
+          query={flags}
+          loading="Loading flags…"
+          empty={{
+            when: (data) => !data.some(matches),
+            title: (data) => (data.length === 0 ? 'No feature flags yet' : `No flag matches “${get('q')}”`),
+            children: (data) =>
+              data.length === 0 ? (
+                <Button onClick={() => set({ new: '1' })}>Create the first flag</Button>
+              ) : null,
+          }}
+        >
+          {(data) => (
+            <DataTable columns={['On', 'Flag', 'State', 'Rollout', 'Overrides', 'Owner', 'Updated']}>
+              {data.filter(matches).map((f) => {
+                const state = flagState(f);
+                return (
+                  <tr key={f.key} aria-label={f.key}>
+                    <td>
+                      <FlagSwitch flag={f} />
+                    </td>
+                    <td>
+                      <Link to={`/ops/flags/${encodeURIComponent(f.key)}`}>
+                        <code>{f.key}</code>
+                      </Link>
+                      <div className="muted small">{f.description}</div>
+                    </td>
+                    <td>
+                      <span className={`badge ${state.tone}`}>{state.label}</span>
+                      {f.stale ? <span className="badge badge-warn">Stale</span> : null}
+                      <div className="muted small">{f.kind}</div>
+                    </td>
+                    <td>{formatDecimal(f.rolloutPercentage)} %</td>
+                    <td>{f.overrides}</td>
+                    <td>{f.owner}</td>
+                    <td>{formatDate(f.updatedAt)}</td>
+                  </tr>
+                );
+              })}
+            </DataTable>
+          )}
+        </QueryView>
       </Section>
       <Section title="Recent flag changes">
-        {audit.isPending ? (
-          <Loading label="Loading changes…" />
-        ) : audit.isError ? (
-          <ErrorState error={audit.error} onRetry={() => void audit.refetch()} />
-        ) : audit.data.items.length === 0 ? (
-          <EmptyState title="No flag has been changed yet" />
-        ) : (
-          <FlagAuditTable entries={audit.data.items} showFlag />
-        )}
+        <QueryView
+          query={audit}
+          loading="Loading changes…"
+          empty={{ when: (data) => data.items.length === 0, title: 'No flag has been changed yet' }}
+        >
+          {(data) => <FlagAuditTable entries={data.items} showFlag />}
+        </QueryView>
       </Section>
     </div>
   );
@@ -161,7 +158,7 @@ const EMPTY = {
 
 function CreateFlag({ onDone }: { onDone: () => void }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const navigate = useNavigate();
   const variantsId = useId();
   const [form, setForm] = useState(EMPTY);
@@ -169,7 +166,7 @@ function CreateFlag({ onDone }: { onDone: () => void }) {
   const create = useMutation(
     trpc.ops.flags.create.mutationOptions({
       onSuccess: async (flag) => {
-        await queryClient.invalidateQueries({ queryKey: trpc.ops.flags.list.queryKey() });
+        await invalidate(trpc.ops.flags);
         void navigate(`/ops/flags/${encodeURIComponent(flag.key)}`);
       },
     }),

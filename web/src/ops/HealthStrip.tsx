@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
-import { useTRPC } from '../trpc.ts';
-import { ErrorState, Loading } from '../ui/states.tsx';
+import { useTRPC, type RouterOutputs } from '../trpc.ts';
+import { QueryView } from '../ui/QueryView.tsx';
 import { formatDecimal } from './format.ts';
 
 const NAMES: Record<string, string> = {
@@ -18,16 +18,15 @@ function nameOf(key: string): string {
 export function HealthStrip() {
   const trpc = useTRPC();
   const health = useQuery(trpc.ops.monitoring.health.queryOptions(undefined, { refetchInterval: 15_000 }));
-  if (health.isPending) return <Loading label="Checking health…" />;
-  if (health.isError)
-    return (
-      <ErrorState
-        title="Health could not be checked"
-        error={health.error}
-        onRetry={() => void health.refetch()}
-      />
-    );
-  const checks = Object.entries(health.data.checks).flatMap(([key, results]) =>
+  return (
+    <QueryView query={health} loading="Checking health…" errorTitle="Health could not be checked">
+      {(data) => <Checks checks={data.checks} />}
+    </QueryView>
+  );
+}
+
+function Checks({ checks: byKey }: { checks: RouterOutputs['ops']['monitoring']['health']['checks'] }) {
+  const checks = Object.entries(byKey).flatMap(([key, results]) =>
     results.map((r, i) => ({ key: results.length > 1 ? `${key}#${i}` : key, name: nameOf(key), ...r })),
   );
   return (

@@ -4,10 +4,10 @@ import { useTRPC } from '../trpc.ts';
 import { DataTable } from '../ui/DataTable.tsx';
 import { SelectField } from '../ui/Field.tsx';
 import { Section } from '../ui/layout.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
 import { formatAgo, formatDuration, formatInt, shortId } from './format.ts';
 import { useNow } from './hooks.ts';
 import { useUrlState } from './url.ts';
+import { QueryView } from '../ui/QueryView.tsx';
 
 const HOURS = [1, 6, 24, 168] as const;
 const HOUR_LABELS: Record<number, string> = {
@@ -86,38 +86,38 @@ function TopCard({
   const max = Math.max(1, ...(top.data ?? []).map((t) => t.score));
   return (
     <Section title={title}>
-      {top.isPending ? (
-        <Loading />
-      ) : top.isError ? (
-        <ErrorState error={top.error} onRetry={() => void top.refetch()} />
-      ) : top.data.length === 0 ? (
-        <EmptyState title="Nothing recorded in this period" />
-      ) : (
-        <ol className="bars" aria-label={title}>
-          {top.data.map((t) => {
-            const org = names.data?.organizations[t.member];
-            const user = names.data?.users[t.member];
-            const label = org?.name ?? user?.name ?? shortId(t.member);
-            return (
-              <li key={t.member}>
-                <span className="bar-label">
-                  {isOrg ? (
-                    <Link to={`/ops/tenants/${t.member}`}>{label}</Link>
-                  ) : (
-                    <span title={user?.email}>{label}</span>
-                  )}
-                </span>
-                <span className="bar-track" aria-hidden="true">
-                  <span className="bar-fill" style={{ width: `${(t.score / max) * 100}%` }} />
-                </span>
-                <span className="bar-value">
-                  {formatInt(t.score)} {unit}
-                </span>
-              </li>
-            );
-          })}
-        </ol>
-      )}
+      <QueryView
+        query={top}
+        loading="Loading…"
+        empty={{ when: (data) => data.length === 0, title: 'Nothing recorded in this period' }}
+      >
+        {(data) => (
+          <ol className="bars" aria-label={title}>
+            {data.map((t) => {
+              const org = names.data?.organizations[t.member];
+              const user = names.data?.users[t.member];
+              const label = org?.name ?? user?.name ?? shortId(t.member);
+              return (
+                <li key={t.member}>
+                  <span className="bar-label">
+                    {isOrg ? (
+                      <Link to={`/ops/tenants/${t.member}`}>{label}</Link>
+                    ) : (
+                      <span title={user?.email}>{label}</span>
+                    )}
+                  </span>
+                  <span className="bar-track" aria-hidden="true">
+                    <span className="bar-fill" style={{ width: `${(t.score / max) * 100}%` }} />
+                  </span>
+                  <span className="bar-value">
+                    {formatInt(t.score)} {unit}
+                  </span>
+                </li>
+              );
+            })}
+          </ol>
+        )}
+      </QueryView>
     </Section>
   );
 }
@@ -130,41 +130,41 @@ function SlowRequests() {
   );
   return (
     <Section title="Slow requests">
-      {slow.isPending ? (
-        <Loading label="Loading slow requests…" />
-      ) : slow.isError ? (
-        <ErrorState error={slow.error} onRetry={() => void slow.refetch()} />
-      ) : slow.data.length === 0 ? (
-        <EmptyState title="No request took longer than a second." />
-      ) : (
-        <DataTable columns={['Route', 'Status', 'Took', 'Queries', 'Organization', 'When', 'Request id']}>
-          {slow.data.map((r) => (
-            <tr key={`${r.requestId}-${r.at}`}>
-              <td>
-                <code>
-                  {r.method} {r.route}
-                </code>
-              </td>
-              <td>{r.status}</td>
-              <td>{formatDuration(r.ms)}</td>
-              <td>{r.queries}</td>
-              <td>
-                {r.organizationId ? (
-                  <Link to={`/ops/tenants/${r.organizationId}`}>
-                    <code>{shortId(r.organizationId)}</code>
-                  </Link>
-                ) : (
-                  '—'
-                )}
-              </td>
-              <td className="nowrap">{formatAgo(r.at, now)}</td>
-              <td>
-                <code className="small">{r.requestId}</code>
-              </td>
-            </tr>
-          ))}
-        </DataTable>
-      )}
+      <QueryView
+        query={slow}
+        loading="Loading slow requests…"
+        empty={{ when: (data) => data.length === 0, title: 'No request took longer than a second.' }}
+      >
+        {(data) => (
+          <DataTable columns={['Route', 'Status', 'Took', 'Queries', 'Organization', 'When', 'Request id']}>
+            {data.map((r) => (
+              <tr key={`${r.requestId}-${r.at}`}>
+                <td>
+                  <code>
+                    {r.method} {r.route}
+                  </code>
+                </td>
+                <td>{r.status}</td>
+                <td>{formatDuration(r.ms)}</td>
+                <td>{r.queries}</td>
+                <td>
+                  {r.organizationId ? (
+                    <Link to={`/ops/tenants/${r.organizationId}`}>
+                      <code>{shortId(r.organizationId)}</code>
+                    </Link>
+                  ) : (
+                    '—'
+                  )}
+                </td>
+                <td className="nowrap">{formatAgo(r.at, now)}</td>
+                <td>
+                  <code className="small">{r.requestId}</code>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
+        )}
+      </QueryView>
     </Section>
   );
 }
@@ -185,39 +185,39 @@ function Groups({
   );
   return (
     <Section title={title}>
-      {groups.isPending ? (
-        <Loading />
-      ) : groups.isError ? (
-        <ErrorState error={groups.error} onRetry={() => void groups.refetch()} />
-      ) : groups.data.length === 0 ? (
-        <EmptyState title={empty} />
-      ) : (
-        <div className="table-scroll">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">{kind === 'slowQueries' ? 'Query' : 'Exception'}</th>
-                <th scope="col">Count</th>
-                {kind === 'slowQueries' ? <th scope="col">Slowest</th> : null}
-                <th scope="col">Last seen</th>
-              </tr>
-            </thead>
-            <tbody>
-              {groups.data.map((g) => (
-                <tr key={g.key}>
-                  <td className="wrap-anywhere">
-                    <code className="small">{g.key}</code>
-                    {g.sample ? <div className="muted small">{g.sample}</div> : null}
-                  </td>
-                  <td>{formatInt(g.count)}</td>
-                  {kind === 'slowQueries' ? <td>{formatDuration(g.maxMs)}</td> : null}
-                  <td className="nowrap">{formatAgo(g.lastSeen, now)}</td>
+      <QueryView
+        query={groups}
+        loading="Loading…"
+        empty={{ when: (data) => data.length === 0, title: empty }}
+      >
+        {(data) => (
+          <div className="table-scroll">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th scope="col">{kind === 'slowQueries' ? 'Query' : 'Exception'}</th>
+                  <th scope="col">Count</th>
+                  {kind === 'slowQueries' ? <th scope="col">Slowest</th> : null}
+                  <th scope="col">Last seen</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+              </thead>
+              <tbody>
+                {data.map((g) => (
+                  <tr key={g.key}>
+                    <td className="wrap-anywhere">
+                      <code className="small">{g.key}</code>
+                      {g.sample ? <div className="muted small">{g.sample}</div> : null}
+                    </td>
+                    <td>{formatInt(g.count)}</td>
+                    {kind === 'slowQueries' ? <td>{formatDuration(g.maxMs)}</td> : null}
+                    <td className="nowrap">{formatAgo(g.lastSeen, now)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </QueryView>
     </Section>
   );
 }

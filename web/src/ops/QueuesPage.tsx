@@ -10,13 +10,14 @@ import { DataTable } from '../ui/DataTable.tsx';
 import { messageOf } from '../ui/errors.ts';
 import { FormError, SelectField } from '../ui/Field.tsx';
 import { Section } from '../ui/layout.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
 import { AuditTrail } from './AuditTrail.tsx';
 import { color, TimeChart } from './charts.tsx';
 import { formatAgo, formatDecimal, formatDuration, formatInt } from './format.ts';
 import { useNow } from './hooks.ts';
 import { LiveBadge } from './LiveBadge.tsx';
 import { oneOf, useUrlState } from './url.ts';
+import { QueryView } from '../ui/QueryView.tsx';
+import { useInvalidate } from '../invalidate.ts';
 
 type QueueRow = RouterOutputs['ops']['queues']['list'][number];
 type WorkerRow = RouterOutputs['ops']['workers']['list'][number];
@@ -43,31 +44,33 @@ export function QueuesPage() {
         <LiveBadge status={live.status} error={live.error} />
       </div>
       <Section title="Queues">
-        {queues.isPending ? (
-          <Loading label="Loading queues…" />
-        ) : queues.isError ? (
-          <ErrorState error={queues.error} onRetry={() => void queues.refetch()} />
-        ) : queues.data.length === 0 ? (
-          <EmptyState title="No queues are configured" />
-        ) : (
-          <QueueTable queues={queues.data} />
-        )}
+        <QueryView
+          query={queues}
+          loading="Loading queues…"
+          empty={{ when: (data) => data.length === 0, title: 'No queues are configured' }}
+        >
+          {(data) => <QueueTable queues={data} />}
+        </QueryView>
       </Section>
       <QueueCharts />
       <Section title="Workers">
-        {workers.isPending ? (
-          <Loading label="Loading workers…" />
-        ) : workers.isError ? (
-          <ErrorState error={workers.error} onRetry={() => void workers.refetch()} />
-        ) : workers.data.length === 0 ? (
-          <EmptyState title="No worker is running">
-            <p>
-              Start one with <code>keel work</code>; jobs wait on their queues until then.
-            </p>
-          </EmptyState>
-        ) : (
-          <Workers workers={workers.data} />
-        )}
+        <QueryView
+          query={workers}
+          loading="Loading workers…"
+          empty={{
+            when: (data) => data.length === 0,
+            title: 'No worker is running',
+            children: (
+              <>
+                <p>
+                  Start one with <code>keel work</code>; jobs wait on their queues until then.
+                </p>
+              </>
+            ),
+          }}
+        >
+          {(data) => <Workers workers={data} />}
+        </QueryView>
       </Section>
       <AuditTrail title="Queue and worker actions" targetType="queue" />
     </div>
@@ -76,8 +79,8 @@ export function QueuesPage() {
 
 function QueueTable({ queues }: { queues: QueueRow[] }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.ops.queues.list.queryKey() });
+  const invalidate = useInvalidate();
+  const refresh = () => invalidate(trpc.ops.queues);
   const pause = useMutation(trpc.ops.queues.pause.mutationOptions({ onSuccess: refresh }));
   const resume = useMutation(trpc.ops.queues.resume.mutationOptions({ onSuccess: refresh }));
   const failed = pause.error ?? resume.error;
@@ -213,41 +216,39 @@ function QueueCharts() {
         </SelectField>
       }
     >
-      {metrics.isPending ? (
-        <Loading label="Loading queue metrics…" />
-      ) : metrics.isError ? (
-        <ErrorState error={metrics.error} onRetry={() => void metrics.refetch()} />
-      ) : (
-        <div className="chart-grid">
-          <TimeChart
-            title="Throughput"
-            data={points}
-            series={[
-              { key: 'processed', name: 'Processed', color: color(0) },
-              { key: 'failed', name: 'Failed', color: color(4) },
-            ]}
-            format={(v) => `${formatDecimal(v)}/min`}
-            empty="No jobs ran in the last hour."
-          />
-          <TimeChart
-            title="Wait time"
-            data={points}
-            series={[
-              { key: 'waitAvg', name: 'Average', color: color(0) },
-              { key: 'waitP95', name: 'p95', color: color(1) },
-            ]}
-            format={formatDuration}
-            empty="No jobs ran in the last hour."
-          />
-          <TimeChart
-            title="Runtime p95"
-            data={points}
-            series={[{ key: 'runtimeP95', name: 'p95', color: color(2) }]}
-            format={formatDuration}
-            empty="No jobs ran in the last hour."
-          />
-        </div>
-      )}
+      <QueryView query={metrics} loading="Loading queue metrics…">
+        {() => (
+          <div className="chart-grid">
+            <TimeChart
+              title="Throughput"
+              data={points}
+              series={[
+                { key: 'processed', name: 'Processed', color: color(0) },
+                { key: 'failed', name: 'Failed', color: color(4) },
+              ]}
+              format={(v) => `${formatDecimal(v)}/min`}
+              empty="No jobs ran in the last hour."
+            />
+            <TimeChart
+              title="Wait time"
+              data={points}
+              series={[
+                { key: 'waitAvg', name: 'Average', color: color(0) },
+                { key: 'waitP95', name: 'p95', color: color(1) },
+              ]}
+              format={formatDuration}
+              empty="No jobs ran in the last hour."
+            />
+            <TimeChart
+              title="Runtime p95"
+              data={points}
+              series={[{ key: 'runtimeP95', name: 'p95', color: color(2) }]}
+              format={formatDuration}
+              empty="No jobs ran in the last hour."
+            />
+          </div>
+        )}
+      </QueryView>
     </Section>
   );
 }

@@ -1,6 +1,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import { Link, useParams } from 'react-router';
+import { useInvalidate } from '../invalidate.ts';
 import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { Button } from '../ui/Button.tsx';
 import { ConfirmDialog } from '../ui/ConfirmDialog.tsx';
@@ -9,9 +10,10 @@ import { appCodeOf, fieldErrorsOf, messageOf } from '../ui/errors.ts';
 import { formatDate, formatDateTime } from '../ui/format.ts';
 import { Section, Stat } from '../ui/layout.tsx';
 import { Pagination } from '../ui/Pagination.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
+import { EmptyState } from '../ui/states.tsx';
 import { AuditTrail, describeDetails } from './AuditTrail.tsx';
 import { formatInt } from './format.ts';
+import { QueryView } from '../ui/QueryView.tsx';
 
 type Tenant = RouterOutputs['ops']['tenants']['get'];
 const MEMBERS_PAGE = 20;
@@ -21,22 +23,21 @@ export function TenantPage() {
   const { id = '' } = useParams();
   const trpc = useTRPC();
   const tenant = useQuery(trpc.ops.tenants.get.queryOptions({ id }));
-  if (tenant.isPending) return <Loading label="Loading tenant…" />;
-  if (tenant.isError) {
-    return (
-      <div className="page">
-        <p>
-          <Link to="/ops/tenants">← Tenants</Link>
-        </p>
-        {appCodeOf(tenant.error) === 'NOT_FOUND' || appCodeOf(tenant.error) === 'VALIDATION_FAILED' ? (
-          <EmptyState title="There is no tenant at this address" />
-        ) : (
-          <ErrorState error={tenant.error} onRetry={() => void tenant.refetch()} />
-        )}
-      </div>
-    );
-  }
-  return <TenantDetail tenant={tenant.data} />;
+  return (
+    <QueryView
+      query={tenant}
+      loading="Loading tenant…"
+      known={(error) =>
+        appCodeOf(error) === 'NOT_FOUND' || appCodeOf(error) === 'VALIDATION_FAILED' ? (
+          <EmptyState title="There is no tenant at this address">
+            <Link to="/ops/tenants">← Tenants</Link>
+          </EmptyState>
+        ) : undefined
+      }
+    >
+      {(data) => <TenantDetail tenant={data} />}
+    </QueryView>
+  );
 }
 
 function TenantDetail({ tenant }: { tenant: Tenant }) {
@@ -154,7 +155,7 @@ function TenantDetail({ tenant }: { tenant: Tenant }) {
 
 function StatusControl({ tenant }: { tenant: Tenant }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const reasonId = useId();
   const o = tenant.organization;
   const [open, setOpen] = useState(false);
@@ -162,13 +163,7 @@ function StatusControl({ tenant }: { tenant: Tenant }) {
   const done = async () => {
     setOpen(false);
     setReason('');
-    await Promise.all([
-      queryClient.invalidateQueries({ queryKey: trpc.ops.tenants.get.queryKey({ id: o.id }) }),
-      queryClient.invalidateQueries({ queryKey: trpc.ops.tenants.list.queryKey() }),
-      queryClient.invalidateQueries({ queryKey: trpc.ops.organizations.list.queryKey() }),
-      queryClient.invalidateQueries({ queryKey: trpc.ops.overview.queryKey() }),
-      queryClient.invalidateQueries({ queryKey: trpc.ops.audit.list.queryKey() }),
-    ]);
+    await invalidate(trpc.ops.tenants, trpc.ops.organizations, trpc.ops.overview, trpc.ops.audit);
   };
   const suspend = useMutation(trpc.ops.tenants.suspend.mutationOptions({ onSuccess: done }));
   const reactivate = useMutation(trpc.ops.tenants.reactivate.mutationOptions({ onSuccess: done }));
@@ -233,51 +228,54 @@ function Members({ tenant }: { tenant: Tenant }) {
   const trpc = useTRPC();
   const [page, setPage] = useState(1);
   const id = tenant.organization.id;
-  // The first page came with the tenant; later pages are fetched.
+  const queryClient = useQueryClient();
+  // The first page came with the tenant (and is as fresh as it); later pages are fetched.
   const members = useQuery(
     trpc.ops.tenants.members.queryOptions(
       { id, limit: MEMBERS_PAGE, offset: (page - 1) * MEMBERS_PAGE },
-      { enabled: page > 1, placeholderData: keepPreviousData },
+      {
+        placeholderData: keepPreviousData,
+        initialData: () => (page === 1 ? tenant.members : undefined),
+        initialDataUpdatedAt: () =>
+          queryClient.getQueryState(trpc.ops.tenants.get.queryKey({ id }))?.dataUpdatedAt,
+      },
     ),
   );
-  const data = page === 1 ? tenant.members : members.data;
   return (
     <Section title="Members">
-      {!data ? (
-        members.isError ? (
-          <ErrorState error={members.error} onRetry={() => void members.refetch()} />
-        ) : (
-          <Loading label="Loading members…" />
-        )
-      ) : data.items.length === 0 ? (
-        <EmptyState title="No members" />
-      ) : (
-        <>
-          <DataTable columns={['Name', 'Email', 'Role', 'Last active', 'Joined']}>
-            {data.items.map((m) => (
-              <tr key={m.userId}>
-                <td>
-                  {m.name}
-                  {m.staff ? <span className="badge"> staff</span> : null}
-                </td>
-                <td>{m.email}</td>
-                <td className="capitalize">{m.role}</td>
-                <td>{m.lastActiveAt ? formatDateTime(m.lastActiveAt) : '—'}</td>
-                <td>{formatDate(m.joinedAt)}</td>
-              </tr>
-            ))}
-          </DataTable>
-          {data.total > MEMBERS_PAGE ? (
-            <Pagination
-              label="Member pages"
-              page={page}
-              pageSize={MEMBERS_PAGE}
-              total={data.total}
-              onPage={setPage}
-            />
-          ) : null}
-        </>
-      )}
+      <QueryView
+        query={members}
+        loading="Loading members…"
+        empty={{ when: (data) => data.items.length === 0, title: 'No members' }}
+      >
+        {(data) => (
+          <>
+            <DataTable columns={['Name', 'Email', 'Role', 'Last active', 'Joined']}>
+              {data.items.map((m) => (
+                <tr key={m.userId}>
+                  <td>
+                    {m.name}
+                    {m.staff ? <span className="badge"> staff</span> : null}
+                  </td>
+                  <td>{m.email}</td>
+                  <td className="capitalize">{m.role}</td>
+                  <td>{m.lastActiveAt ? formatDateTime(m.lastActiveAt) : '—'}</td>
+                  <td>{formatDate(m.joinedAt)}</td>
+                </tr>
+              ))}
+            </DataTable>
+            {data.total > MEMBERS_PAGE ? (
+              <Pagination
+                label="Member pages"
+                page={page}
+                pageSize={MEMBERS_PAGE}
+                total={data.total}
+                onPage={setPage}
+              />
+            ) : null}
+          </>
+        )}
+      </QueryView>
     </Section>
   );
 }

@@ -10,10 +10,10 @@ import { Field, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
 import { Pagination } from '../ui/Pagination.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
 import { AuditTrail } from './AuditTrail.tsx';
 import { formatInt } from './format.ts';
 import { oneOf, useUrlState } from './url.ts';
+import { QueryView } from '../ui/QueryView.tsx';
 
 const PAGE_SIZE = 25;
 
@@ -86,56 +86,59 @@ export function TenantsPage() {
             ) : null}
           </div>
         </form>
-        {list.isPending ? (
-          <Loading label="Loading tenants…" />
-        ) : list.isError ? (
-          <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-        ) : list.data.items.length === 0 ? (
-          <EmptyState
-            title={
-              list.data.total
+        <QueryView
+          query={list}
+          loading="Loading tenants…"
+          empty={{
+            when: (data) => data.items.length === 0,
+            title: (data) =>
+              data.total
                 ? 'This page is past the end of the list'
                 : filtered
                   ? 'No tenant matches these filters'
-                  : 'No tenants yet'
-            }
-          >
-            {list.data.total ? <Button onClick={() => set({ page: 1 })}>Go to the first page</Button> : null}
-          </EmptyState>
-        ) : (
-          <>
-            <DataTable
-              columns={['Tenant', 'Tier', 'Status', 'Members', 'Created']}
-              busy={list.isPlaceholderData}
-            >
-              {list.data.items.map((o) => (
-                <tr key={o.id}>
-                  <td>
-                    <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
-                    <div className="muted small">
-                      <code>{o.slug}</code>
-                    </div>
-                  </td>
-                  <td className="capitalize">{o.tier}</td>
-                  <td>
-                    <span className={o.active ? 'badge badge-ok' : 'badge badge-bad'}>
-                      {o.active ? 'Active' : 'Suspended'}
-                    </span>
-                  </td>
-                  <td>{formatInt(o.members)}</td>
-                  <td>{formatDate(o.createdAt)}</td>
-                </tr>
-              ))}
-            </DataTable>
-            <Pagination
-              label="Tenant pages"
-              page={page}
-              pageSize={PAGE_SIZE}
-              total={list.data.total}
-              onPage={(p) => set({ page: p })}
-            />
-          </>
-        )}
+                  : 'No tenants yet',
+            children: (data) => (
+              <>
+                {data.total ? <Button onClick={() => set({ page: 1 })}>Go to the first page</Button> : null}
+              </>
+            ),
+          }}
+        >
+          {(data) => (
+            <>
+              <DataTable
+                columns={['Tenant', 'Tier', 'Status', 'Members', 'Created']}
+                busy={list.isPlaceholderData}
+              >
+                {data.items.map((o) => (
+                  <tr key={o.id}>
+                    <td>
+                      <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
+                      <div className="muted small">
+                        <code>{o.slug}</code>
+                      </div>
+                    </td>
+                    <td className="capitalize">{o.tier}</td>
+                    <td>
+                      <span className={o.active ? 'badge badge-ok' : 'badge badge-bad'}>
+                        {o.active ? 'Active' : 'Suspended'}
+                      </span>
+                    </td>
+                    <td>{formatInt(o.members)}</td>
+                    <td>{formatDate(o.createdAt)}</td>
+                  </tr>
+                ))}
+              </DataTable>
+              <Pagination
+                label="Tenant pages"
+                page={page}
+                pageSize={PAGE_SIZE}
+                total={data.total}
+                onPage={(p) => set({ page: p })}
+              />
+            </>
+          )}
+        </QueryView>
       </Section>
       <AuditTrail title="Tenant actions" targetType="organization" showTarget />
     </div>

@@ -6,9 +6,10 @@ import { useMe } from '../../auth/session.tsx';
 import { useTRPC, type RouterOutputs } from '../../trpc.ts';
 import { Button } from '../../ui/Button.tsx';
 import { appCodeOf, messageOf } from '../../ui/errors.ts';
-import { EmptyState, ErrorState, Loading } from '../../ui/states.tsx';
+import { EmptyState } from '../../ui/states.tsx';
 import { useSocketState } from '../ConnectionBanner.tsx';
 import { PresenceBar } from './PresenceBar.tsx';
+import { QueryView } from '../../ui/QueryView.tsx';
 
 type Doc = RouterOutputs['documents']['get'];
 type Draft = { title: string; content: string };
@@ -26,22 +27,25 @@ export function DocumentPage() {
   const doc = useQuery(
     trpc.documents.get.queryOptions({ id }, { staleTime: Infinity, refetchOnWindowFocus: false }),
   );
-  if (doc.isPending) return <Loading label="Loading document…" />;
-  if (doc.isError) {
-    const code = appCodeOf(doc.error);
-    if (code && NO_ACCESS.has(code)) {
-      return (
-        <EmptyState title="Document not found or no access">
-          <p>It may have been deleted, made private, or belong to another organization.</p>
-          <p>
-            <Link to="/app/documents">Back to documents</Link>
-          </p>
-        </EmptyState>
-      );
-    }
-    return <ErrorState error={doc.error} onRetry={() => void doc.refetch()} />;
-  }
-  return <Editor key={doc.data.id} initial={doc.data} />;
+  return (
+    <QueryView
+      query={doc}
+      loading="Loading document…"
+      known={(error) => {
+        const code = appCodeOf(error);
+        return code && NO_ACCESS.has(code) ? (
+          <EmptyState title="Document not found or no access">
+            <p>It may have been deleted, made private, or belong to another organization.</p>
+            <p>
+              <Link to="/app/documents">Back to documents</Link>
+            </p>
+          </EmptyState>
+        ) : undefined;
+      }}
+    >
+      {(data) => <Editor key={data.id} initial={data} />}
+    </QueryView>
+  );
 }
 
 function conflictLatest(error: unknown): Doc | null {

@@ -1,4 +1,4 @@
-import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation } from '@tanstack/react-query';
 import { useSubscription } from '@trpc/tanstack-react-query';
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
@@ -9,12 +9,13 @@ import { Field, FormError, formErrorOf } from '../../ui/Field.tsx';
 import { formatDateTime } from '../../ui/format.ts';
 import { Section } from '../../ui/layout.tsx';
 import { QueryView } from '../../ui/QueryView.tsx';
+import { useInvalidate } from '../../invalidate.ts';
 
 const PAGE = 25;
 
 export function DocumentsPage() {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const list = useInfiniteQuery(
     trpc.documents.list.infiniteQueryOptions(
       { limit: PAGE },
@@ -23,10 +24,7 @@ export function DocumentsPage() {
   );
   // Any change to a document the caller can see refreshes the list (titles, order, new documents).
   useSubscription(
-    trpc.documents.updates.subscriptionOptions(
-      {},
-      { onData: () => void queryClient.invalidateQueries({ queryKey: trpc.documents.list.pathKey() }) },
-    ),
+    trpc.documents.updates.subscriptionOptions({}, { onData: () => void invalidate(trpc.documents.list) }),
   );
 
   return (

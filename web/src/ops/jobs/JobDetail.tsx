@@ -1,15 +1,16 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { Link, useNavigate, useParams } from 'react-router';
-import { useTRPC } from '../trpc.ts';
-import { Button } from '../ui/Button.tsx';
-import { ConfirmDialog } from '../ui/ConfirmDialog.tsx';
-import { appCodeOf, messageOf } from '../ui/errors.ts';
-import { FormError } from '../ui/Field.tsx';
-import { Section } from '../ui/layout.tsx';
-import { EmptyState, ErrorState, Loading } from '../ui/states.tsx';
-import { AuditTrail } from './AuditTrail.tsx';
-import { formatDuration, formatTimestamp } from './format.ts';
+import { Link, useNavigate } from 'react-router';
+import type { RouterOutputs } from '../../trpc.ts';
+import { Button } from '../../ui/Button.tsx';
+import { ConfirmDialog } from '../../ui/ConfirmDialog.tsx';
+import { messageOf } from '../../ui/errors.ts';
+import { FormError } from '../../ui/Field.tsx';
+import { Section } from '../../ui/layout.tsx';
+import { AuditTrail } from '../AuditTrail.tsx';
+import { formatDuration, formatTimestamp } from '../format.ts';
+import { useJobActions } from './useJobs.ts';
+
+type Job = RouterOutputs['ops']['jobs']['get'];
 
 /** Pretty-prints a JSON payload preview; the index keeps up to 8 KB, cut with an ellipsis. */
 function prettyPayload(payload: string | null): string {
@@ -21,57 +22,11 @@ function prettyPayload(payload: string | null): string {
   }
 }
 
-/** One job from the index: payload, attempts, timings, error with stack; retry or forget when it failed. */
-export function JobPage() {
-  const { id = '' } = useParams();
-  const trpc = useTRPC();
-  const queryClient = useQueryClient();
+/** One job: payload, attempts, timings, error with stack; retry or forget when it failed. */
+export function JobDetail({ j }: { j: Job }) {
   const navigate = useNavigate();
   const [forgetting, setForgetting] = useState(false);
-  const job = useQuery(
-    trpc.ops.jobs.get.queryOptions(
-      { id },
-      {
-        // A job that is still moving is polled, so the page shows it finish.
-        refetchInterval: (q) =>
-          q.state.data && ['completed', 'cancelled', 'failed'].includes(q.state.data.status) ? 10_000 : 1_500,
-      },
-    ),
-  );
-  const refresh = () =>
-    Promise.all([
-      queryClient.invalidateQueries({ queryKey: trpc.ops.jobs.get.queryKey({ id }) }),
-      queryClient.invalidateQueries({ queryKey: trpc.ops.jobs.failed.queryKey() }),
-      queryClient.invalidateQueries({ queryKey: trpc.ops.audit.list.queryKey() }),
-    ]);
-  const retry = useMutation(trpc.ops.jobs.retry.mutationOptions({ onSuccess: refresh }));
-  const forget = useMutation(
-    trpc.ops.jobs.forget.mutationOptions({
-      onSuccess: async () => {
-        await refresh();
-        void navigate('/ops/jobs?list=failed');
-      },
-    }),
-  );
-
-  if (job.isPending) return <Loading label="Loading job…" />;
-  if (job.isError) {
-    return (
-      <div className="page">
-        <p>
-          <Link to="/ops/jobs">← Jobs</Link>
-        </p>
-        {appCodeOf(job.error) === 'NOT_FOUND' ? (
-          <EmptyState title="This job is not in the index">
-            <p>Completed jobs are kept for an hour and failed ones for a week; it may have expired.</p>
-          </EmptyState>
-        ) : (
-          <ErrorState error={job.error} onRetry={() => void job.refetch()} />
-        )}
-      </div>
-    );
-  }
-  const j = job.data;
+  const { retry, forget } = useJobActions();
   const startedFrom = j.availableAt ?? j.enqueuedAt;
   const wait = j.startedAt ? j.startedAt - startedFrom : null;
   return (
@@ -169,7 +124,9 @@ export function JobPage() {
         danger
         busy={forget.isPending}
         error={forget.error ? messageOf(forget.error) : null}
-        onConfirm={() => forget.mutate({ id: j.id })}
+        onConfirm={() =>
+          forget.mutate({ id: j.id }, { onSuccess: () => void navigate('/ops/jobs?list=failed') })
+        }
         onCancel={() => setForgetting(false)}
       >
         <p>It is deleted and will not run again.</p>

@@ -1,0 +1,118 @@
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { Link } from 'react-router';
+import { useTRPC } from '../../trpc.ts';
+import { Button } from '../../ui/Button.tsx';
+import { Field } from '../../ui/Field.tsx';
+import { formatDate } from '../../ui/format.ts';
+import { Section } from '../../ui/layout.tsx';
+import { Pagination } from '../../ui/Pagination.tsx';
+import { QueryView } from '../../ui/QueryView.tsx';
+import { useUrlState } from '../url.ts';
+
+const PAGE_SIZE = 10;
+
+/** Search and page live in the URL, so a result can be linked to and Back works. */
+export function Organizations() {
+  const trpc = useTRPC();
+  const { get, set, page } = useUrlState();
+  const query = get('q');
+  const [draft, setDraft] = useState(query);
+  const list = useQuery(
+    trpc.ops.organizations.list.queryOptions(
+      { query: query || undefined, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE },
+      { placeholderData: keepPreviousData },
+    ),
+  );
+
+  const onSearch = (e: FormEvent) => {
+    e.preventDefault();
+    set({ q: draft.trim() });
+  };
+
+  return (
+    <Section title="Organizations" aside={<Link to="/ops/tenants">All tenants</Link>}>
+      <form role="search" className="search" onSubmit={onSearch}>
+        <Field
+          label="Search organizations"
+          name="q"
+          type="search"
+          placeholder="Name or slug"
+          maxLength={120}
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+        />
+        <Button type="submit" variant="primary">
+          Search
+        </Button>
+        {query ? (
+          <Button
+            onClick={() => {
+              setDraft('');
+              set({ q: null });
+            }}
+          >
+            Clear
+          </Button>
+        ) : null}
+      </form>
+      <QueryView
+        query={list}
+        loading="Loading organizations…"
+        empty={{
+          when: (data) => data.items.length === 0,
+          title: (data) =>
+            data.total > 0
+              ? `Page ${page} is past the last page (${Math.ceil(data.total / PAGE_SIZE)})`
+              : query
+                ? `No organization matches “${query}”`
+                : 'No organizations yet',
+          children: (data) =>
+            data.total > 0 ? <Button onClick={() => set({ page: 1 })}>Go to the first page</Button> : null,
+        }}
+      >
+        {(data) => (
+          <>
+            <table className="table" aria-busy={list.isPlaceholderData || undefined}>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Slug</th>
+                  <th scope="col">Plan</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Created</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.items.map((o) => (
+                  <tr key={o.id}>
+                    <td>
+                      <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
+                    </td>
+                    <td>
+                      <code>{o.slug}</code>
+                    </td>
+                    <td className="capitalize">{o.tier}</td>
+                    <td>
+                      <span className={o.active ? 'badge badge-ok' : 'badge badge-warn'}>
+                        {o.active ? 'Active' : 'Suspended'}
+                      </span>
+                    </td>
+                    <td>{formatDate(o.createdAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            <Pagination
+              label="Organization pages"
+              page={page}
+              pageSize={PAGE_SIZE}
+              total={data.total}
+              onPage={(p) => set({ page: p })}
+            />
+          </>
+        )}
+      </QueryView>
+    </Section>
+  );
+}
