@@ -502,7 +502,8 @@ async function makeActivity(): Promise<void> {
 
 /**
  * Subscribes to the caller's organization activity through the SDK. Resolves once the server has started the
- * subscription, with a promise of the first event's action (or of the subscription's error).
+ * subscription, with a promise of the first event's action and who did it (or of the subscription's error). The
+ * actor's name (factories name owners "Owner") matters: the signed-in user is a principal read outside the ORM, so the announcement must look it up.
  */
 async function subscribe(client: KeelClient): Promise<{ first: Promise<string> }> {
   let onStarted!: () => void;
@@ -512,7 +513,7 @@ async function subscribe(client: KeelClient): Promise<{ first: Promise<string> }
       onStarted,
       onData: ({ data }) => {
         sub.unsubscribe();
-        resolve('action' in data ? data.action : data.type);
+        resolve('action' in data ? `${data.action} by ${data.userName}` : data.type);
       },
       onError: (err) => {
         sub.unsubscribe();
@@ -536,7 +537,7 @@ describe('WebSocket', () => {
     try {
       const { first } = await subscribe(allowed);
       await makeActivity();
-      expect(await first).toBe('organization.updated');
+      expect(await first).toBe('organization.updated by Owner');
     } finally {
       await allowed.close();
     }
@@ -573,7 +574,7 @@ describe('WebSocket', () => {
     try {
       const { first } = await subscribe(other);
       await makeActivity();
-      expect(await first).toBe('organization.updated');
+      expect(await first).toBe('organization.updated by Owner');
       expect((await other.auth.me.query()).user.email).toBe(a.owner.email);
     } finally {
       await other.close();

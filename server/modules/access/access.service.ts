@@ -6,6 +6,7 @@ import type { Logger } from '../../platform/logger/logger.ts';
 import { hashTokenSecret, TOKEN_PREFIX } from '../auth/auth.service.ts';
 import { sessionAccessKey, type SessionStore } from '../auth/session.store.ts';
 import type { PrincipalCache } from './principal-cache.ts';
+import type { AccessChange } from './access-change.ts';
 import {
   readMember,
   readTokenByHash,
@@ -25,12 +26,6 @@ export interface CredentialsIn {
 
 /** An organization named by id, or by the slug of its `<slug>.<APP_DOMAIN>` address. */
 export type OrganizationRef = string | { slug: string };
-
-/** A change to who may do what: `revoked` keys also end live subscriptions; `changed` keys only refresh caches. */
-export interface AccessChange {
-  revoked: string[];
-  changed?: string[];
-}
 
 const TOKEN_TOUCH_MS = 60_000;
 const USER_TOUCH_MS = 5 * 60_000;

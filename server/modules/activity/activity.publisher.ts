@@ -1,6 +1,13 @@
-import { ChangeSetType, type EventSubscriber, type FlushEventArgs } from '@mikro-orm/core';
+import {
+  ChangeSetType,
+  wrap,
+  type EntityManager,
+  type EventSubscriber,
+  type FlushEventArgs,
+} from '@mikro-orm/core';
 import type { ActivityOutput } from '../../../shared/schemas/activity.ts';
 import type { EventLog, Retention } from '../../platform/pubsub/event-log.ts';
+import { User } from '../auth/user.entity.ts';
 import { ActivityLog, type IActivityLog } from './activity.entity.ts';
 
 export const activityChannel = (organizationId: string) => `org:${organizationId}:activity`;
@@ -23,14 +30,30 @@ export function toActivityOutput(a: IActivityLog): ActivityOutput {
 export class ActivityPublisher implements EventSubscriber {
   constructor(private readonly log: EventLog) {}
 
-  afterFlush({ uow }: FlushEventArgs): void {
-    for (const cs of uow.getChangeSets()) {
-      if (cs.type !== ChangeSetType.CREATE || cs.meta.class !== ActivityLog.class) continue;
-      const row = cs.entity as IActivityLog;
-      const orgId = row.organization.id;
-      void this.log
-        .publish(activityChannel(orgId), toActivityOutput(row), ACTIVITY_RETENTION)
-        .catch(() => undefined);
+  afterFlush({ em, uow }: FlushEventArgs): void {
+    const rows = uow
+      .getChangeSets()
+      .filter((cs) => cs.type === ChangeSetType.CREATE && cs.meta.class === ActivityLog.class)
+      .map((cs) => cs.entity as IActivityLog);
+    if (rows.length) void this.announce(em, rows).catch(() => undefined);
+  }
+
+  private async announce(em: EntityManager, rows: IActivityLog[]): Promise<void> {
+    // The actor's name is on the row only when the flush's EntityManager had loaded the user. The signed-in user is
+    // a principal read outside the unit of work (ADR 0070), so its row is usually a bare reference: read the names
+    // once per flush, then announce the rows in their order.
+    const unnamed = [
+      ...new Set(rows.flatMap((r) => (r.user && !wrap(r.user).isInitialized() ? [r.user.id] : []))),
+    ];
+    const names = new Map<string, string>();
+    if (unnamed.length) {
+      const users = await em.fork().find(User, { id: { $in: unnamed } }, { fields: ['id', 'name'] });
+      for (const u of users) names.set(u.id, u.name);
+    }
+    for (const row of rows) {
+      const out = toActivityOutput(row);
+      if (out.userId && out.userName === null) out.userName = names.get(out.userId) ?? null;
+      await this.log.publish(activityChannel(row.organization.id), out, ACTIVITY_RETENTION);
     }
   }
 }

@@ -7,7 +7,7 @@ import {
   type TransactionEventArgs,
 } from '@mikro-orm/core';
 import type { Logger } from '../../platform/logger/logger.ts';
-import type { AccessChange } from '../access/access.service.ts';
+import type { AccessChange } from '../access/access-change.ts';
 import { ApiToken, type IApiToken } from '../auth/api-token.entity.ts';
 import { sessionAccessKey } from '../auth/session.store.ts';
 import { User, type IUser } from '../auth/user.entity.ts';
