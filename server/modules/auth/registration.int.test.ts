@@ -14,6 +14,7 @@ import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
 import { PendingRegistration } from './pending-registration.entity.ts';
 import { User } from './user.entity.ts';
+import { until } from '../../test/until.ts';
 
 // Issue 17, finding 11: registration does not tell who has an account. `auth.register` answers the same for every
 // address; the mail job (a real worker, a real SMTP server) writes a confirmation link or an "account exists"
@@ -52,20 +53,11 @@ afterAll(async () => {
 
 const unique = (tag: string) => `${tag}-${randomBytes(4).toString('hex')}@example.test`;
 
-async function until<T>(fn: () => Promise<T> | T, what: string, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const mailTo = (address: string, subject: RegExp) =>
   until(
     () => smtp.messages.find((m) => m.to.includes(address) && subject.test(m.subject)),
     `mail to ${address}`,
+    30_000,
   );
 const LINK = /http:\/\/localhost:3000\/register\/confirm\?token=([A-Za-z0-9_-]{43})/;
 const tokenIn = (mail: CapturedMail) => LINK.exec(mail.decoded)![1]!;

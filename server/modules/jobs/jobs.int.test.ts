@@ -10,6 +10,7 @@ import { createAlertEvaluator } from '../alerts/alerts.setup.ts';
 import { FailedJob } from './failed-job.entity.ts';
 import { failedJobStore } from './jobs.service.ts';
 import { scheduledTasks } from './schedule.ts';
+import { until } from '../../test/until.ts';
 
 let env: TestEnv;
 let org: TestOrg;
@@ -40,16 +41,6 @@ afterAll(async () => {
   await worker.stop(1_000);
   await env.close();
 });
-
-async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** The audit entries of one action, as staff's: `[targetId, operatorId]`. */
 const audited = async (action: string) =>

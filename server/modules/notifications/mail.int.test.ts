@@ -20,6 +20,7 @@ import { passwordResetLetter } from '../auth/password-reset.service.ts';
 import { mailJob } from './mail.job.ts';
 import { MAIL_JOB } from './mail-requests.ts';
 import { sendMail } from './notifications.service.ts';
+import { until } from '../../test/until.ts';
 
 let env: TestEnv;
 let smtp: SmtpCapture;
@@ -43,27 +44,22 @@ afterAll(async () => {
 
 const ORG = '00000000-0000-4000-8000-00000000000a';
 
-async function until<T>(fn: () => Promise<T> | T, what: string, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const mailTo = (address: string, subject: RegExp, from = 0) =>
   until(
     () => smtp.messages.slice(from).find((m) => m.to.includes(address) && subject.test(m.subject)),
     `mail to ${address}`,
+    30_000,
   );
 const tokenIn = (mail: CapturedMail) => /token=([A-Za-z0-9_-]{43})/.exec(mail.decoded)![1]!;
 const completed = (id: string) =>
-  until(async () => {
-    const j = await env.deps.queue.index.get(id);
-    return j?.status === 'completed' ? j : null;
-  }, `job ${id}`);
+  until(
+    async () => {
+      const j = await env.deps.queue.index.get(id);
+      return j?.status === 'completed' ? j : null;
+    },
+    `job ${id}`,
+    30_000,
+  );
 
 describe('the mail job', () => {
   it('writes the message a request names when it sends it, adding the links', async () => {
@@ -155,10 +151,14 @@ describe('the mail job', () => {
         ids.push(r.id!);
       }
       await smtp.waitFor(before + 2);
-      const held = await until(async () => {
-        const states = await Promise.all(ids.map((id) => system.index.get(id)));
-        return states.find((s) => s?.status === 'released' || s?.status === 'delayed');
-      }, 'a job held back');
+      const held = await until(
+        async () => {
+          const states = await Promise.all(ids.map((id) => system.index.get(id)));
+          return states.find((s) => s?.status === 'released' || s?.status === 'delayed');
+        },
+        'a job held back',
+        30_000,
+      );
       expect(held).toBeDefined();
       expect(smtp.messages.length - before).toBe(2);
     } finally {
@@ -197,7 +197,11 @@ describe('the mail job', () => {
         { template: 'password-reset', email: 'nobody@example.test' },
         null,
       );
-      await until(async () => (await system.index.get(nobody.id!))?.status === 'completed', 'the first job');
+      await until(
+        async () => (await system.index.get(nobody.id!))?.status === 'completed',
+        'the first job',
+        30_000,
+      );
       await sendMail(system, { template: 'password-reset', email: org.owner.email }, null);
       await mailTo(org.owner.email, /Reset your Keel password/, before);
       expect(smtp.messages.slice(before).map((m) => m.to)).toEqual([[org.owner.email]]);

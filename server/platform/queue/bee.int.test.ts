@@ -8,6 +8,7 @@ import { JobRegistry } from './registry.ts';
 import { mergeSettings, queueSettingsFor, type QueueSettings } from './settings.ts';
 import { QueueSystem } from './system.ts';
 import { Worker, type WorkerOptions } from './worker.ts';
+import { until } from '../../test/until.ts';
 
 // Keel's consumer of a bee-queue queue: a job must never end up in `active` where neither a slot runs it nor the
 // stall checker can reach it.
@@ -45,16 +46,6 @@ async function worker(s: QueueSystem, opts: WorkerOptions): Promise<Worker> {
   await w.start();
   cleanups.push(() => w.stop(1_000));
   return w;
-}
-
-async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 function counter(name: string) {

@@ -8,6 +8,7 @@ import { JobRegistry } from './registry.ts';
 import { queueSettingsFor } from './settings.ts';
 import { QueueSystem } from './system.ts';
 import { Worker } from './worker.ts';
+import { until } from '../../test/until.ts';
 
 let env: TestEnv;
 let system: QueueSystem;
@@ -40,16 +41,6 @@ afterAll(async () => {
   await system.close();
   await env.close();
 });
-
-async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('queue depth, readiness and console metrics', () => {
   it('counts waiting jobs of every queue and the oldest one’s wait; readiness warns and fails at thresholds', async () => {

@@ -9,6 +9,7 @@ import { JobRegistry } from './registry.ts';
 import { mergeSettings, queueSettingsFor, type QueueSettings } from './settings.ts';
 import { JobTimeoutError, QueueSystem, type FailedJobRecord } from './system.ts';
 import { Worker, type WorkerOptions } from './worker.ts';
+import { until } from '../../test/until.ts';
 
 let env: TestEnv;
 let org: TestOrg;
@@ -70,16 +71,6 @@ async function setup(
     await system.close();
   });
   return { system, worker, failures, events };
-}
-
-async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

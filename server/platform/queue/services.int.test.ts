@@ -6,6 +6,7 @@ import { JobRegistry } from './registry.ts';
 import { mergeSettings, queueSettingsFor } from './settings.ts';
 import { QueueSystem } from './system.ts';
 import { Worker } from './worker.ts';
+import { until } from '../../test/until.ts';
 
 // Handlers are module-level constants: what they need of the process reaches them through their context, as the
 // composition root handed it to the queue system.
@@ -20,16 +21,6 @@ beforeAll(async () => {
   env = await createTestEnv();
 });
 afterAll(() => env?.close());
-
-async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('job services', () => {
   it('reach handlers, failed() hooks and callbacks as ctx.services', async () => {
