@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withDbScope } from '../../platform/db/context.ts';
 import { Worker } from '../../platform/queue/worker.ts';
 import { callerAs, createOrg, type TestOrg } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
+import { LogCapture } from '../../test/http.ts';
 import { BusinessRecord } from '../records/record.entity.ts';
 import { DataImport } from './import.entity.ts';
 import { reconcileImports } from './imports.reconcile.ts';
@@ -17,18 +17,12 @@ import { reconcileImports } from './imports.reconcile.ts';
 
 let env: TestEnv;
 let dir: string;
-const logged: Record<string, unknown>[] = [];
+const logs = new LogCapture();
+const logged = logs.lines;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'keel-imports-reconcile-'));
-  const logStream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean))
-        logged.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  env = await createTestEnv({ STORAGE_LOCAL_DIR: dir, LOG_LEVEL: 'warn' }, { logStream });
+  env = await createTestEnv({ STORAGE_LOCAL_DIR: dir, LOG_LEVEL: 'warn' }, { logStream: logs });
 });
 afterAll(async () => {
   await env?.close();
