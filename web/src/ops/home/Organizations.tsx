@@ -6,8 +6,7 @@ import { Button } from '../../ui/Button.tsx';
 import { Field } from '../../ui/Field.tsx';
 import { formatDate } from '../../ui/format.ts';
 import { Section } from '../../ui/layout.tsx';
-import { Pagination } from '../../ui/Pagination.tsx';
-import { QueryView } from '../../ui/QueryView.tsx';
+import { PagedQueryView } from '../../ui/PagedQueryView.tsx';
 import { useUrlState } from '../url.ts';
 
 const PAGE_SIZE = 10;
@@ -56,63 +55,48 @@ export function Organizations() {
           </Button>
         ) : null}
       </form>
-      <QueryView
+      <PagedQueryView
         query={list}
         loading="Loading organizations…"
-        empty={{
-          when: (data) => data.items.length === 0,
-          title: (data) =>
-            data.total > 0
-              ? `Page ${page} is past the last page (${Math.ceil(data.total / PAGE_SIZE)})`
-              : query
-                ? `No organization matches “${query}”`
-                : 'No organizations yet',
-          children: (data) =>
-            data.total > 0 ? <Button onClick={() => set({ page: 1 })}>Go to the first page</Button> : null,
-        }}
+        none={query ? `No organization matches “${query}”` : 'No organizations yet'}
+        label="Organization pages"
+        page={page}
+        pageSize={PAGE_SIZE}
+        onPage={(p) => set({ page: p })}
       >
         {(data) => (
-          <>
-            <table className="table" aria-busy={list.isPlaceholderData || undefined}>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Slug</th>
-                  <th scope="col">Plan</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Created</th>
+          <table className="table" aria-busy={list.isPlaceholderData || undefined}>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Slug</th>
+                <th scope="col">Plan</th>
+                <th scope="col">Status</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.items.map((o) => (
+                <tr key={o.id}>
+                  <td>
+                    <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
+                  </td>
+                  <td>
+                    <code>{o.slug}</code>
+                  </td>
+                  <td className="capitalize">{o.tier}</td>
+                  <td>
+                    <span className={o.active ? 'badge badge-ok' : 'badge badge-warn'}>
+                      {o.active ? 'Active' : 'Suspended'}
+                    </span>
+                  </td>
+                  <td>{formatDate(o.createdAt)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {data.items.map((o) => (
-                  <tr key={o.id}>
-                    <td>
-                      <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
-                    </td>
-                    <td>
-                      <code>{o.slug}</code>
-                    </td>
-                    <td className="capitalize">{o.tier}</td>
-                    <td>
-                      <span className={o.active ? 'badge badge-ok' : 'badge badge-warn'}>
-                        {o.active ? 'Active' : 'Suspended'}
-                      </span>
-                    </td>
-                    <td>{formatDate(o.createdAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            <Pagination
-              label="Organization pages"
-              page={page}
-              pageSize={PAGE_SIZE}
-              total={data.total}
-              onPage={(p) => set({ page: p })}
-            />
-          </>
+              ))}
+            </tbody>
+          </table>
         )}
-      </QueryView>
+      </PagedQueryView>
     </Section>
   );
 }
