@@ -3,6 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
 import { useTRPC } from '../../trpc.ts';
 import { Button } from '../../ui/Button.tsx';
+import { DataTable } from '../../ui/DataTable.tsx';
 import { Field } from '../../ui/Field.tsx';
 import { formatDate } from '../../ui/format.ts';
 import { Section } from '../../ui/layout.tsx';
@@ -65,36 +66,25 @@ export function Organizations() {
         onPage={(p) => set({ page: p })}
       >
         {(data) => (
-          <table className="table" aria-busy={list.isPlaceholderData || undefined}>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Slug</th>
-                <th scope="col">Plan</th>
-                <th scope="col">Status</th>
-                <th scope="col">Created</th>
+          <DataTable columns={['Name', 'Slug', 'Plan', 'Status', 'Created']} busy={list.isPlaceholderData}>
+            {data.items.map((o) => (
+              <tr key={o.id}>
+                <td>
+                  <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
+                </td>
+                <td>
+                  <code>{o.slug}</code>
+                </td>
+                <td className="capitalize">{o.tier}</td>
+                <td>
+                  <span className={o.active ? 'badge badge-ok' : 'badge badge-warn'}>
+                    {o.active ? 'Active' : 'Suspended'}
+                  </span>
+                </td>
+                <td>{formatDate(o.createdAt)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {data.items.map((o) => (
-                <tr key={o.id}>
-                  <td>
-                    <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
-                  </td>
-                  <td>
-                    <code>{o.slug}</code>
-                  </td>
-                  <td className="capitalize">{o.tier}</td>
-                  <td>
-                    <span className={o.active ? 'badge badge-ok' : 'badge badge-warn'}>
-                      {o.active ? 'Active' : 'Suspended'}
-                    </span>
-                  </td>
-                  <td>{formatDate(o.createdAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         )}
       </PagedQueryView>
     </Section>
