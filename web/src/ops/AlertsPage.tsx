@@ -3,7 +3,7 @@ import { useTRPC, type RouterOutputs } from '../trpc.ts';
 import { DataTable } from '../ui/DataTable.tsx';
 import { SelectField } from '../ui/Field.tsx';
 import { Section } from '../ui/layout.tsx';
-import { Pagination } from '../ui/Pagination.tsx';
+import { PagedQueryView } from '../ui/PagedQueryView.tsx';
 import { formatAgo, formatDecimal, formatDuration, formatTimestamp } from './format.ts';
 import { useNow } from './hooks.ts';
 import { useUrlState } from './url.ts';
@@ -117,63 +117,53 @@ function History({ rules }: { rules: { id: string; summary: string }[] }) {
         </SelectField>
       }
     >
-      <QueryView
+      <PagedQueryView
         query={history}
         loading="Loading alert history…"
-        empty={{
-          when: (data) => data.items.length === 0,
-          title: (data) => (data.total ? 'This page is past the end of the list' : 'No alert has fired yet'),
-        }}
+        none="No alert has fired yet"
+        label="Alert history pages"
+        page={page}
+        pageSize={PAGE_SIZE}
+        onPage={(p) => set({ page: p })}
       >
         {(data) => (
-          <>
-            <DataTable
-              columns={['When', 'Rule', 'Change', 'Value', 'Notified']}
-              busy={history.isPlaceholderData}
-            >
-              {data.items.map((e) => (
-                <tr key={e.id}>
-                  <td className="nowrap">{formatTimestamp(e.at)}</td>
-                  <td>
-                    {e.summary}
-                    <div className="muted small">
-                      <code>{e.ruleId}</code>
-                    </div>
-                  </td>
-                  <td>
-                    <span
-                      className={
-                        e.kind === 'resolve'
-                          ? 'badge badge-ok'
-                          : e.kind === 'pending'
-                            ? 'badge badge-warn'
-                            : 'badge badge-bad'
-                      }
-                    >
-                      {KIND_LABELS[e.kind] ?? e.kind}
-                      {e.severity ? ` · ${e.severity}` : ''}
-                    </span>
-                  </td>
-                  <td>{e.value === null || e.value === undefined ? '—' : formatDecimal(Number(e.value))}</td>
-                  <td>
-                    {e.delivered.join(', ') || '—'}
-                    {e.failed.length ? (
-                      <div className="field-error">failed: {e.failed.join(', ')}</div>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </DataTable>
-            <Pagination
-              label="Alert history pages"
-              page={page}
-              pageSize={PAGE_SIZE}
-              total={data.total}
-              onPage={(p) => set({ page: p })}
-            />
-          </>
+          <DataTable
+            columns={['When', 'Rule', 'Change', 'Value', 'Notified']}
+            busy={history.isPlaceholderData}
+          >
+            {data.items.map((e) => (
+              <tr key={e.id}>
+                <td className="nowrap">{formatTimestamp(e.at)}</td>
+                <td>
+                  {e.summary}
+                  <div className="muted small">
+                    <code>{e.ruleId}</code>
+                  </div>
+                </td>
+                <td>
+                  <span
+                    className={
+                      e.kind === 'resolve'
+                        ? 'badge badge-ok'
+                        : e.kind === 'pending'
+                          ? 'badge badge-warn'
+                          : 'badge badge-bad'
+                    }
+                  >
+                    {KIND_LABELS[e.kind] ?? e.kind}
+                    {e.severity ? ` · ${e.severity}` : ''}
+                  </span>
+                </td>
+                <td>{e.value === null || e.value === undefined ? '—' : formatDecimal(Number(e.value))}</td>
+                <td>
+                  {e.delivered.join(', ') || '—'}
+                  {e.failed.length ? <div className="field-error">failed: {e.failed.join(', ')}</div> : null}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
-      </QueryView>
+      </PagedQueryView>
     </Section>
   );
 }

@@ -3,10 +3,9 @@ import { OPS_TARGET_TYPES } from '../../../shared/schemas/ops.ts';
 import { useTRPC } from '../trpc.ts';
 import { SelectField } from '../ui/Field.tsx';
 import { Section } from '../ui/layout.tsx';
-import { Pagination } from '../ui/Pagination.tsx';
+import { PagedQueryView } from '../ui/PagedQueryView.tsx';
 import { AuditTable } from './AuditTrail.tsx';
 import { oneOf, useUrlState } from './url.ts';
-import { QueryView } from '../ui/QueryView.tsx';
 
 const PAGE_SIZE = 50;
 
@@ -39,28 +38,17 @@ export function AuditPage() {
           </SelectField>
         }
       >
-        <QueryView
+        <PagedQueryView
           query={list}
           loading="Loading the audit log…"
-          empty={{
-            when: (data) => data.items.length === 0,
-            title: (data) =>
-              data.total ? 'This page is past the end of the list' : 'No operator actions yet',
-          }}
+          none="No operator actions yet"
+          label="Audit log pages"
+          page={page}
+          pageSize={PAGE_SIZE}
+          onPage={(p) => set({ page: p })}
         >
-          {(data) => (
-            <>
-              <AuditTable entries={data.items} showTarget busy={list.isPlaceholderData} />
-              <Pagination
-                label="Audit log pages"
-                page={page}
-                pageSize={PAGE_SIZE}
-                total={data.total}
-                onPage={(p) => set({ page: p })}
-              />
-            </>
-          )}
-        </QueryView>
+          {(data) => <AuditTable entries={data.items} showTarget busy={list.isPlaceholderData} />}
+        </PagedQueryView>
       </Section>
     </div>
   );

@@ -8,12 +8,11 @@ import { DataTable } from '../ui/DataTable.tsx';
 import { messageOf } from '../ui/errors.ts';
 import { FormError } from '../ui/Field.tsx';
 import { Section } from '../ui/layout.tsx';
-import { Pagination } from '../ui/Pagination.tsx';
+import { PagedQueryView } from '../ui/PagedQueryView.tsx';
 import { AuditTrail } from './AuditTrail.tsx';
 import { formatAgo, formatInt, shortId } from './format.ts';
 import { useNow } from './hooks.ts';
 import { useUrlState } from './url.ts';
-import { QueryView } from '../ui/QueryView.tsx';
 import { useInvalidate } from '../invalidate.ts';
 
 const PAGE_SIZE = 20;
@@ -66,114 +65,100 @@ export function BatchesPage() {
               : 'That batch had no failed jobs left to retry.'}
           </p>
         ) : null}
-        <QueryView
+        <PagedQueryView
           query={batches}
           loading="Loading batches…"
-          empty={{
-            when: (data) => data.items.length === 0,
-            title: (data) =>
-              data.total ? 'This page is past the end of the list' : 'No batches in the last week',
-            children: (data) => (
-              <>
-                {data.total ? <Button onClick={() => set({ page: 1 })}>Go to the first page</Button> : null}
-              </>
-            ),
-          }}
+          none="No batches in the last week"
+          label="Batch pages"
+          page={page}
+          pageSize={PAGE_SIZE}
+          onPage={(p) => set({ page: p })}
         >
           {(data) => (
-            <>
-              <DataTable
-                columns={[
-                  'Batch',
-                  'State',
-                  'Progress',
-                  'Jobs',
-                  'Failed',
-                  'Created',
-                  { label: 'Actions', hidden: true },
-                ]}
-                busy={batches.isPlaceholderData}
-              >
-                {data.items.map((b) => {
-                  const state = stateOf(b);
-                  return (
-                    <tr key={b.id} id={b.id}>
-                      <td>
-                        {b.name || 'Unnamed batch'}
-                        <div className="muted small">
-                          <code>{shortId(b.id)}</code>
-                          {b.organizationId ? (
-                            <>
-                              {' · '}
-                              <Link to={`/ops/tenants/${b.organizationId}`}>tenant</Link>
-                            </>
-                          ) : null}
-                        </div>
-                      </td>
-                      <td>
-                        <span className={`badge ${state.tone}`}>{state.label}</span>
-                      </td>
-                      <td>
-                        <progress max={100} value={b.progress} aria-label={`${b.name || 'Batch'} progress`} />{' '}
-                        {b.progress} %
-                      </td>
-                      <td>
-                        {formatInt(b.total - b.pending)} of {formatInt(b.total)} succeeded
-                        {b.pending - b.failed > 0 ? (
-                          <div className="muted small">{formatInt(b.pending - b.failed)} still to run</div>
+            <DataTable
+              columns={[
+                'Batch',
+                'State',
+                'Progress',
+                'Jobs',
+                'Failed',
+                'Created',
+                { label: 'Actions', hidden: true },
+              ]}
+              busy={batches.isPlaceholderData}
+            >
+              {data.items.map((b) => {
+                const state = stateOf(b);
+                return (
+                  <tr key={b.id} id={b.id}>
+                    <td>
+                      {b.name || 'Unnamed batch'}
+                      <div className="muted small">
+                        <code>{shortId(b.id)}</code>
+                        {b.organizationId ? (
+                          <>
+                            {' · '}
+                            <Link to={`/ops/tenants/${b.organizationId}`}>tenant</Link>
+                          </>
                         ) : null}
-                      </td>
-                      <td>
-                        {b.failed ? (
-                          <details>
-                            <summary>{formatInt(b.failed)}</summary>
-                            <ul className="plain">
-                              {b.failedJobIds.slice(0, 20).map((id) => (
-                                <li key={id}>
-                                  <Link to={`/ops/jobs/${encodeURIComponent(id)}`}>
-                                    <code>{shortId(id)}</code>
-                                  </Link>
-                                </li>
-                              ))}
-                            </ul>
-                          </details>
-                        ) : (
-                          0
-                        )}
-                      </td>
-                      <td className="nowrap">{formatAgo(b.createdAt, now)}</td>
-                      <td className="actions">
-                        <Button
-                          disabled={!b.failedJobIds.length}
-                          busy={retryFailed.isPending && retryFailed.variables.id === b.id}
-                          onClick={() => retryFailed.mutate({ id: b.id })}
-                          aria-label={`Retry failed jobs of ${b.name || b.id}`}
-                        >
-                          Retry failed
-                        </Button>
-                        <Button
-                          variant="danger"
-                          disabled={Boolean(b.cancelledAt || b.finishedAt)}
-                          onClick={() => setCancelling(b)}
-                          aria-label={`Cancel ${b.name || b.id}`}
-                        >
-                          Cancel
-                        </Button>
-                      </td>
-                    </tr>
-                  );
-                })}
-              </DataTable>
-              <Pagination
-                label="Batch pages"
-                page={page}
-                pageSize={PAGE_SIZE}
-                total={data.total}
-                onPage={(p) => set({ page: p })}
-              />
-            </>
+                      </div>
+                    </td>
+                    <td>
+                      <span className={`badge ${state.tone}`}>{state.label}</span>
+                    </td>
+                    <td>
+                      <progress max={100} value={b.progress} aria-label={`${b.name || 'Batch'} progress`} />{' '}
+                      {b.progress} %
+                    </td>
+                    <td>
+                      {formatInt(b.total - b.pending)} of {formatInt(b.total)} succeeded
+                      {b.pending - b.failed > 0 ? (
+                        <div className="muted small">{formatInt(b.pending - b.failed)} still to run</div>
+                      ) : null}
+                    </td>
+                    <td>
+                      {b.failed ? (
+                        <details>
+                          <summary>{formatInt(b.failed)}</summary>
+                          <ul className="plain">
+                            {b.failedJobIds.slice(0, 20).map((id) => (
+                              <li key={id}>
+                                <Link to={`/ops/jobs/${encodeURIComponent(id)}`}>
+                                  <code>{shortId(id)}</code>
+                                </Link>
+                              </li>
+                            ))}
+                          </ul>
+                        </details>
+                      ) : (
+                        0
+                      )}
+                    </td>
+                    <td className="nowrap">{formatAgo(b.createdAt, now)}</td>
+                    <td className="actions">
+                      <Button
+                        disabled={!b.failedJobIds.length}
+                        busy={retryFailed.isPending && retryFailed.variables.id === b.id}
+                        onClick={() => retryFailed.mutate({ id: b.id })}
+                        aria-label={`Retry failed jobs of ${b.name || b.id}`}
+                      >
+                        Retry failed
+                      </Button>
+                      <Button
+                        variant="danger"
+                        disabled={Boolean(b.cancelledAt || b.finishedAt)}
+                        onClick={() => setCancelling(b)}
+                        aria-label={`Cancel ${b.name || b.id}`}
+                      >
+                        Cancel
+                      </Button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </DataTable>
           )}
-        </QueryView>
+        </PagedQueryView>
       </Section>
       <AuditTrail title="Batch actions" targetType="batch" showTarget />
       <ConfirmDialog

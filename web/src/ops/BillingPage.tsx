@@ -9,11 +9,11 @@ import { messageOf } from '../ui/errors.ts';
 import { Field, FormError, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
-import { Pagination, pageFrom } from '../ui/Pagination.tsx';
+import { PagedQueryView } from '../ui/PagedQueryView.tsx';
+import { pageFrom } from '../ui/Pagination.tsx';
 import { AuditTrail } from './AuditTrail.tsx';
 import { formatTimestamp, shortId } from './format.ts';
 import { oneOf, useUrlState } from './url.ts';
-import { QueryView } from '../ui/QueryView.tsx';
 import { useInvalidate } from '../invalidate.ts';
 
 const PAGE_SIZE = 25;
@@ -90,89 +90,77 @@ function WebhookLog() {
             : `Event ${replay.data.eventId} is already queued.`}
         </p>
       ) : null}
-      <QueryView
+      <PagedQueryView
         query={events}
         loading="Loading webhook events…"
-        empty={{
-          when: (data) => data.items.length === 0,
-          title: (data) =>
-            data.total
-              ? 'This page is past the end of the list'
-              : state !== 'all' || type
-                ? 'No webhook event matches these filters'
-                : 'No Stripe webhook has been received yet',
-          children: (data) => (
-            <>{data.total ? <Button onClick={() => set({ page: 1 })}>Go to the first page</Button> : null}</>
-          ),
-        }}
+        none={
+          state !== 'all' || type
+            ? 'No webhook event matches these filters'
+            : 'No Stripe webhook has been received yet'
+        }
+        label="Webhook log pages"
+        page={page}
+        pageSize={PAGE_SIZE}
+        onPage={(p) => set({ page: p })}
       >
         {(data) => (
-          <>
-            <DataTable
-              columns={[
-                'Event',
-                'Organization',
-                'Received',
-                'Processed',
-                'Attempts',
-                'Error',
-                { label: 'Actions', hidden: true },
-              ]}
-              busy={events.isPlaceholderData}
-            >
-              {data.items.map((e) => (
-                <tr key={e.id} aria-label={`${e.type} ${e.id}`}>
-                  <td>
-                    <code>{e.type}</code>
-                    <div className="muted small">
-                      <code>{e.id}</code>
-                    </div>
-                  </td>
-                  <td>
-                    {e.organizationId ? (
-                      <Link to={`/ops/tenants/${e.organizationId}`}>
-                        <code>{shortId(e.organizationId)}</code>
-                      </Link>
-                    ) : (
-                      '—'
-                    )}
-                  </td>
-                  <td className="nowrap">{formatTimestamp(e.receivedAt)}</td>
-                  <td>
-                    {e.processedAt ? (
-                      <span className="badge badge-ok">{formatTimestamp(e.processedAt)}</span>
-                    ) : (
-                      <span className={e.error ? 'badge badge-bad' : 'badge badge-warn'}>
-                        {e.error ? 'failed' : 'pending'}
-                      </span>
-                    )}
-                  </td>
-                  <td>{e.attempts}</td>
-                  <td className="error-cell" title={e.error ?? undefined}>
-                    {e.error ?? ''}
-                  </td>
-                  <td>
-                    <Button
-                      onClick={() => replay.mutate({ eventId: e.id })}
-                      busy={replay.isPending && replay.variables.eventId === e.id}
-                      aria-label={`Replay ${e.id}`}
-                    >
-                      Replay
-                    </Button>
-                  </td>
-                </tr>
-              ))}
-            </DataTable>
-            <Pagination
-              label="Webhook log pages"
-              page={page}
-              pageSize={PAGE_SIZE}
-              total={data.total}
-              onPage={(p) => set({ page: p })}
-            />
-          </>
+          <DataTable
+            columns={[
+              'Event',
+              'Organization',
+              'Received',
+              'Processed',
+              'Attempts',
+              'Error',
+              { label: 'Actions', hidden: true },
+            ]}
+            busy={events.isPlaceholderData}
+          >
+            {data.items.map((e) => (
+              <tr key={e.id} aria-label={`${e.type} ${e.id}`}>
+                <td>
+                  <code>{e.type}</code>
+                  <div className="muted small">
+                    <code>{e.id}</code>
+                  </div>
+                </td>
+                <td>
+                  {e.organizationId ? (
+                    <Link to={`/ops/tenants/${e.organizationId}`}>
+                      <code>{shortId(e.organizationId)}</code>
+                    </Link>
+                  ) : (
+                    '—'
+                  )}
+                </td>
+                <td className="nowrap">{formatTimestamp(e.receivedAt)}</td>
+                <td>
+                  {e.processedAt ? (
+                    <span className="badge badge-ok">{formatTimestamp(e.processedAt)}</span>
+                  ) : (
+                    <span className={e.error ? 'badge badge-bad' : 'badge badge-warn'}>
+                      {e.error ? 'failed' : 'pending'}
+                    </span>
+                  )}
+                </td>
+                <td>{e.attempts}</td>
+                <td className="error-cell" title={e.error ?? undefined}>
+                  {e.error ?? ''}
+                </td>
+                <td>
+                  <Button
+                    onClick={() => replay.mutate({ eventId: e.id })}
+                    busy={replay.isPending && replay.variables.eventId === e.id}
+                    aria-label={`Replay ${e.id}`}
+                  >
+                    Replay
+                  </Button>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
-      </QueryView>
+      </PagedQueryView>
     </Section>
   );
 }
@@ -207,61 +195,46 @@ function Subscriptions() {
         </SelectField>
       }
     >
-      <QueryView
+      <PagedQueryView
         query={subs}
         loading="Loading subscriptions…"
-        empty={{
-          when: (data) => data.items.length === 0,
-          title: (data) =>
-            data.total
-              ? 'This page is past the end of the list'
-              : status
-                ? `No subscription is ${status.replace('_', ' ')}`
-                : 'No subscriptions yet',
-        }}
+        none={status ? `No subscription is ${status.replace('_', ' ')}` : 'No subscriptions yet'}
+        label="Subscription pages"
+        page={page}
+        pageSize={PAGE_SIZE}
+        onPage={(p) => set({ subpage: p }, { keepPage: true })}
       >
         {(data) => (
-          <>
-            <DataTable
-              columns={['Organization', 'Status', 'Price', 'Period ends', 'Failed payments', 'Since']}
-              busy={subs.isPlaceholderData}
-            >
-              {data.items.map((s) => (
-                <tr key={s.stripeId}>
-                  <td>
-                    <Link to={`/ops/tenants/${s.organization.id}`}>{s.organization.name}</Link>
-                    {!s.organization.active ? <span className="badge badge-bad">suspended</span> : null}
-                  </td>
-                  <td>
-                    <span
-                      className={
-                        s.status === 'active' || s.status === 'trialing'
-                          ? 'badge badge-ok'
-                          : 'badge badge-warn'
-                      }
-                    >
-                      {s.status.replace('_', ' ')}
-                    </span>
-                  </td>
-                  <td>
-                    <code>{s.price}</code> × {s.quantity}
-                  </td>
-                  <td>{s.currentPeriodEnd ? formatDate(s.currentPeriodEnd) : '—'}</td>
-                  <td>{s.failedPaymentAttempts}</td>
-                  <td>{formatDate(s.createdAt)}</td>
-                </tr>
-              ))}
-            </DataTable>
-            <Pagination
-              label="Subscription pages"
-              page={page}
-              pageSize={PAGE_SIZE}
-              total={data.total}
-              onPage={(p) => set({ subpage: p }, { keepPage: true })}
-            />
-          </>
+          <DataTable
+            columns={['Organization', 'Status', 'Price', 'Period ends', 'Failed payments', 'Since']}
+            busy={subs.isPlaceholderData}
+          >
+            {data.items.map((s) => (
+              <tr key={s.stripeId}>
+                <td>
+                  <Link to={`/ops/tenants/${s.organization.id}`}>{s.organization.name}</Link>
+                  {!s.organization.active ? <span className="badge badge-bad">suspended</span> : null}
+                </td>
+                <td>
+                  <span
+                    className={
+                      s.status === 'active' || s.status === 'trialing' ? 'badge badge-ok' : 'badge badge-warn'
+                    }
+                  >
+                    {s.status.replace('_', ' ')}
+                  </span>
+                </td>
+                <td>
+                  <code>{s.price}</code> × {s.quantity}
+                </td>
+                <td>{s.currentPeriodEnd ? formatDate(s.currentPeriodEnd) : '—'}</td>
+                <td>{s.failedPaymentAttempts}</td>
+                <td>{formatDate(s.createdAt)}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
-      </QueryView>
+      </PagedQueryView>
     </Section>
   );
 }

@@ -8,7 +8,7 @@ import { fieldErrorsOf, messageOf } from '../ui/errors.ts';
 import { Field, FormError, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
-import { Pagination } from '../ui/Pagination.tsx';
+import { PagedQueryView } from '../ui/PagedQueryView.tsx';
 import { FlagAuditTable } from './FlagAudit.tsx';
 import { flagState, FlagSwitch, type Flag } from './FlagsPage.tsx';
 import { formatDecimal } from './format.ts';
@@ -322,24 +322,17 @@ function FlagAudit({ flagKey }: { flagKey: string }) {
   );
   return (
     <Section title="Audit log">
-      <QueryView
+      <PagedQueryView
         query={audit}
         loading="Loading the audit log…"
-        empty={{ when: (data) => data.items.length === 0, title: 'No changes recorded' }}
+        none="No changes recorded"
+        label="Audit log pages"
+        page={page}
+        pageSize={AUDIT_PAGE}
+        onPage={(p) => set({ page: p })}
       >
-        {(data) => (
-          <>
-            <FlagAuditTable entries={data.items} orgNames={orgNames} />
-            <Pagination
-              label="Audit log pages"
-              page={page}
-              pageSize={AUDIT_PAGE}
-              total={data.total}
-              onPage={(p) => set({ page: p })}
-            />
-          </>
-        )}
-      </QueryView>
+        {(data) => <FlagAuditTable entries={data.items} orgNames={orgNames} />}
+      </PagedQueryView>
     </Section>
   );
 }

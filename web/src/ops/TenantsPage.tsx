@@ -9,11 +9,10 @@ import { DataTable } from '../ui/DataTable.tsx';
 import { Field, SelectField } from '../ui/Field.tsx';
 import { formatDate } from '../ui/format.ts';
 import { Section } from '../ui/layout.tsx';
-import { Pagination } from '../ui/Pagination.tsx';
+import { PagedQueryView } from '../ui/PagedQueryView.tsx';
 import { AuditTrail } from './AuditTrail.tsx';
 import { formatInt } from './format.ts';
 import { oneOf, useUrlState } from './url.ts';
-import { QueryView } from '../ui/QueryView.tsx';
 
 const PAGE_SIZE = 25;
 
@@ -86,59 +85,41 @@ export function TenantsPage() {
             ) : null}
           </div>
         </form>
-        <QueryView
+        <PagedQueryView
           query={list}
           loading="Loading tenants…"
-          empty={{
-            when: (data) => data.items.length === 0,
-            title: (data) =>
-              data.total
-                ? 'This page is past the end of the list'
-                : filtered
-                  ? 'No tenant matches these filters'
-                  : 'No tenants yet',
-            children: (data) => (
-              <>
-                {data.total ? <Button onClick={() => set({ page: 1 })}>Go to the first page</Button> : null}
-              </>
-            ),
-          }}
+          none={filtered ? 'No tenant matches these filters' : 'No tenants yet'}
+          label="Tenant pages"
+          page={page}
+          pageSize={PAGE_SIZE}
+          onPage={(p) => set({ page: p })}
         >
           {(data) => (
-            <>
-              <DataTable
-                columns={['Tenant', 'Tier', 'Status', 'Members', 'Created']}
-                busy={list.isPlaceholderData}
-              >
-                {data.items.map((o) => (
-                  <tr key={o.id}>
-                    <td>
-                      <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
-                      <div className="muted small">
-                        <code>{o.slug}</code>
-                      </div>
-                    </td>
-                    <td className="capitalize">{o.tier}</td>
-                    <td>
-                      <span className={o.active ? 'badge badge-ok' : 'badge badge-bad'}>
-                        {o.active ? 'Active' : 'Suspended'}
-                      </span>
-                    </td>
-                    <td>{formatInt(o.members)}</td>
-                    <td>{formatDate(o.createdAt)}</td>
-                  </tr>
-                ))}
-              </DataTable>
-              <Pagination
-                label="Tenant pages"
-                page={page}
-                pageSize={PAGE_SIZE}
-                total={data.total}
-                onPage={(p) => set({ page: p })}
-              />
-            </>
+            <DataTable
+              columns={['Tenant', 'Tier', 'Status', 'Members', 'Created']}
+              busy={list.isPlaceholderData}
+            >
+              {data.items.map((o) => (
+                <tr key={o.id}>
+                  <td>
+                    <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
+                    <div className="muted small">
+                      <code>{o.slug}</code>
+                    </div>
+                  </td>
+                  <td className="capitalize">{o.tier}</td>
+                  <td>
+                    <span className={o.active ? 'badge badge-ok' : 'badge badge-bad'}>
+                      {o.active ? 'Active' : 'Suspended'}
+                    </span>
+                  </td>
+                  <td>{formatInt(o.members)}</td>
+                  <td>{formatDate(o.createdAt)}</td>
+                </tr>
+              ))}
+            </DataTable>
           )}
-        </QueryView>
+        </PagedQueryView>
       </Section>
       <AuditTrail title="Tenant actions" targetType="organization" showTarget />
     </div>

@@ -3,11 +3,11 @@ import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
 import { useTRPC } from '../../trpc.ts';
 import { Button } from '../../ui/Button.tsx';
+import { DataTable } from '../../ui/DataTable.tsx';
 import { Field } from '../../ui/Field.tsx';
 import { formatDate } from '../../ui/format.ts';
 import { Section } from '../../ui/layout.tsx';
-import { Pagination } from '../../ui/Pagination.tsx';
-import { QueryView } from '../../ui/QueryView.tsx';
+import { PagedQueryView } from '../../ui/PagedQueryView.tsx';
 import { useUrlState } from '../url.ts';
 
 const PAGE_SIZE = 10;
@@ -56,63 +56,37 @@ export function Organizations() {
           </Button>
         ) : null}
       </form>
-      <QueryView
+      <PagedQueryView
         query={list}
         loading="Loading organizations…"
-        empty={{
-          when: (data) => data.items.length === 0,
-          title: (data) =>
-            data.total > 0
-              ? `Page ${page} is past the last page (${Math.ceil(data.total / PAGE_SIZE)})`
-              : query
-                ? `No organization matches “${query}”`
-                : 'No organizations yet',
-          children: (data) =>
-            data.total > 0 ? <Button onClick={() => set({ page: 1 })}>Go to the first page</Button> : null,
-        }}
+        none={query ? `No organization matches “${query}”` : 'No organizations yet'}
+        label="Organization pages"
+        page={page}
+        pageSize={PAGE_SIZE}
+        onPage={(p) => set({ page: p })}
       >
         {(data) => (
-          <>
-            <table className="table" aria-busy={list.isPlaceholderData || undefined}>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Slug</th>
-                  <th scope="col">Plan</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.items.map((o) => (
-                  <tr key={o.id}>
-                    <td>
-                      <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
-                    </td>
-                    <td>
-                      <code>{o.slug}</code>
-                    </td>
-                    <td className="capitalize">{o.tier}</td>
-                    <td>
-                      <span className={o.active ? 'badge badge-ok' : 'badge badge-warn'}>
-                        {o.active ? 'Active' : 'Suspended'}
-                      </span>
-                    </td>
-                    <td>{formatDate(o.createdAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            <Pagination
-              label="Organization pages"
-              page={page}
-              pageSize={PAGE_SIZE}
-              total={data.total}
-              onPage={(p) => set({ page: p })}
-            />
-          </>
+          <DataTable columns={['Name', 'Slug', 'Plan', 'Status', 'Created']} busy={list.isPlaceholderData}>
+            {data.items.map((o) => (
+              <tr key={o.id}>
+                <td>
+                  <Link to={`/ops/tenants/${o.id}`}>{o.name}</Link>
+                </td>
+                <td>
+                  <code>{o.slug}</code>
+                </td>
+                <td className="capitalize">{o.tier}</td>
+                <td>
+                  <span className={o.active ? 'badge badge-ok' : 'badge badge-warn'}>
+                    {o.active ? 'Active' : 'Suspended'}
+                  </span>
+                </td>
+                <td>{formatDate(o.createdAt)}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
-      </QueryView>
+      </PagedQueryView>
     </Section>
   );
 }

@@ -6,8 +6,7 @@ import { ConfirmDialog } from '../../ui/ConfirmDialog.tsx';
 import { messageOf } from '../../ui/errors.ts';
 import { FormError } from '../../ui/Field.tsx';
 import { Section } from '../../ui/layout.tsx';
-import { Pagination } from '../../ui/Pagination.tsx';
-import { QueryView } from '../../ui/QueryView.tsx';
+import { PagedQueryView } from '../../ui/PagedQueryView.tsx';
 import { useUrlState } from '../url.ts';
 import { FailedJobFilters } from './FailedJobFilters.tsx';
 import { FailedJobsTable, type FailedJob } from './FailedJobsTable.tsx';
@@ -62,45 +61,30 @@ export function FailedJobs() {
       </div>
       <FormError>{actionError ? messageOf(actionError) : null}</FormError>
 
-      <QueryView
+      <PagedQueryView
         query={jobs}
         loading="Loading failed jobs…"
-        empty={{
-          when: (data) => data.items.length === 0,
-          title: (data) =>
-            data.total > 0
-              ? 'This page is past the end of the list'
-              : filtered
-                ? 'No failed job matches these filters'
-                : 'No failed jobs',
-          children: (data) =>
-            data.total > 0 ? <Button onClick={() => set({ page: 1 })}>Go to the first page</Button> : null,
+        none={filtered ? 'No failed job matches these filters' : 'No failed jobs'}
+        label="Failed job pages"
+        page={page}
+        pageSize={PAGE_SIZE}
+        onPage={(p) => {
+          setSelected(new Set());
+          set({ page: p });
         }}
       >
         {(data) => (
-          <>
-            <FailedJobsTable
-              items={data.items}
-              busy={jobs.isPlaceholderData}
-              selected={selected}
-              onSelect={setSelected}
-              onRetry={(j) => retry.mutate({ id: j.id })}
-              retrying={retry.isPending ? retry.variables.id : undefined}
-              onForget={(job) => setConfirm({ kind: 'forget', job })}
-            />
-            <Pagination
-              label="Failed job pages"
-              page={page}
-              pageSize={PAGE_SIZE}
-              total={data.total}
-              onPage={(p) => {
-                setSelected(new Set());
-                set({ page: p });
-              }}
-            />
-          </>
+          <FailedJobsTable
+            items={data.items}
+            busy={jobs.isPlaceholderData}
+            selected={selected}
+            onSelect={setSelected}
+            onRetry={(j) => retry.mutate({ id: j.id })}
+            retrying={retry.isPending ? retry.variables.id : undefined}
+            onForget={(job) => setConfirm({ kind: 'forget', job })}
+          />
         )}
-      </QueryView>
+      </PagedQueryView>
 
       <ConfirmDialog
         open={confirm?.kind === 'forget'}

@@ -6,8 +6,7 @@ import { Button } from '../../ui/Button.tsx';
 import { DataTable } from '../../ui/DataTable.tsx';
 import { Field } from '../../ui/Field.tsx';
 import { Section } from '../../ui/layout.tsx';
-import { Pagination } from '../../ui/Pagination.tsx';
-import { QueryView } from '../../ui/QueryView.tsx';
+import { PagedQueryView } from '../../ui/PagedQueryView.tsx';
 import { formatAgo, formatDuration, shortId } from '../format.ts';
 import { useNow } from '../hooks.ts';
 import { useUrlState } from '../url.ts';
@@ -69,65 +68,47 @@ export function IndexedJobs({ list }: { list: 'recent' | 'completed' }) {
           ) : null}
         </div>
       </form>
-      <QueryView
+      <PagedQueryView
         query={jobs}
         loading="Loading jobs…"
-        empty={{
-          when: (data) => data.items.length === 0,
-          title: (data) =>
-            data.total > 0
-              ? 'This page is past the end of the list'
-              : tag
-                ? `No ${list} job has the tag “${tag}”`
-                : `No ${list} jobs in the last hour`,
-          children: (data) => (
-            <>
-              {data.total > 0 ? <Button onClick={() => set({ page: 1 })}>Go to the first page</Button> : null}
-            </>
-          ),
-        }}
+        none={tag ? `No ${list} job has the tag “${tag}”` : `No ${list} jobs in the last hour`}
+        label="Job pages"
+        page={page}
+        pageSize={PAGE_SIZE}
+        onPage={(p) => set({ page: p })}
       >
         {(data) => (
-          <>
-            <DataTable
-              columns={['Job', 'Queue', 'Status', 'Tags', 'Attempts', 'Queued', 'Runtime']}
-              busy={jobs.isPlaceholderData}
-            >
-              {data.items.map((j) => (
-                <tr key={j.id}>
-                  <td>
-                    <Link to={`/ops/jobs/${encodeURIComponent(j.id)}`}>{j.name}</Link>
-                    <div className="muted small">
-                      <code>{shortId(j.id)}</code>
-                    </div>
-                  </td>
-                  <td>{j.queue}</td>
-                  <td>
-                    <StatusBadge status={j.status} />
-                  </td>
-                  <td>
-                    {j.tags.map((t) => (
-                      <button key={t} type="button" className="chip" onClick={() => onTag(t)}>
-                        {t}
-                      </button>
-                    ))}
-                  </td>
-                  <td>{j.attempts}</td>
-                  <td className="nowrap">{formatAgo(j.enqueuedAt, now)}</td>
-                  <td>{formatDuration(j.runtimeMs)}</td>
-                </tr>
-              ))}
-            </DataTable>
-            <Pagination
-              label="Job pages"
-              page={page}
-              pageSize={PAGE_SIZE}
-              total={data.total}
-              onPage={(p) => set({ page: p })}
-            />
-          </>
+          <DataTable
+            columns={['Job', 'Queue', 'Status', 'Tags', 'Attempts', 'Queued', 'Runtime']}
+            busy={jobs.isPlaceholderData}
+          >
+            {data.items.map((j) => (
+              <tr key={j.id}>
+                <td>
+                  <Link to={`/ops/jobs/${encodeURIComponent(j.id)}`}>{j.name}</Link>
+                  <div className="muted small">
+                    <code>{shortId(j.id)}</code>
+                  </div>
+                </td>
+                <td>{j.queue}</td>
+                <td>
+                  <StatusBadge status={j.status} />
+                </td>
+                <td>
+                  {j.tags.map((t) => (
+                    <button key={t} type="button" className="chip" onClick={() => onTag(t)}>
+                      {t}
+                    </button>
+                  ))}
+                </td>
+                <td>{j.attempts}</td>
+                <td className="nowrap">{formatAgo(j.enqueuedAt, now)}</td>
+                <td>{formatDuration(j.runtimeMs)}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
-      </QueryView>
+      </PagedQueryView>
     </Section>
   );
 }
