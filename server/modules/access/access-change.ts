@@ -7,3 +7,14 @@ export interface AccessChange {
   revoked: string[];
   changed?: string[];
 }
+
+/**
+ * The access keys: the tags of cached principals and memberships, and what a live subscription depends on. Built
+ * here only, so the writer that announces a change and the cache that drops it always spell a key alike.
+ */
+export const accessKey = {
+  user: (userId: string) => `user:${userId}`,
+  org: (organizationId: string) => `org:${organizationId}`,
+  member: (organizationId: string, userId: string) => `member:${organizationId}:${userId}`,
+  token: (tokenId: string) => `token:${tokenId}`,
+};

@@ -6,7 +6,7 @@ import type { Logger } from '../../platform/logger/logger.ts';
 import { hashTokenSecret, TOKEN_PREFIX } from '../auth/auth.service.ts';
 import { sessionAccessKey, type SessionStore } from '../auth/session.store.ts';
 import type { PrincipalCache } from './principal-cache.ts';
-import type { AccessChange } from './access-change.ts';
+import { accessKey, type AccessChange } from './access-change.ts';
 import {
   readMember,
   readTokenByHash,
@@ -81,7 +81,7 @@ export class AccessService {
         // Never served past its expiry: the entry ends then, and the next read finds the token expired.
         return {
           value,
-          tags: [`token:${token.id}`, `user:${row.user.id}`],
+          tags: [accessKey.token(token.id), accessKey.user(row.user.id)],
           until: token.expiresAt?.getTime() ?? null,
         };
       },
@@ -110,7 +110,7 @@ export class AccessService {
         const value: Principal = { user, via: 'session', token: null, sessionId };
         return {
           value,
-          tags: [sessionAccessKey(sessionId), `user:${user.id}`],
+          tags: [sessionAccessKey(sessionId), accessKey.user(user.id)],
           // Redis ends the session at createdAt + TTL (the key was written after createdAt was taken).
           until: session.createdAt + this.d.sessionTtlSeconds * 1000,
         };
@@ -137,7 +137,10 @@ export class AccessService {
         const value = await readMember(this.d.em, ref, userId);
         if (!value) return null;
         const orgId = value.organization.id;
-        return { value, tags: [`org:${orgId}`, `member:${orgId}:${userId}`, `user:${userId}`] };
+        return {
+          value,
+          tags: [accessKey.org(orgId), accessKey.member(orgId, userId), accessKey.user(userId)],
+        };
       },
       isMemberRow,
     );
@@ -193,7 +196,7 @@ export class AccessService {
   /** Ends every browser session of a user (a password reset). */
   async endAllSessions(userId: string): Promise<void> {
     await this.d.sessions.destroyAllForUser(userId);
-    await this.invalidate({ revoked: [`user:${userId}`] });
+    await this.invalidate({ revoked: [accessKey.user(userId)] });
   }
 }
 

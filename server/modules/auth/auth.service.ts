@@ -8,6 +8,7 @@ import type { Backoff } from '../../platform/rate-limit/backoff.ts';
 import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import type { PrincipalToken, PrincipalUser } from '../access/principal.ts';
+import { accessKey } from '../access/access-change.ts';
 import { announceRevocation } from '../realtime/access-watcher.ts';
 import { Membership } from '../tenancy/membership.entity.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
@@ -190,7 +191,7 @@ export async function revokeAllTokens(em: Em, organizationId: string, userId: st
   await em.flush();
   // A bulk update bypasses the unit of work (revokeToken's flush is seen by the AccessWatcher): every process drops
   // the user's cached principals, and live subscriptions made with these tokens end.
-  await announceRevocation(em, [`user:${userId}`]);
+  await announceRevocation(em, [accessKey.user(userId)]);
   return count;
 }
 

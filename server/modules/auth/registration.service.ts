@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { AppError } from '../../../shared/errors.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import type { Letter } from '../notifications/mail-requests.ts';
 import { appLink, sendMail, type DataServices } from '../notifications/notifications.service.ts';
-import { createAccount, type NewAccount } from './auth.service.ts';
+import { createAccount, hashTokenSecret, type NewAccount } from './auth.service.ts';
 import { hashPassword } from './password.ts';
 import { PendingRegistration } from './pending-registration.entity.ts';
 import { User } from './user.entity.ts';
@@ -14,7 +14,6 @@ import { User } from './user.entity.ts';
 
 export const REGISTRATION_TTL_HOURS = 24;
 const TTL_MS = REGISTRATION_TTL_HOURS * 3_600_000;
-const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export interface RegisterInput {
   email: string;
@@ -84,7 +83,7 @@ export async function registrationLetter(
     async write() {
       const token = randomBytes(32).toString('base64url');
       const minted = await em.nativeUpdate(PendingRegistration, live(), {
-        tokenHash: hashToken(token),
+        tokenHash: hashTokenSecret(token),
         expiresAt: new Date(Date.now() + TTL_MS),
       });
       if (minted !== 1) return null;
@@ -109,7 +108,7 @@ const invalidLink = () =>
  * that got an account meanwhile (an accepted invitation) is EMAIL_TAKEN: only the mailbox's owner holds the link.
  */
 export async function confirmRegistration(rootEm: Em, token: string): Promise<NewAccount> {
-  const tokenHash = hashToken(token);
+  const tokenHash = hashTokenSecret(token);
   const pending = await withDbScope(rootEm, undefined, (em) =>
     em.findOne(PendingRegistration, { tokenHash }, { populate: ['passwordHash'] }),
   );

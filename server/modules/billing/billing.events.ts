@@ -4,6 +4,7 @@ import { AppError } from '../../../shared/errors.ts';
 import type { Config } from '../../config/env.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import type { Logger } from '../../platform/logger/logger.ts';
+import { accessKey } from '../access/access-change.ts';
 import { announceChange, announceRevocation } from '../realtime/access-watcher.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
 import { BillingNotification, StripeEvent, Subscription, type NotificationKind } from './billing.entity.ts';
@@ -316,7 +317,7 @@ async function paymentFailed(
           row.suspendedAt = new Date();
           await tx.nativeUpdate(Organization, { id: orgId }, { active: false });
           // Around the unit of work: cached memberships and live subscriptions end once this commits.
-          await announceRevocation(tx, [`org:${orgId}`]);
+          await announceRevocation(tx, [accessKey.org(orgId)]);
           deps.logger.warn(
             { organizationId: orgId, attempts: attempt },
             'organization suspended for non-payment',
@@ -355,7 +356,7 @@ async function paymentSucceeded(
       if (wasSuspended) {
         await tx.nativeUpdate(Organization, { id: orgId }, { active: true });
         // Cached memberships still say suspended: refreshed once this commits.
-        await announceChange(tx, [`org:${orgId}`]);
+        await announceChange(tx, [accessKey.org(orgId)]);
         if (!(await tx.count(BillingNotification, { stripeEventId: event.id, kind: 'reactivated' }))) {
           await notify(tx, orgId, event.id, 'reactivated', invoice.id ?? null, null);
         }

@@ -7,6 +7,7 @@ import type {
 } from '../../../shared/schemas/billing.ts';
 import type { Config } from '../../config/env.ts';
 import type { Em } from '../../platform/db/context.ts';
+import { accessKey } from '../access/access-change.ts';
 import { announceChange } from '../realtime/access-watcher.ts';
 import { Membership } from '../tenancy/membership.entity.ts';
 import { Organization, type IOrganization } from '../tenancy/organization.entity.ts';
@@ -104,7 +105,7 @@ async function syncTier(em: Em, config: Config, organizationId: string): Promise
     { tier: ent.tier },
   );
   // Cached memberships carry the tier (exports pick their queue by it).
-  if (changed) await announceChange(em, [`org:${organizationId}`]);
+  if (changed) await announceChange(em, [accessKey.org(organizationId)]);
 }
 
 /** Where billing messages go: the billing email, else the first owner's address. */

@@ -29,12 +29,9 @@ function exportWork(s: DataServices, graceMs: number): QueuedWork<IDataExport> {
         },
         { filters: { [TENANT_FILTER]: false }, orderBy: { createdAt: 'asc' }, limit: 500 },
       ),
-    organizationOf: (row) => row.organization.id,
     jobsOf: (row) => (row.jobId ? [{ queue: row.queue, id: row.jobId }] : []),
     reload: (em, row) => em.findOne(DataExport, { id: row.id }, { refresh: true }),
-    state: (row) => `${row.status}:${row.jobId ?? ''}`,
     tooOld: (row, now) => now - row.createdAt.getTime() > GIVE_UP_AFTER_MS,
-    idOf: (row) => row.id,
     fail: (em, row) =>
       failExport(s, em, row.id, 'Lost from the queue (Redis lost its data) and too old to run again'),
     async requeue(em, row) {

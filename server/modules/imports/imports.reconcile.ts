@@ -33,7 +33,6 @@ function importWork(s: DataServices, graceMs: number): QueuedWork<IDataImport> {
         },
         { filters: { [TENANT_FILTER]: false }, orderBy: { createdAt: 'asc' }, limit: 500 },
       ),
-    organizationOf: (row) => row.organization.id,
     jobsOf(row): JobRef[] {
       if (!row.jobId) return [];
       if (row.batchId) return [{ queue: queueOf(IMPORT_STEPS.file), id: row.jobId }];
@@ -43,9 +42,7 @@ function importWork(s: DataServices, graceMs: number): QueuedWork<IDataImport> {
       ];
     },
     reload: (em, row) => em.findOne(DataImport, { id: row.id }, { refresh: true }),
-    state: (row) => `${row.status}:${row.jobId ?? ''}`,
     tooOld: (row, now) => now - (row.startedAt ?? row.createdAt).getTime() > GIVE_UP_AFTER_MS,
-    idOf: (row) => row.id,
     fail: (em, row) =>
       abandonImport(s, em, row, 'Lost from the queue (Redis lost its data) and too old to run again'),
     requeue: (em, row) => queueImport(s, em, row),

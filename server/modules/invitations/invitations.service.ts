@@ -6,6 +6,7 @@ import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { hashPassword } from '../auth/password.ts';
 import { User, type IUser } from '../auth/user.entity.ts';
+import { accessKey } from '../access/access-change.ts';
 import { announceChange } from '../realtime/access-watcher.ts';
 import type { Letter } from '../notifications/mail-requests.ts';
 import { appLink, sendMail, type DataServices } from '../notifications/notifications.service.ts';
@@ -212,7 +213,7 @@ export async function acceptInvitation(rootEm: Em, user: Pick<IUser, 'id' | 'ema
   await withDbScope(rootEm, undefined, async (em) => {
     await em.nativeUpdate(User, { id: user.id }, { currentOrganization: organizationId });
     // Cached principals carry the current organization.
-    await announceChange(em, [`user:${user.id}`]);
+    await announceChange(em, [accessKey.user(user.id)]);
   });
   return { organizationId, role: inv.role };
 }

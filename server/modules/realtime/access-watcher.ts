@@ -7,7 +7,7 @@ import {
   type TransactionEventArgs,
 } from '@mikro-orm/core';
 import type { Logger } from '../../platform/logger/logger.ts';
-import type { AccessChange } from '../access/access-change.ts';
+import { accessKey, type AccessChange } from '../access/access-change.ts';
 import { ApiToken, type IApiToken } from '../auth/api-token.entity.ts';
 import { sessionAccessKey } from '../auth/session.store.ts';
 import { User, type IUser } from '../auth/user.entity.ts';
@@ -21,9 +21,10 @@ export function accessKeys(p: {
   tokenId: string | null;
   sessionId: string | null;
 }): string[] {
-  const keys = [`user:${p.userId}`];
-  if (p.organizationId) keys.push(`org:${p.organizationId}`, `member:${p.organizationId}:${p.userId}`);
-  if (p.tokenId) keys.push(`token:${p.tokenId}`);
+  const keys = [accessKey.user(p.userId)];
+  if (p.organizationId)
+    keys.push(accessKey.org(p.organizationId), accessKey.member(p.organizationId, p.userId));
+  if (p.tokenId) keys.push(accessKey.token(p.tokenId));
   if (p.sessionId) keys.push(sessionAccessKey(p.sessionId));
   return keys;
 }
@@ -48,10 +49,10 @@ function keysOf(cs: ChangeSet<object>): Keys {
     const org = idOf(m.organization);
     const user = idOf(m.user);
     if (!org || !user || !changed('role')) return none;
-    return { revoked: [`member:${org}:${user}`], changed: [] };
+    return { revoked: [accessKey.member(org, user)], changed: [] };
   }
   if (cls === ApiToken.class) {
-    const key = `token:${(cs.entity as IApiToken).id}`;
+    const key = accessKey.token((cs.entity as IApiToken).id);
     if (changed('revokedAt') || changed('expiresAt') || changed('abilities'))
       return { revoked: [key], changed: [] };
     return none;
@@ -59,11 +60,11 @@ function keysOf(cs: ChangeSet<object>): Keys {
   // Any other change to an organization or a user (name, slug, settings, current organization…) is in the cached
   // principals and memberships: those are refreshed, and only what removes access ends subscriptions.
   if (cls === Organization.class) {
-    const key = `org:${(cs.entity as IOrganization).id}`;
+    const key = accessKey.org((cs.entity as IOrganization).id);
     return changed('active') ? { revoked: [key], changed: [] } : { revoked: [], changed: [key] };
   }
   if (cls === User.class) {
-    const key = `user:${(cs.entity as IUser).id}`;
+    const key = accessKey.user((cs.entity as IUser).id);
     return changed('staff') || changed('passwordHash')
       ? { revoked: [key], changed: [] }
       : { revoked: [], changed: [key] };

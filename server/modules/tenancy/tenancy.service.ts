@@ -8,6 +8,7 @@ import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { ApiToken } from '../auth/api-token.entity.ts';
 import { User } from '../auth/user.entity.ts';
+import { accessKey } from '../access/access-change.ts';
 import { announceChange } from '../realtime/access-watcher.ts';
 import { Membership, type IMembership } from './membership.entity.ts';
 import { Organization, type IOrganization } from './organization.entity.ts';
@@ -99,7 +100,7 @@ export async function updateOrganization(
 export async function setCurrentOrganization(em: Em, userId: string, organizationId: string): Promise<void> {
   await em.nativeUpdate(User, { id: userId }, { currentOrganization: organizationId });
   // Cached principals carry the current organization.
-  await announceChange(em, [`user:${userId}`]);
+  await announceChange(em, [accessKey.user(userId)]);
 }
 
 /**

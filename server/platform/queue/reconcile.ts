@@ -9,27 +9,36 @@ export interface JobRef {
 }
 
 /**
+ * What the reconciler reads of a row of queued work: its organization, and the state (status, job id) that must not
+ * have changed between the two reads for it to act.
+ */
+export interface QueuedRow {
+  id: string;
+  organization: { id: string };
+  status: string;
+  jobId?: string | null;
+}
+
+/**
  * Rows of queued work (an export, an import) whose jobs live in Redis: what the reconciler needs to know of one
  * kind of them. The rows are read across organizations and changed under their own organization's scope.
  */
-export interface QueuedWork<Row> {
+export interface QueuedWork<Row extends QueuedRow> {
   /** What the log line calls them ("exports"). */
   what: string;
   /** Rows that may have lost their jobs (queued or running for a while), read without a tenant. */
   candidates(em: Em, now: number): Promise<Row[]>;
-  organizationOf(row: Row): string;
   /** The jobs that carry the row's work; the row is left alone while the queue has any of them. */
   jobsOf(row: Row): JobRef[];
   /** The row again, fresh, in its organization's scope. */
   reload(em: Em, row: Row): Promise<Row | null>;
-  /** What must not have changed between the two reads (status, job id) for the reconciler to act. */
-  state(row: Row): string;
   /** Too old to run again: failed, with a clear reason, instead of queued again. */
   tooOld(row: Row, now: number): boolean;
   requeue(em: Em, row: Row): Promise<void>;
   fail(em: Em, row: Row): Promise<void>;
-  idOf(row: Row): string;
 }
+
+const stateOf = (row: QueuedRow) => `${row.status}:${row.jobId ?? ''}`;
 
 export interface ReconcileResult {
   requeued: string[];
@@ -43,7 +52,7 @@ export interface ReconcileResult {
  * delayed, active) is never touched, and a row is changed only if it is still in the state it was read in, so
  * nothing runs twice.
  */
-export async function reconcileQueuedWork<Row>(
+export async function reconcileQueuedWork<Row extends QueuedRow>(
   deps: { em: Em; queue: QueueSystem; logger: Logger },
   work: QueuedWork<Row>,
   now = Date.now(),
@@ -58,15 +67,15 @@ export async function reconcileQueuedWork<Row>(
   );
   for (const [i, c] of candidates.entries()) {
     if (alive[i]) continue;
-    await withDbScope(deps.em, work.organizationOf(c), async (em) => {
+    await withDbScope(deps.em, c.organization.id, async (em) => {
       const row = await work.reload(em, c);
-      if (!row || work.state(row) !== work.state(c)) return;
+      if (!row || stateOf(row) !== stateOf(c)) return;
       if (work.tooOld(row, now)) {
         await work.fail(em, row);
-        out.failed.push(work.idOf(row));
+        out.failed.push(row.id);
       } else {
         await work.requeue(em, row);
-        out.requeued.push(work.idOf(row));
+        out.requeued.push(row.id);
       }
     });
   }
