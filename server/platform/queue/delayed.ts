@@ -45,11 +45,14 @@ export class DelayedJobs {
     if (this.timer && at >= this.nextAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.nextAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.nextAt = Infinity;
-      void this.raise();
-    }, Math.max(0, at - now));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.nextAt = Infinity;
+        void this.raise();
+      },
+      Math.max(0, at - now),
+    );
     this.timer.unref();
   }
 

@@ -128,7 +128,12 @@ export class Dispatcher {
   }
 
   /** Validates a job (definition, payload, size, queue, delay) and builds its envelope under a new id. */
-  prepare(job: AnyJobDefinition | string, payload: unknown, opts: DispatchOptions, checkUnique = true): Prepared {
+  prepare(
+    job: AnyJobDefinition | string,
+    payload: unknown,
+    opts: DispatchOptions,
+    checkUnique = true,
+  ): Prepared {
     const { settings, keys } = this.deps;
     const def = this.definition(job);
     const parsed = def.payload.safeParse(payload);

@@ -36,9 +36,7 @@ export class PermanentFailure extends Error {
 /** What follows an attempt that did not succeed. */
 export type Decision =
   /** Not the job's fault (its worker is stopping): back on the queue as if never taken. */
-  | { kind: 'return' }
-  | { kind: 'retry'; delayMs: number; released: boolean }
-  | { kind: 'fail'; error: Error };
+  { kind: 'return' } | { kind: 'retry'; delayMs: number; released: boolean } | { kind: 'fail'; error: Error };
 
 /**
  * The one place that decides whether a job runs again: after an attempt that threw, was released, or was cut by a
@@ -147,9 +145,11 @@ export class FailureHandling {
       worker: f.worker,
     };
     for (const listener of this.listeners) {
-      await listener.failed(failure).catch((err: unknown) =>
-        this.logger.error({ err, jobId: id, what: listener.name }, 'job failure handling failed'),
-      );
+      await listener
+        .failed(failure)
+        .catch((err: unknown) =>
+          this.logger.error({ err, jobId: id, what: listener.name }, 'job failure handling failed'),
+        );
     }
   }
 }

@@ -168,7 +168,11 @@ export class Flows {
   async retryBatchFailures(id: string): Promise<string[]> {
     const { redis, keys, dispatcher } = this.deps;
     if (!(await redis.exists(keys.batch(id)))) throw new AppError('NOT_FOUND', `No batch ${id}`);
-    const flat = (await scripts.batchTakeFailed(redis, [keys.batch(id), keys.batchFailed(id)], [])) as string[];
+    const flat = (await scripts.batchTakeFailed(
+      redis,
+      [keys.batch(id), keys.batchFailed(id)],
+      [],
+    )) as string[];
     const ids: string[] = [];
     for (let i = 0; i < flat.length; i += 2) {
       const jobId = flat[i]!;

@@ -1,4 +1,4 @@
-/** The keys of one queue in bee-queue's layout (ADR 0024: Keel owns this contract; store.ts says what each holds). */
+/** The keys of one queue in bee-queue's layout (ADR 0021: Keel owns this contract; store.ts says what each holds). */
 export interface StoreKeys {
   /** Counter for ids bee gives jobs saved without one (Keel always names its jobs). */
   id: string;
@@ -18,7 +18,16 @@ export interface StoreKeys {
   earlierDelayed: string;
 }
 
-const STORE_KEYS = ['id', 'jobs', 'waiting', 'active', 'delayed', 'stalling', 'stallBlock', 'earlierDelayed'] as const;
+const STORE_KEYS = [
+  'id',
+  'jobs',
+  'waiting',
+  'active',
+  'delayed',
+  'stalling',
+  'stallBlock',
+  'earlierDelayed',
+] as const;
 
 /**
  * Every Redis key the queue layer writes, in one place. `prefix` is KEY_PREFIX; the queues themselves live under

@@ -210,7 +210,7 @@ return n
 `;
 
 const ADD_JOBS = `
--- bee-queue's addJob and addDelayedJob (ADR 0024), for many jobs of one queue in one call. KEYS: id counter, jobs,
+-- bee-queue's addJob and addDelayedJob (ADR 0021), for many jobs of one queue in one call. KEYS: id counter, jobs,
 -- waiting, delayed, earlierDelayed. ARGV: per job id ('' = the next number, as bee gives), encoded record, due time
 -- (0 = now). An id the queue already holds is refused: its reply is nil. A delayed job that becomes the earliest
 -- one is announced on earlierDelayed, where every worker re-arms its timer (bee's workers too).

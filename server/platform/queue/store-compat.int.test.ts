@@ -12,7 +12,7 @@ import { beeRedisOptions } from './store.ts';
 import { QueueSystem } from './system.ts';
 import { Worker } from './worker.ts';
 
-// ADR 0024: Keel owns its storage contract on bee-queue's keys (layout, job record, scripts) and runs without
+// ADR 0021: Keel owns its storage contract on bee-queue's keys (layout, job record, scripts) and runs without
 // bee-queue. This proves the contract is still bee-queue's, through bee-queue's PUBLIC API only: re-run it on any
 // bee-queue upgrade, and keep it passing when Keel's store changes.
 

@@ -3,7 +3,7 @@ import type { Envelope } from './envelope.ts';
 import type { StoreKeys } from './keys.ts';
 import { scripts } from './scripts.ts';
 
-// Keel's storage contract on bee-queue's keys (ADR 0024): the layout of a queue (keys.ts `StoreKeys`), the encoding
+// Keel's storage contract on bee-queue's keys (ADR 0021): the layout of a queue (keys.ts `StoreKeys`), the encoding
 // of a job's record in the `jobs` hash (here), and every script that moves jobs between the lists (scripts.ts). Keel
 // runs it all on its own ioredis connections; bee-queue's public API reads and writes the same queues, which
 // store-compat.int.test.ts proves, so operators' bee-queue tools keep working and bee-queue itself is needed by no

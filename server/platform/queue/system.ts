@@ -84,7 +84,13 @@ export class QueueSystem {
     defineScripts(this.redis);
     const { redis, keys, index, registry, settings } = this;
     this.dispatcher = new Dispatcher({ redis, keys, index, registry, settings });
-    this.flows = new Flows({ redis, keys, settings, dispatcher: this.dispatcher, failedSink: () => this.failedSink });
+    this.flows = new Flows({
+      redis,
+      keys,
+      settings,
+      dispatcher: this.dispatcher,
+      failedSink: () => this.failedSink,
+    });
     this.limits = new JobLimits(redis, keys, registry);
     this.admin = new QueueAdmin(redis, keys, settings);
     this.workerRegistry = new WorkerRegistry(redis, keys, settings.heartbeatMs);

@@ -74,6 +74,8 @@ export class WorkerRegistry {
 
   /** Forgets workers not seen for ten heartbeats (killed without a goodbye). */
   async trim(now = Date.now()): Promise<void> {
-    await this.remove(await this.redis.zrangebyscore(this.keys.workersSeen(), 0, now - this.heartbeatMs * 10));
+    await this.remove(
+      await this.redis.zrangebyscore(this.keys.workersSeen(), 0, now - this.heartbeatMs * 10),
+    );
   }
 }

@@ -4,7 +4,6 @@ import { balance, type QueueLoad } from './balance.ts';
 import { QueueConsumer } from './consumer.ts';
 import { queueDepth } from './depth.ts';
 import { QUEUE_NAMES, type QueueName } from './definition.ts';
-import type { FailureHandling } from './failure.ts';
 import type { JobIndex } from './job-index.ts';
 import type { QueueKeys } from './keys.ts';
 import { LeaderElection } from './leader.ts';
@@ -24,7 +23,6 @@ export interface WorkerDeps extends RunnerDeps {
   readonly index: RunnerDeps['index'] & Pick<JobIndex, 'trim'>;
   readonly metrics: RunnerDeps['metrics'] & Pick<QueueMetrics, 'flush'>;
   readonly limits: RunnerDeps['limits'] & Pick<JobLimits, 'releaseLocksOf'>;
-  readonly failures: Pick<FailureHandling, 'fail'>;
   readonly admin: Pick<QueueAdmin, 'pausedQueues'>;
   readonly workerRegistry: Pick<WorkerRegistry, 'beat' | 'remove' | 'trim'>;
 }
