@@ -203,7 +203,7 @@ chunked('hdel', KEYS[3], done)
 chunked('hset', KEYS[3], data)
 chunked('lpush', KEYS[4], again)
 chunked('zadd', KEYS[5], later)
--- bee's workers re-arm their delayed-job timer from this channel.
+-- Workers (Keel's DelayedJobs, and bee-queue's own) re-arm their delayed-job timer from this channel.
 if earliest then redis.call('publish', ARGV[1], earliest) end
 writeIndex(ARGV, i)
 return n

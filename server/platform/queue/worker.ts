@@ -57,7 +57,7 @@ interface SupervisorState {
 }
 
 /**
- * One worker process's job machinery: supervisors (a bee-queue consumer per queue, concurrency balanced across
+ * One worker process's job machinery: supervisors (a queue consumer per queue, concurrency balanced across
  * them), the runner, a heartbeat the console reads, control polling (pause, terminate), and, while it leads, the
  * stall checker, scheduler and trims. stop() is the graceful shutdown.
  */
