@@ -9,7 +9,7 @@ import { againEnvelope, newEnvelope, traceparentFor, type Envelope } from './env
 import type { JobIndex } from './job-index.ts';
 import type { QueueKeys } from './keys.ts';
 import type { JobRegistry } from './registry.ts';
-import { scripts } from './scripts.ts';
+import { loadScripts, scripts } from './scripts.ts';
 import type { QueueSettings } from './settings.ts';
 import { saveJobs } from './store.ts';
 
@@ -58,6 +58,8 @@ export interface DispatcherDeps {
  */
 export class Dispatcher {
   private closed = false;
+  /** Scripts loaded before the first save (retried after a failure). */
+  private scriptsLoaded: Promise<void> | null = null;
 
   constructor(private readonly deps: DispatcherDeps) {}
 
@@ -192,6 +194,11 @@ export class Dispatcher {
   async save(prepared: Prepared[]): Promise<void> {
     if (this.closed) throw new AppError('SERVICE_UNAVAILABLE', 'The queue system is closed');
     const { index, redis, keys } = this.deps;
+    this.scriptsLoaded ??= loadScripts(redis).catch((err: unknown) => {
+      this.scriptsLoaded = null;
+      throw err;
+    });
+    await this.scriptsLoaded;
     await Promise.all(prepared.filter((j) => j.again).map((j) => index.requeued(j.id, j.queue, j.env)));
     const byQueue = new Map<QueueName, Prepared[]>();
     for (const j of prepared) {
