@@ -9,8 +9,8 @@ import { QueueSystem } from './system.ts';
 import { Worker, type WorkerOptions } from './worker.ts';
 import { until } from '../../test/until.ts';
 
-// Keel's consumer of a queue (bee-queue's layout, store.ts): a job must never end up in `active` where neither a slot runs it nor the
-// stall checker can reach it.
+// Keel's consumer of a queue (bee-queue's layout, store.ts): a job must never end up in `active` where neither a slot
+// runs it nor the stall checker can reach it.
 
 let env: TestEnv;
 let n = 0;
