@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { loadTestServices, parseConfig } from '../server/config/env.ts';
 import { createOrm, rootEm } from '../server/platform/db/orm.ts';
 import { createLogger } from '../server/platform/logger/logger.ts';
-import { beeRedisOptions } from '../server/platform/queue/bee.ts';
+import { beeRedisOptions } from '../server/platform/queue/store.ts';
 import { defineJob } from '../server/platform/queue/definition.ts';
 import { JobRegistry } from '../server/platform/queue/registry.ts';
 import { queueSettingsFor } from '../server/platform/queue/settings.ts';
@@ -80,11 +80,6 @@ async function rawBee(redisUrl: string, prefix: string, concurrency: number): Pr
     count += 1;
   });
   await Promise.all([producer.ready(), worker.ready()]);
-  const internals = producer as unknown as {
-    client: { llen(k: string, cb: (e: Error | null, n: number) => void): void };
-    toKey(k: string): string;
-  };
-  const client = internals.client;
   return {
     delays,
     done: () => count,
@@ -96,10 +91,7 @@ async function rawBee(redisUrl: string, prefix: string, concurrency: number): Pr
         await producer.saveAll(jobs);
       }
     },
-    idle: () =>
-      new Promise((resolve, reject) =>
-        client.llen(internals.toKey('active'), (err, len) => (err ? reject(err) : resolve(len === 0))),
-      ),
+    idle: async () => (await producer.checkHealth()).active === 0,
     async close() {
       await worker.close(2_000);
       await producer.close(2_000);

@@ -12,7 +12,7 @@ import {
 import type { OrganizationTier } from '../../../shared/schemas/tenancy.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import type { JobContext, QueueName } from '../../platform/queue/definition.ts';
-import { PermanentFailure } from '../../platform/queue/runner.ts';
+import { PermanentFailure } from '../../platform/queue/failure.ts';
 import { MAX_PRESIGN_SECONDS } from '../../platform/storage/s3.ts';
 import { pageAcrossTenants } from '../../platform/db/across-tenants.ts';
 import { appLink, notifyInApp, sendMail, type DataServices } from '../notifications/notifications.service.ts';

@@ -1,7 +1,15 @@
+import type { Redis } from 'ioredis';
 import type { HealthCheck } from '../health/health.ts';
 import { QUEUE_NAMES } from './definition.ts';
 import type { Envelope } from './envelope.ts';
-import type { QueueSystem } from './system.ts';
+import type { QueueKeys } from './keys.ts';
+import { envelopeOf } from './store.ts';
+
+/** What the depth read needs: the queue connection and the key names. */
+export interface DepthSource {
+  readonly redis: Redis;
+  readonly keys: QueueKeys;
+}
 
 export interface QueueDepth {
   /** Jobs waiting in every queue (paused ones included: they wait too). */
@@ -14,10 +22,11 @@ export interface QueueDepth {
  * Waiting jobs and the oldest one's age, in two round trips: bee takes jobs from the right end of `waiting`, so the
  * next job of each queue is the one that has waited longest. Its wait counts from when it became due (`qa`).
  */
-export async function queueDepth(system: QueueSystem, now = Date.now()): Promise<QueueDepth> {
+export async function queueDepth(system: DepthSource, now = Date.now()): Promise<QueueDepth> {
   const p = system.redis.pipeline();
   for (const q of QUEUE_NAMES) {
-    p.llen(system.keys.beeKey(q, 'waiting')).lindex(system.keys.beeKey(q, 'waiting'), -1);
+    const k = system.keys.store(q);
+    p.llen(k.waiting).lindex(k.waiting, -1);
   }
   const res = (await p.exec()) ?? [];
   let waiting = 0;
@@ -27,7 +36,7 @@ export async function queueDepth(system: QueueSystem, now = Date.now()): Promise
     waiting += Number(res[2 * i]?.[1] ?? 0);
     const id = res[2 * i + 1]?.[1];
     if (typeof id === 'string') {
-      oldest.hget(system.keys.beeKey(q, 'jobs'), id);
+      oldest.hget(system.keys.store(q).jobs, id);
       queued.push(id);
     }
   });
@@ -35,7 +44,7 @@ export async function queueDepth(system: QueueSystem, now = Date.now()): Promise
   if (queued.length) {
     for (const [, raw] of (await oldest.exec()) ?? []) {
       if (typeof raw !== 'string') continue;
-      const env = (JSON.parse(raw) as { data?: Partial<Envelope> }).data;
+      const env: Partial<Envelope> | undefined = envelopeOf(raw);
       if (typeof env?.qa === 'number') waitMaxS = Math.max(waitMaxS, Math.max(0, (now - env.qa) / 1000));
     }
   }
@@ -48,7 +57,7 @@ export async function queueDepth(system: QueueSystem, now = Date.now()): Promise
  * at once although it could still serve (the many-nodes work found this), so it is reported, not acted on.
  */
 export function queueDepthCheck(
-  system: () => QueueSystem,
+  system: () => DepthSource,
   thresholds = { warn: 5_000, fail: Number.POSITIVE_INFINITY },
 ): HealthCheck {
   return {

@@ -36,6 +36,51 @@ export interface Envelope {
   chain?: ChainState;
 }
 
+/** What a new envelope is made of; every field the envelope may carry besides its counters and times. */
+export interface EnvelopeInput {
+  name: string;
+  /** As given (JSON-shaped): the worker parses it again, so transforms run where the handler is. */
+  payload: unknown;
+  org: string | null | undefined;
+  trace: string;
+  /** Due time of a delayed job (ms); its wait counts from then. */
+  delayUntil: number | null;
+  tags?: string[];
+  unique?: string;
+  batch?: string;
+  chain?: ChainState;
+}
+
+/**
+ * The one envelope builder: every job Keel queues (dispatch, dispatchMany, batch members, chain steps, callbacks)
+ * starts here. A new optional field is one line below (and its declaration in `Envelope`); a value taken from the
+ * dispatching request's context is read here too, as the trace is by the dispatcher.
+ */
+export function newEnvelope(input: EnvelopeInput, now = Date.now()): Envelope {
+  return {
+    v: 1,
+    name: input.name,
+    payload: input.payload,
+    ...(input.org ? { org: input.org } : {}),
+    trace: input.trace,
+    ...(input.tags?.length ? { tags: input.tags } : {}),
+    at: now,
+    qa: input.delayUntil ?? now,
+    attempts: 0,
+    exceptions: 0,
+    ...(input.unique ? { unique: input.unique } : {}),
+    ...(input.batch ? { batch: input.batch } : {}),
+    ...(input.chain ? { chain: input.chain } : {}),
+  };
+}
+
+/** The envelope of a failed job queued again under its id: fresh counters, no unique lock. */
+export function againEnvelope(env: Envelope, now = Date.now()): Envelope {
+  const fresh: Envelope = { ...env, attempts: 0, exceptions: 0, qa: now, at: now };
+  delete fresh.unique;
+  return fresh;
+}
+
 // randomUUID draws from Node's cached entropy pool: much cheaper per call than randomBytes for ids made per job.
 const hex32 = () => randomUUID().replaceAll('-', '');
 

@@ -4,6 +4,7 @@ import type { Envelope } from './envelope.ts';
 import type { QueueKeys } from './keys.ts';
 import { scripts } from './scripts.ts';
 import type { QueueSettings } from './settings.ts';
+import { envelopeOf } from './store.ts';
 import { TurnBatch } from './turn-batch.ts';
 
 export type JobStatus =
@@ -77,7 +78,7 @@ function record(
 
 /**
  * Per-job metadata plus ordered recent / completed / failed lists (sorted sets by time), trimmed by age the way
- * Horizon does. A job that has not run yet is described by bee-queue's own record (its envelope in
+ * Horizon does. A job that has not run yet is described by its record in the queue (its envelope in
  * `bq:<queue>:jobs`), so dispatch writes nothing here; each attempt's outcome replaces the job's record, one JSON
  * string with a TTL (one SET where a hash took a multi-field write and an expiry). Outcomes are written with the
  * job's finish (scripts.finish), or queued in memory and written by one script call per event-loop turn.
@@ -189,21 +190,21 @@ export class JobIndex {
     });
   }
 
-  /** A job that has not run yet, from bee-queue's record (status queued, delayed or running). */
-  private async fromBee(id: string): Promise<(JobSummary & { envelope: Envelope }) | null> {
+  /** A job that has not run yet, from its record in the queue (status queued, delayed or running). */
+  private async fromQueue(id: string): Promise<(JobSummary & { envelope: Envelope }) | null> {
     const p = this.redis.pipeline();
-    for (const q of QUEUE_NAMES) p.hget(this.keys.beeKey(q, 'jobs'), id);
+    for (const q of QUEUE_NAMES) p.hget(this.keys.store(q).jobs, id);
     const res = (await p.exec()) ?? [];
     const i = res.findIndex(([, v]) => typeof v === 'string');
     const queue = QUEUE_NAMES[i];
     if (!queue) return null;
-    const env = (JSON.parse(res[i]![1] as string) as { data: Envelope }).data;
+    const env = envelopeOf(res[i]![1] as string);
     const [delayed, active] = await Promise.all([
-      this.redis.zscore(this.keys.beeKey(queue, 'delayed'), id),
-      this.redis.lpos(this.keys.beeKey(queue, 'active'), id),
+      this.redis.zscore(this.keys.store(queue).delayed, id),
+      this.redis.lpos(this.keys.store(queue).active, id),
     ]);
     return {
-      // Still in bee-queue's record, the payload is there whole.
+      // Still in the queue's record, the payload is there whole.
       ...this.describe(id, queue, env, Infinity),
       status: active !== null ? 'running' : delayed !== null ? 'delayed' : 'queued',
       attempts: env.attempts,
@@ -222,13 +223,13 @@ export class JobIndex {
     queue: QueueName,
     opts: { offset: number; limit: number },
   ): Promise<{ total: number; items: JobSummary[] }> {
-    const waiting = this.keys.beeKey(queue, 'waiting');
+    const waiting = this.keys.store(queue).waiting;
     const [total, ids] = await Promise.all([
       this.redis.llen(waiting),
-      // bee pushes on the left and takes from the right.
+      // Jobs are pushed on the left and takes from the right.
       this.redis.lrange(waiting, -(opts.offset + opts.limit), -(opts.offset + 1)),
     ]);
-    const items = await Promise.all(ids.reverse().map((id) => this.fromBee(id)));
+    const items = await Promise.all(ids.reverse().map((id) => this.fromQueue(id)));
     return {
       total,
       items: items.filter((j): j is NonNullable<typeof j> => !!j).map(({ envelope: _e, ...j }) => j),
@@ -237,12 +238,12 @@ export class JobIndex {
 
   async get(id: string): Promise<(JobSummary & { envelope: Envelope | null }) | null> {
     const rec = await this.stored(id);
-    // Not run yet, or running its first attempt: bee-queue's record describes it.
+    // Not run yet, or running its first attempt: the queue's record describes it.
     if (!rec || rec.status === 'queued' || rec.status === 'retrying' || rec.status === 'released') {
-      const live = await this.fromBee(id);
+      const live = await this.fromQueue(id);
       if (live) return rec ? { ...summary(rec), status: live.status, envelope: live.envelope } : live;
     }
-    // Neither read found it: it finished between the two (the finish script writes the record and drops bee's in
+    // Neither read found it: it finished between the two (the finish script writes the record and drops the queue's in
     // one step), so the record is there now.
     const done = rec ?? (await this.stored(id));
     return done ? { ...summary(done), envelope: done.envelope ?? null } : null;

@@ -1,6 +1,37 @@
+/** The keys of one queue in bee-queue's layout (ADR 0021: Keel owns this contract; store.ts says what each holds). */
+export interface StoreKeys {
+  /** Counter for ids bee gives jobs saved without one (Keel always names its jobs). */
+  id: string;
+  /** Hash: job id → encoded job record (store.ts). */
+  jobs: string;
+  /** List: ids ready to run, pushed on the left, taken from the right. */
+  waiting: string;
+  /** List: ids taken by a worker. */
+  active: string;
+  /** Sorted set: ids of delayed jobs by due time (ms). */
+  delayed: string;
+  /** Set: active ids marked by the stall checker, cleared by their worker's renewal. */
+  stalling: string;
+  /** The stall checker's once-per-interval guard. */
+  stallBlock: string;
+  /** Pub/sub channel: the due time of a delayed job that became the earliest. */
+  earlierDelayed: string;
+}
+
+const STORE_KEYS = [
+  'id',
+  'jobs',
+  'waiting',
+  'active',
+  'delayed',
+  'stalling',
+  'stallBlock',
+  'earlierDelayed',
+] as const;
+
 /**
- * Every Redis key the queue layer writes, in one place. `prefix` is KEY_PREFIX; bee-queue's own keys live under
- * `<prefix>bq:<queue>:` (its `prefix` setting), Keel's under `<prefix>q:`.
+ * Every Redis key the queue layer writes, in one place. `prefix` is KEY_PREFIX; the queues themselves live under
+ * `<prefix>bq:<queue>:` in bee-queue's layout (its `prefix` setting), Keel's other keys under `<prefix>q:`.
  */
 export class QueueKeys {
   readonly bee: string;
@@ -13,6 +44,12 @@ export class QueueKeys {
 
   beeKey(queue: string, key: string): string {
     return `${this.bee}:${queue}:${key}`;
+  }
+
+  store(queue: string): StoreKeys {
+    const keys = {} as Record<(typeof STORE_KEYS)[number], string>;
+    for (const k of STORE_KEYS) keys[k] = this.beeKey(queue, k);
+    return keys;
   }
 
   /** One job's index record, a JSON string (`job:` held hashes before; the new name keeps old records out of reach). */

@@ -7,7 +7,8 @@ import { currentOrganizationId } from '../db/context.ts';
 import { defineJob, type AnyJobDefinition, type CallbackEvent } from './definition.ts';
 import { JobRegistry } from './registry.ts';
 import { mergeSettings, queueSettingsFor, type QueueSettings } from './settings.ts';
-import { JobTimeoutError, QueueSystem, type FailedJobRecord } from './system.ts';
+import { JobTimeoutError } from './failure.ts';
+import { QueueSystem, type FailedJobRecord } from './system.ts';
 import { Worker, type WorkerOptions } from './worker.ts';
 import { until } from '../../test/until.ts';
 

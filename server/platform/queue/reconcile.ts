@@ -94,7 +94,7 @@ export async function reconcileQueuedWork<Row extends QueuedRow>(
  */
 async function anyQueued(queue: QueueSystem, rows: JobRef[][]): Promise<boolean[]> {
   const multi = queue.redis.multi();
-  for (const refs of rows) for (const r of refs) multi.hexists(queue.keys.beeKey(r.queue, 'jobs'), r.id);
+  for (const refs of rows) for (const r of refs) multi.hexists(queue.keys.store(r.queue).jobs, r.id);
   const replies = (await multi.exec()) ?? [];
   let n = 0;
   return rows.map((refs) =>

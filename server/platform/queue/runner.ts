@@ -1,35 +1,43 @@
-import { withLazyDbScope } from '../db/context.ts';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../config/env.ts';
+import { withLazyDbScope, type Em } from '../db/context.ts';
 import { scrubString } from '../errors/scrub.ts';
-import { withLogBindings, type LogBindings } from '../logger/logger.ts';
+import { withLogBindings, type LogBindings, type Logger } from '../logger/logger.ts';
 import { inSpan } from '../tracing/propagation.ts';
-import type { BeeJob, JobOutcome } from './bee.ts';
-import { backoffDelay, type AnyJobDefinition, type JobContext, type QueueName } from './definition.ts';
+import type { JobOutcome } from './consumer.ts';
+import type { AnyJobDefinition, JobContext, QueueName } from './definition.ts';
+import type { Dispatcher } from './dispatcher.ts';
 import { traceIdOf, type Envelope } from './envelope.ts';
-import type { IndexRecord } from './job-index.ts';
-import { scripts } from './scripts.ts';
-import { JobTimeoutError, type QueueSystem } from './system.ts';
+import {
+  decide,
+  JobTimeoutError,
+  PermanentFailure,
+  ReleaseJob,
+  ShutdownAbort,
+  type FailureHandling,
+} from './failure.ts';
+import type { Flows } from './flows.ts';
+import type { IndexRecord, JobIndex } from './job-index.ts';
+import type { JobLimits } from './limits.ts';
+import type { QueueMetrics } from './metrics.ts';
+import type { JobRegistry } from './registry.ts';
+import type { StoredJob } from './store.ts';
 
-/** Thrown by ctx.release() and by the rate-limit / overlap checks: back on the queue, no exception counted. */
-export class ReleaseJob extends Error {
-  constructor(readonly delayMs: number) {
-    super(`Released for ${delayMs} ms`);
-    this.name = 'ReleaseJob';
-  }
-}
-
-export class ShutdownAbort extends Error {
-  constructor() {
-    super('Worker shutting down');
-    this.name = 'ShutdownAbort';
-  }
-}
-
-/**
- * A failure that retrying cannot fix (unknown job, payload that no longer parses, input a handler finds it can
- * never process): the job fails at once, its `failed` callback runs, and no retry is scheduled. Handlers throw it.
- */
-export class PermanentFailure extends Error {
-  override name = 'PermanentFailure';
+/** What the runner needs of the queue system: the parts it calls and what a handler's context carries. */
+export interface RunnerDeps {
+  readonly registry: Pick<JobRegistry, 'get'>;
+  readonly index: Pick<JobIndex, 'outcome' | 'write' | 'finished'>;
+  readonly metrics: Pick<QueueMetrics, 'record'>;
+  readonly limits: Pick<JobLimits, 'rateLimitWait' | 'overlapKey' | 'takeOverlap' | 'releaseOverlap'>;
+  readonly flows: Pick<Flows, 'isBatchCancelled' | 'succeeded'>;
+  readonly failures: Pick<FailureHandling, 'fail'>;
+  /** A handler's follow-up jobs (`ctx.dispatch`). */
+  readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
+  readonly logger: Logger;
+  readonly config: Config;
+  readonly redis: Redis;
+  readonly em: Em;
+  readonly services: unknown;
 }
 
 /** Where a worker reports jobs to the metrics console (`deps.observability.console`). */
@@ -57,7 +65,7 @@ export class JobRunner {
   failed = 0;
 
   constructor(
-    private readonly system: QueueSystem,
+    private readonly deps: RunnerDeps,
     readonly workerId: string,
     private readonly observer?: QueueObserver,
   ) {}
@@ -72,8 +80,8 @@ export class JobRunner {
    * dispatcher's trace id as `traceId` (the logger's mixin puts the consumer span's there when tracing is on: the
    * same id) and as `requestId`, and the job's organization as `tenantId`.
    */
-  async execute(job: BeeJob, queue: QueueName): Promise<JobOutcome> {
-    const env = job.data as Envelope;
+  async execute(job: StoredJob, queue: QueueName): Promise<JobOutcome> {
+    const env = job.data;
     const traceId = traceIdOf(env.trace);
     const bindings: LogBindings = {
       requestId: traceId,
@@ -91,50 +99,48 @@ export class JobRunner {
         ms: Date.now() - startedAt,
       };
       if (outcome.kind === 'completed') {
-        this.system.logger.info({ ...line, status: 'completed' }, 'job');
+        this.deps.logger.info({ ...line, status: 'completed' }, 'job');
       } else if (outcome.kind === 'failed') {
-        this.system.logger.error({ ...line, status: 'failed', err: error }, 'job');
+        this.deps.logger.error({ ...line, status: 'failed', err: error }, 'job');
       } else if (error instanceof ReleaseJob) {
-        this.system.logger.info({ ...line, status: 'released' }, 'job');
+        this.deps.logger.info({ ...line, status: 'released' }, 'job');
       } else if (error instanceof ShutdownAbort) {
-        this.system.logger.info({ ...line, status: 'returned', err: error }, 'job');
+        this.deps.logger.info({ ...line, status: 'returned', err: error }, 'job');
       } else {
-        this.system.logger.warn({ ...line, status: 'retrying', err: error }, 'job');
+        this.deps.logger.warn({ ...line, status: 'retrying', err: error }, 'job');
       }
       return outcome;
     });
   }
 
   private async attempt(
-    job: BeeJob,
+    job: StoredJob,
     queue: QueueName,
     env: Envelope,
   ): Promise<{ outcome: JobOutcome; error?: Error }> {
-    const { system } = this;
+    const { deps } = this;
     const startedAt = Date.now();
     const waitMs = startedAt - env.qa;
     const controller = new AbortController();
-    const def = system.registry.get(env.name);
+    const def = deps.registry.get(env.name);
     this.running.set(job.id, { id: job.id, name: env.name, queue, startedAt, controller });
     let overlapKey: string | undefined;
     try {
       if (!def)
         throw new PermanentFailure(`Unknown job "${env.name}": no definition registered on this worker`);
-      if (env.batch && (await system.isBatchCancelled(env.batch))) {
+      if (env.batch && (await deps.flows.isBatchCancelled(env.batch))) {
         return { outcome: await this.finish(job.id, queue, env, 'cancelled', startedAt, waitMs) };
       }
       env.attempts += 1;
       const parsed = def.payload.safeParse(env.payload);
       if (!parsed.success)
         throw new PermanentFailure(`Payload no longer matches "${env.name}": ${parsed.error.message}`);
-      const wait = await system.rateLimitWait(def, parsed.data);
+      const wait = await deps.limits.rateLimitWait(def, parsed.data);
       if (wait > 0) throw new ReleaseJob(wait);
       if (def.withoutOverlapping) {
-        overlapKey = system.overlapKey(def, parsed.data);
+        overlapKey = deps.limits.overlapKey(def, parsed.data);
         const ttl = def.withoutOverlapping.expiresAfterMs ?? def.timeoutMs + 10_000;
-        // Held by this job id already: an earlier attempt whose worker died (kill -9) and which the stall checker
-        // returned to the queue. Taking it over is safe: one job id never runs twice at once.
-        if (Number(await scripts.lockTake(system.redis, [overlapKey], [job.id, ttl])) !== 1) {
+        if (!(await deps.limits.takeOverlap(overlapKey, job.id, ttl))) {
           throw new ReleaseJob(def.withoutOverlapping.releaseAfterMs ?? 1_000);
         }
       }
@@ -142,12 +148,11 @@ export class JobRunner {
       return { outcome: await this.finish(job.id, queue, env, 'completed', startedAt, waitMs) };
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
-      const delayMs = await this.decide(job.id, queue, env, def, error, startedAt, waitMs, controller);
+      const delayMs = await this.afterFailure(job.id, queue, env, def, error, startedAt, waitMs, controller);
       return { outcome: delayMs < 0 ? { kind: 'failed' } : { kind: 'retry', delayMs }, error };
     } finally {
       this.running.delete(job.id);
-      // Whatever this job id holds goes when the attempt ends (compare-and-delete: another job's lock stays).
-      if (overlapKey) await scripts.delIfEq(system.redis, [overlapKey], [job.id]).catch(() => undefined);
+      if (overlapKey) await deps.limits.releaseOverlap(overlapKey, job.id).catch(() => undefined);
     }
   }
 
@@ -159,7 +164,7 @@ export class JobRunner {
     queue: QueueName,
     controller: AbortController,
   ): Promise<unknown> {
-    const { system } = this;
+    const { deps } = this;
     const timer = setTimeout(() => controller.abort(new JobTimeoutError(def.timeoutMs)), def.timeoutMs);
     const aborted = new Promise<never>((_, reject) => {
       controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), {
@@ -167,7 +172,7 @@ export class JobRunner {
       });
     });
     let logger: JobContext['logger'] | undefined;
-    const handler = withLazyDbScope(system.em, env.org, (scope) => {
+    const handler = withLazyDbScope(deps.em, env.org, (scope) => {
       const ctx: JobContext = {
         id,
         name: env.name,
@@ -181,16 +186,16 @@ export class JobRunner {
           return scope.em;
         },
         get logger() {
-          return (logger ??= system.logger.child({ job: env.name, jobId: id }));
+          return (logger ??= deps.logger.child({ job: env.name, jobId: id }));
         },
-        config: system.config,
-        redis: system.redis,
-        services: system.services,
+        config: deps.config,
+        redis: deps.redis,
+        services: deps.services,
         release(delayMs = 0): never {
           throw new ReleaseJob(delayMs);
         },
         dispatch: (job, jobPayload, opts) =>
-          system.dispatch(job, jobPayload as never, {
+          deps.dispatcher.dispatch(job, jobPayload as never, {
             organizationId: opts?.organizationId !== undefined ? opts.organizationId : (env.org ?? null),
             traceparent: env.trace,
             ...(opts?.delayMs ? { delayMs: opts.delayMs } : {}),
@@ -232,27 +237,30 @@ export class JobRunner {
     startedAt: number,
     waitMs: number,
   ): Promise<JobOutcome> {
-    const { system } = this;
+    const { deps } = this;
     const finishedAt = Date.now();
-    const index: IndexRecord = system.index.outcome(id, queue, env, {
+    const index: IndexRecord = deps.index.outcome(id, queue, env, {
       status,
       startedAt,
       finishedAt,
       worker: this.workerId,
     });
-    system.metrics.record(queue, env.name, true, waitMs, finishedAt - startedAt, finishedAt);
+    deps.metrics.record(queue, env.name, true, waitMs, finishedAt - startedAt, finishedAt);
     this.processed += 1;
     this.observer?.count('jobs.processed');
     this.observer?.observe('jobs.wait', waitMs);
     this.observer?.observe('jobs.runtime', finishedAt - startedAt);
     if (!env.chain && !env.batch) return { kind: 'completed', index };
-    await system.index.write(index);
-    await system.afterSuccess(id, env);
+    await deps.index.write(index);
+    await deps.flows.succeeded(id, env);
     return { kind: 'completed' };
   }
 
-  /** What happens after a failed or released attempt: ms until the next one, or -1 when the job has failed. */
-  private async decide(
+  /**
+   * Bookkeeping of an attempt that did not succeed, as `decide` (failure.ts) rules: ms until the next attempt, or -1
+   * when the job has failed for good.
+   */
+  private async afterFailure(
     id: string,
     queue: QueueName,
     env: Envelope,
@@ -262,42 +270,29 @@ export class JobRunner {
     waitMs: number,
     controller: AbortController,
   ): Promise<number> {
-    const { system } = this;
+    const { deps } = this;
     const now = Date.now();
-    const reason: unknown = controller.signal.reason;
-    if (reason instanceof ShutdownAbort) {
-      // Not the job's fault: it goes back as if never taken.
+    const decision = decide(def, env, error, controller.signal.reason instanceof ShutdownAbort, now);
+    if (decision.kind === 'return') {
       env.attempts = Math.max(0, env.attempts - 1);
       env.qa = now;
       await this.writeAttempt(id, queue, env, 'queued', startedAt, now, undefined, now);
       return 0;
     }
-    const released = error instanceof ReleaseJob;
+    const released = decision.kind === 'retry' ? decision.released : error instanceof ReleaseJob;
     if (!released) {
-      env.exceptions += 1;
-      system.metrics.record(queue, env.name, false, waitMs, now - startedAt, now);
+      deps.metrics.record(queue, env.name, false, waitMs, now - startedAt, now);
       this.observer?.observe('jobs.wait', waitMs);
       this.observer?.observe('jobs.runtime', now - startedAt);
     }
-    const delay = released ? (error as ReleaseJob).delayMs : backoffDelay(def?.backoff, env.attempts);
-    const exhausted =
-      !def ||
-      error instanceof PermanentFailure ||
-      (def.tries > 0 && env.attempts >= def.tries) ||
-      (def.maxExceptions !== undefined && env.exceptions >= def.maxExceptions) ||
-      (def.retryUntilMs !== undefined && now + delay > env.at + def.retryUntilMs);
-    if (exhausted) {
+    if (decision.kind === 'fail') {
       this.failed += 1;
       // Jobs that failed for good (the `jobs-failed-spike` alert), not attempts that will be retried.
       this.observer?.count('jobs.failed');
-      const finalError =
-        released && def
-          ? new Error(`${env.name} was attempted ${env.attempts} times (the last attempt was released)`)
-          : error;
-      await system.failFinally(id, queue, env, finalError, { startedAt, worker: this.workerId });
+      await deps.failures.fail(id, queue, env, decision.error, { startedAt, worker: this.workerId });
       return -1;
     }
-    env.qa = now + delay;
+    env.qa = now + decision.delayMs;
     await this.writeAttempt(
       id,
       queue,
@@ -308,7 +303,7 @@ export class JobRunner {
       released ? undefined : error,
       env.qa,
     );
-    return delay;
+    return decision.delayMs;
   }
 
   private async writeAttempt(
@@ -321,7 +316,7 @@ export class JobRunner {
     error: Error | undefined,
     nextAt: number,
   ): Promise<void> {
-    await this.system.index
+    await this.deps.index
       .finished(id, queue, env, {
         status,
         startedAt,

@@ -44,7 +44,7 @@ export interface QueueSettings {
   /** A worker process exits (for its process manager to start a fresh one) past any of these. */
   recycle: { memoryMb: number; maxJobs: number; maxTimeMs: number };
   leaderTtlMs: number;
-  /** bee-queue's window for grouping delayed jobs that are due close together. */
+  /** The window for raising delayed jobs that are due close together in one call (bee-queue's `delayedDebounce`). */
   delayedDebounceMs: number;
 }
 

@@ -1,16 +1,31 @@
 import os from 'node:os';
-import { redisUrlFor } from '../../config/env.ts';
+import type { QueueAdmin } from './admin.ts';
 import { balance, type QueueLoad } from './balance.ts';
-import { BeeConsumer, createBee } from './bee.ts';
+import { QueueConsumer } from './consumer.ts';
 import { queueDepth } from './depth.ts';
 import { QUEUE_NAMES, type QueueName } from './definition.ts';
-import type { Envelope } from './envelope.ts';
+import type { JobIndex } from './job-index.ts';
+import type { QueueKeys } from './keys.ts';
 import { LeaderElection } from './leader.ts';
-import { JobRunner, type QueueObserver } from './runner.ts';
+import type { JobLimits } from './limits.ts';
+import type { QueueMetrics } from './metrics.ts';
+import { JobRunner, type QueueObserver, type RunnerDeps } from './runner.ts';
 import { Scheduler, type ScheduledTask } from './scheduler.ts';
 import { scripts } from './scripts.ts';
-import type { SupervisorConfig } from './settings.ts';
-import { workerIdFor, type QueueSystem, type WorkerInfo } from './system.ts';
+import type { QueueSettings, SupervisorConfig } from './settings.ts';
+import { decodeJob } from './store.ts';
+import { workerIdFor, type WorkerInfo, type WorkerRegistry } from './worker-registry.ts';
+
+/** What a worker needs of the queue system (QueueSystem satisfies it): the runner's parts and the fleet's. */
+export interface WorkerDeps extends RunnerDeps {
+  readonly keys: QueueKeys;
+  readonly settings: QueueSettings;
+  readonly index: RunnerDeps['index'] & Pick<JobIndex, 'trim'>;
+  readonly metrics: RunnerDeps['metrics'] & Pick<QueueMetrics, 'flush'>;
+  readonly limits: RunnerDeps['limits'] & Pick<JobLimits, 'releaseLocksOf'>;
+  readonly admin: Pick<QueueAdmin, 'pausedQueues'>;
+  readonly workerRegistry: Pick<WorkerRegistry, 'beat' | 'remove' | 'trim'>;
+}
 
 export interface WorkerOptions {
   /** Only these queues (all the supervisors' queues when absent). */
@@ -37,12 +52,12 @@ export interface WorkerOptions {
 
 interface SupervisorState {
   config: SupervisorConfig;
-  consumers: Map<QueueName, BeeConsumer>;
+  consumers: Map<QueueName, QueueConsumer>;
   lastBalance: number;
 }
 
 /**
- * One worker process's job machinery: supervisors (a bee-queue consumer per queue, concurrency balanced across
+ * One worker process's job machinery: supervisors (a queue consumer per queue, concurrency balanced across
  * them), the runner, a heartbeat the console reads, control polling (pause, terminate), and, while it leads, the
  * stall checker, scheduler and trims. stop() is the graceful shutdown.
  */
@@ -60,7 +75,7 @@ export class Worker {
   private exitRequested = false;
 
   constructor(
-    private readonly system: QueueSystem,
+    private readonly system: WorkerDeps,
     private readonly opts: WorkerOptions = {},
   ) {
     this.runner = new JobRunner(system, this.id, opts.observer);
@@ -92,7 +107,7 @@ export class Worker {
     const { system } = this;
     const s = system.settings;
     const wanted = new Set<QueueName>(this.opts.queues ?? QUEUE_NAMES);
-    const paused = await system.pausedQueues();
+    const paused = await system.admin.pausedQueues();
     for (const config of s.supervisors) {
       const queues = config.queues.filter((q) => wanted.has(q));
       if (!queues.length) continue;
@@ -101,19 +116,13 @@ export class Worker {
         ? Object.fromEntries(queues.map((q) => [q, this.opts.concurrency!]))
         : balance({ ...config, balance: 'simple' }, queues, {}, {});
       for (const queue of queues) {
-        const bee = createBee(queue, {
-          redisUrl: redisUrlFor(system.config, 'queue')!,
-          prefix: system.config.keyPrefix,
-          worker: true,
-          stallIntervalMs: s.stall.intervalMs,
-          delayedDebounceMs: s.delayedDebounceMs,
-        });
-        const consumer = new BeeConsumer(
-          bee,
+        const consumer = new QueueConsumer(
+          queue,
           system.redis,
+          system.keys.store(queue),
           initial[queue] ?? 1,
           system.logger,
-          s.stall.intervalMs,
+          { stallIntervalMs: s.stall.intervalMs, delayedDebounceMs: s.delayedDebounceMs },
         );
         consumer.setPaused(paused.has(queue));
         state.consumers.set(queue, consumer);
@@ -161,7 +170,7 @@ export class Worker {
     system.logger.info({ worker: this.id, queues: [...wanted] }, 'worker started');
   }
 
-  consumers(): BeeConsumer[] {
+  consumers(): QueueConsumer[] {
     return this.supervisors.flatMap((s) => [...s.consumers.values()]);
   }
 
@@ -173,7 +182,7 @@ export class Worker {
       sv.lastBalance = now;
       const queues = [...sv.consumers.keys()];
       const p = this.system.redis.pipeline();
-      for (const q of queues) p.llen(this.system.keys.beeKey(q, 'waiting'));
+      for (const q of queues) p.llen(this.system.keys.store(q).waiting);
       const res = (await p.exec()) ?? [];
       const load: Record<string, QueueLoad> = {};
       queues.forEach((q, i) => {
@@ -192,39 +201,43 @@ export class Worker {
     this.opts.observer?.gauge('queue.wait_max_s', d.waitMaxS);
   }
 
-  /** Leader only: requeue stalled jobs, fail the ones that stalled too often. */
+  /**
+   * Leader only: requeue stalled jobs; the ones that stalled too often (counted by the script, atomically with the
+   * requeue) fail through the failure listeners like any other.
+   */
   async checkStalls(): Promise<{ requeued: string[]; failed: string[] }> {
     const { system } = this;
     const out = { requeued: [] as string[], failed: [] as string[] };
     for (const queue of QUEUE_NAMES) {
-      const k = (key: string) => system.keys.beeKey(queue, key);
+      const k = system.keys.store(queue);
       const [requeued, failed] = (await scripts.stalls(
         system.redis,
-        [k('stallBlock'), k('stalling'), k('waiting'), k('active'), system.keys.stalls(queue)],
+        [k.stallBlock, k.stalling, k.waiting, k.active, system.keys.stalls(queue)],
         [system.settings.stall.intervalMs, system.settings.stall.maxStalls],
       )) as [string[], string[]];
       if (requeued.length)
         system.logger.warn({ queue, jobs: requeued }, 'stalled jobs returned to the queue');
       out.requeued.push(...requeued);
-      const envelopes = new Map<string, Envelope>();
-      const raws = failed.length ? await system.redis.hmget(k('jobs'), ...failed) : [];
-      failed.forEach((id, i) => {
-        const raw = raws[i];
-        if (raw) envelopes.set(id, (JSON.parse(raw) as { data: Envelope }).data);
-      });
+      const raws = failed.length ? await system.redis.hmget(k.jobs, ...failed) : [];
+      const envelopes = new Map(
+        failed.flatMap((id, i) => {
+          const raw = raws[i];
+          return raw ? [[id, decodeJob(id, raw).data] as const] : [];
+        }),
+      );
       for (const id of failed) {
         const env = envelopes.get(id);
         if (!env) continue;
         // Its worker is gone and no attempt follows: the locks it held go now, not at their TTL. (A requeued job
         // takes its own lock over when it runs again, and releases it when that attempt ends.)
-        if (await system.releaseLocksOf(id, env).catch(() => false)) {
+        if (await system.limits.releaseLocksOf(id, env).catch(() => false)) {
           system.logger.warn({ queue, jobId: id, job: env.name }, 'lock of a failed stalled job released');
         }
         const error = new Error(
           `Job stalled more than ${system.settings.stall.maxStalls} times (its worker died or hung)`,
         );
-        await system.failFinally(id, queue, env, error, { startedAt: Date.now(), worker: this.id });
-        await system.redis.hdel(k('jobs'), id);
+        await system.failures.fail(id, queue, env, error, { startedAt: Date.now(), worker: this.id });
+        await system.redis.hdel(k.jobs, id);
         out.failed.push(id);
       }
     }
@@ -234,15 +247,7 @@ export class Worker {
   private async trim(): Promise<void> {
     const { system } = this;
     await system.index.trim();
-    const stale = Date.now() - system.settings.heartbeatMs * 10;
-    const gone = await system.redis.zrangebyscore(system.keys.workersSeen(), 0, stale);
-    if (gone.length) {
-      await system.redis
-        .multi()
-        .hdel(system.keys.workers(), ...gone)
-        .zrem(system.keys.workersSeen(), ...gone)
-        .exec();
-    }
+    await system.workerRegistry.trim();
   }
 
   info(): WorkerInfo {
@@ -275,22 +280,13 @@ export class Worker {
 
   private async heartbeat(): Promise<void> {
     const { system } = this;
-    const now = Date.now();
-    const [, , paused, terminate] = (
-      (await system.redis
-        .multi()
-        .hset(system.keys.workers(), this.id, JSON.stringify(this.info()))
-        .zadd(system.keys.workersSeen(), now, this.id)
-        .smembers(system.keys.paused())
-        .get(system.keys.terminate())
-        .exec()) ?? []
-    ).map(([, v]) => v) as [unknown, unknown, string[], string | null];
+    const info = this.info();
+    const now = info.lastSeenAt;
+    const { paused, terminateAt } = await system.workerRegistry.beat(info);
     if (this.status !== 'running') return;
-    const pausedSet = new Set(paused);
-    for (const c of this.consumers())
-      if (c.paused !== pausedSet.has(c.name)) c.setPaused(pausedSet.has(c.name));
+    for (const c of this.consumers()) if (c.paused !== paused.has(c.name)) c.setPaused(paused.has(c.name));
     if (this.opts.embedded) return;
-    if (terminate && Number(terminate) > this.startedAt) return this.requestExit('terminate requested');
+    if (terminateAt !== null && terminateAt > this.startedAt) return this.requestExit('terminate requested');
     const { recycle } = system.settings;
     if (recycle.memoryMb && process.memoryUsage().rss > recycle.memoryMb * 1024 * 1024) {
       return this.requestExit(`memory above ${recycle.memoryMb} MB`);
@@ -332,12 +328,7 @@ export class Worker {
     this.scheduler.stop();
     await this.leader?.stop();
     await system.metrics.flush();
-    await system.redis
-      .multi()
-      .hdel(system.keys.workers(), this.id)
-      .zrem(system.keys.workersSeen(), this.id)
-      .exec()
-      .catch(() => undefined);
+    await system.workerRegistry.remove([this.id]).catch(() => undefined);
     system.logger.info({ worker: this.id, processed: this.runner.processed }, 'worker stopped');
   }
 }

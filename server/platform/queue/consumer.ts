@@ -1,129 +1,11 @@
-import { createRequire } from 'node:module';
-import BeeQueue from 'bee-queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger/logger.ts';
-import { QueueKeys } from './keys.ts';
-import { TurnBatch } from './turn-batch.ts';
+import { DelayedJobs } from './delayed.ts';
 import type { IndexRecord } from './job-index.ts';
+import type { StoreKeys } from './keys.ts';
 import { scripts } from './scripts.ts';
-
-/**
- * bee-queue 2.0 talks to Redis through its own node_redis v3 client and does not recognise ioredis instances, so it
- * gets connection options parsed from REDIS_URL.
- */
-export function beeRedisOptions(url: string): Record<string, unknown> {
-  const u = new URL(url);
-  return {
-    host: u.hostname || '127.0.0.1',
-    port: u.port ? Number(u.port) : 6379,
-    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
-    ...(u.username ? { user: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-  };
-}
-
-export type BeeJob = BeeQueue.Job<unknown> & {
-  options: { timestamp: number; stacktraces: string[] };
-  /** bee's serialisation of a job (data, options, status): what its `jobs` hash holds. */
-  toData(): string;
-};
-
-/** bee-queue's Lua module: the script texts it loads once per process (`scripts`, by name), filled before `ready`. */
-interface BeeLua {
-  scripts: Record<string, string | undefined>;
-}
-const beeLua: BeeLua = createRequire(import.meta.url)('bee-queue/lib/lua/index.js');
-
-/** The Lua text of one of bee's scripts by name (what a NOSCRIPT reload sends), once any queue is ready. */
-export const beeScriptText = (name: string): string | undefined => beeLua.scripts[name];
-
-type NodeRedisCallback = (err: Error | null, reply: unknown) => void;
-
-/** The parts of bee-queue's Queue that Keel's consumer uses (stable in the pinned 2.0.0; see ADR 0020). */
-interface BeeInternals {
-  /** bee's command client (node_redis v3). */
-  client: { script(op: 'load', lua: string, cb: NodeRedisCallback): void } | null;
-  /**
-   * Every script bee runs (job save, delayed-job raise, removeJob, its stall check) goes through here: args are
-   * `[script name, number of keys, ...keys and args]`, sent as EVALSHA on `commandable` (the client, or a batch in
-   * `saveAll`). It mutates `args` (the name becomes the sha, a callback is appended).
-   */
-  _evalScriptOn(commandable: unknown, args: unknown[]): Promise<unknown>;
-  bclient: {
-    brpoplpush(
-      src: string,
-      dst: string,
-      timeout: number,
-      cb: (err: Error | null, id: string | null) => void,
-    ): void;
-  } | null;
-  _activateDelayed(): void;
-  toKey(key: string): string;
-}
-
-export type KeelBee = BeeQueue<unknown> & BeeInternals;
-
-export function createBee(
-  name: string,
-  opts: {
-    redisUrl: string;
-    prefix: string;
-    worker: boolean;
-    stallIntervalMs: number;
-    delayedDebounceMs: number;
-  },
-): KeelBee {
-  const bee = new BeeQueue(name, {
-    prefix: new QueueKeys(opts.prefix).bee,
-    redis: beeRedisOptions(opts.redisUrl) as never,
-    isWorker: opts.worker,
-    // Events over pub/sub are at-most-once: Keel's index and metrics are written by the worker instead.
-    getEvents: false,
-    sendEvents: false,
-    // The job map grows without bound in long-lived producers (a known bee-queue pain).
-    storeJobs: false,
-    activateDelayedJobs: opts.worker,
-    // Keel's index keeps finished jobs with retention; bee's own succeeded/failed sets would only grow.
-    removeOnSuccess: true,
-    removeOnFailure: true,
-    stallInterval: opts.stallIntervalMs,
-    delayedDebounce: opts.delayedDebounceMs,
-  }) as KeelBee;
-  // Connection errors are retried by node_redis; without a listener an 'error' event would crash the process.
-  bee.on('error', () => undefined);
-  reloadScriptsWhenMissing(bee);
-  return bee;
-}
-
-const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT');
-
-/**
- * bee loads its scripts into Redis once, when the queue becomes ready, and then only sends EVALSHA: after a Redis
- * restart (or `SCRIPT FLUSH`, or a failover to a replica) every save and every delayed-job raise would fail with
- * NOSCRIPT until the process restarts. A script found missing is loaded again and the call repeated once. Only
- * calls on bee's own client are repeated: a batch (`saveAll`) has been sent by the time its replies arrive, so Keel
- * does not use `saveAll`.
- */
-function reloadScriptsWhenMissing(bee: KeelBee): void {
-  const evalOn = bee._evalScriptOn.bind(bee);
-  bee._evalScriptOn = async (commandable, args) => {
-    // Copied before evalOn rewrites them in place.
-    const again = [...args];
-    const name = args[0];
-    try {
-      return await evalOn(commandable, args);
-    } catch (err) {
-      const lua = typeof name === 'string' ? beeScriptText(name) : undefined;
-      const client = bee.client;
-      if (!isNoScript(err) || !lua || !client || commandable !== client) throw err;
-      await new Promise<void>((resolve, reject) =>
-        client.script('load', lua, (e) => (e ? reject(e) : resolve())),
-      );
-      return evalOn(commandable, again);
-    }
-  };
-}
+import { decodeJob, encodeJob, type StoredJob } from './store.ts';
+import { TurnBatch } from './turn-batch.ts';
 
 /**
  * What the handler decided about an attempt. `completed` may carry the job's index record, written in the same
@@ -132,7 +14,7 @@ function reloadScriptsWhenMissing(bee: KeelBee): void {
 export type JobOutcome =
   { kind: 'completed'; index?: IndexRecord } | { kind: 'retry'; delayMs: number } | { kind: 'failed' };
 
-export type ConsumerHandler = (job: BeeJob) => Promise<JobOutcome>;
+export type ConsumerHandler = (job: StoredJob) => Promise<JobOutcome>;
 
 interface PendingFinish {
   id: string;
@@ -143,9 +25,9 @@ interface PendingFinish {
 }
 
 /**
- * Takes jobs from one bee-queue queue and runs them, keeping bee's storage and its hand-offs: a job moves from
- * `waiting` to `active` as with bee's BRPOPLPUSH, its claim is renewed through bee's `stalling` set, and its end is
- * bee's `_finishJob` (out of `active`; retried onto `waiting` or bee's `delayed` set, whose timer bee's worker runs)
+ * Takes jobs from one queue (bee-queue's layout, store.ts) and runs them with bee's hand-offs: a job moves from
+ * `waiting` to `active` as with bee's BRPOPLPUSH, its claim is renewed through the `stalling` set, and its end is
+ * bee's `_finishJob` (out of `active`; retried onto `waiting` or the `delayed` set, whose timer `DelayedJobs` runs)
  * done by one script call for every job that finished in the same event-loop turn, together with their index
  * records. Concurrency can change at runtime (the balancer), a paused queue stops fetching, and a shutdown never
  * leaves a popped job orphaned in `active`.
@@ -154,7 +36,7 @@ interface PendingFinish {
  * connection, so the slots freed in one tick share one round trip; when the queue is empty one slot waits in a
  * blocking pop (one second at a time, so a stop never cuts a pop whose reply could be lost) and wakes the others.
  */
-export class BeeConsumer {
+export class QueueConsumer {
   concurrency: number;
   running = 0;
   paused = false;
@@ -182,57 +64,43 @@ export class BeeConsumer {
     await scripts.finish(this.redis, [k.active, k.stalling, k.jobs, k.waiting, k.delayed], args);
   });
   /** One job for each slot asking in the same tick, taken by one script call. */
-  private readonly takes = new TurnBatch<undefined, BeeJob>(
+  private readonly takes = new TurnBatch<undefined, StoredJob>(
     (slots) => this.fetch(slots.length),
     process.nextTick,
   );
-  private readonly keys: {
-    waiting: string;
-    active: string;
-    jobs: string;
-    stalling: string;
-    delayed: string;
-    earlierDelayed: string;
-  };
-  /** bee-queue does not export its Job class; its instances lead to it (for `Job.fromData`). */
-  private readonly Job: { fromData(queue: KeelBee, id: string, data: string): BeeJob };
+  private readonly delayed: DelayedJobs;
+  /** The blocking pop's own connection: a blocked connection serves nothing else. */
+  private blocking: Redis | null = null;
 
   constructor(
-    readonly bee: KeelBee,
+    readonly name: string,
     private readonly redis: Redis,
+    private readonly keys: StoreKeys,
     concurrency: number,
     private readonly logger: Logger,
-    private readonly stallIntervalMs: number,
+    private readonly timing: { stallIntervalMs: number; delayedDebounceMs: number },
   ) {
     this.concurrency = concurrency;
-    const k = (key: string) => bee.toKey(key);
-    this.keys = {
-      waiting: k('waiting'),
-      active: k('active'),
-      jobs: k('jobs'),
-      stalling: k('stalling'),
-      delayed: k('delayed'),
-      earlierDelayed: k('earlierDelayed'),
-    };
-    this.Job = bee.createJob({}).constructor as unknown as BeeConsumer['Job'];
-  }
-
-  get name(): string {
-    return this.bee.name;
+    this.delayed = new DelayedJobs(redis, keys, timing.delayedDebounceMs, logger);
   }
 
   async start(handler: ConsumerHandler): Promise<void> {
     if (this.started || this.handler) throw new Error(`Consumer of ${this.name} started twice`);
     this.handler = handler;
-    // Slots need bee's blocking client, which exists once bee is ready.
-    await this.bee.ready();
-    this.bee._activateDelayed();
+    this.blocking = this.redis.duplicate({
+      enableAutoPipelining: false,
+      // The pop waits up to a second; its reply may take longer on a loaded server.
+      commandTimeout: 10_000,
+      connectionName: 'keel:queue-pop',
+    });
+    this.blocking.on('error', () => undefined);
+    await this.delayed.start();
     this.started = true;
     // The stall checker marks every job in `active` once per interval and takes back those still marked at the
     // next check: clearing the marks of held jobs twice per interval keeps them.
     this.renewTimer = setInterval(
       () => void this.renew(),
-      Math.max(50, Math.floor(this.stallIntervalMs / 2)),
+      Math.max(50, Math.floor(this.timing.stallIntervalMs / 2)),
     );
     this.renewTimer.unref();
     this.spawn();
@@ -290,11 +158,11 @@ export class BeeConsumer {
 
   private async slot(): Promise<void> {
     let failures = 0;
-    let next: Promise<BeeJob | undefined> | undefined;
+    let next: Promise<StoredJob | undefined> | undefined;
     let ending: Promise<void> | undefined;
     try {
       while (this.open) {
-        let job: BeeJob | undefined;
+        let job: StoredJob | undefined;
         try {
           job = await (next ?? this.takes.add(undefined));
           next = undefined;
@@ -344,9 +212,9 @@ export class BeeConsumer {
    * slots slow down with Redis). Resolves to that write and to the next job's take, started meanwhile.
    */
   private async run(
-    job: BeeJob,
+    job: StoredJob,
     previous: Promise<void> | undefined,
-  ): Promise<{ next: Promise<BeeJob | undefined> | undefined; ending: Promise<void> | undefined }> {
+  ): Promise<{ next: Promise<StoredJob | undefined> | undefined; ending: Promise<void> | undefined }> {
     this.running += 1;
     let outcome: JobOutcome;
     try {
@@ -361,7 +229,7 @@ export class BeeConsumer {
       this.running -= 1;
     }
     // The next job is taken while this one's end is written: a round trip overlapped per job.
-    let next: Promise<BeeJob | undefined> | undefined;
+    let next: Promise<StoredJob | undefined> | undefined;
     if (this.open) {
       next = this.takes.add(undefined);
       next.catch(() => undefined);
@@ -376,19 +244,19 @@ export class BeeConsumer {
     return { next, ending };
   }
 
-  private async finish(job: BeeJob, outcome: JobOutcome): Promise<void> {
+  private async finish(job: StoredJob, outcome: JobOutcome): Promise<void> {
     const entry: PendingFinish = { id: job.id, op: 'done', data: '', due: 0, index: undefined };
     if (outcome.kind === 'completed') entry.index = outcome.index;
     else if (outcome.kind === 'retry') {
       entry.op = outcome.delayMs > 0 ? 'later' : 'again';
       entry.due = Date.now() + outcome.delayMs;
-      entry.data = job.toData();
+      entry.data = encodeJob(job);
     }
     await this.finishes.add(entry);
   }
 
   /** Up to n waiting jobs moved to active and read in one script call. */
-  private async fetch(n: number): Promise<BeeJob[]> {
+  private async fetch(n: number): Promise<StoredJob[]> {
     const k = this.keys;
     // The script unpacks the ids into one call: far below Lua's limit of 8,000 values.
     const flat = (await scripts.fetch(
@@ -396,24 +264,24 @@ export class BeeConsumer {
       [k.waiting, k.active, k.jobs, k.stalling],
       [Math.min(n, 1_000)],
     )) as string[] | null;
-    const jobs: BeeJob[] = [];
+    const jobs: StoredJob[] = [];
     for (let i = 0; flat && i < flat.length; i += 2) {
-      const job = this.Job.fromData(this.bee, flat[i]!, flat[i + 1]!);
+      const job = decodeJob(flat[i]!, flat[i + 1]!);
       this.hold(job.id);
       jobs.push(job);
     }
     return jobs;
   }
 
-  private async load(ids: string[]): Promise<BeeJob[]> {
+  private async load(ids: string[]): Promise<StoredJob[]> {
     const data = await this.redis.hmget(this.keys.jobs, ...ids);
-    const jobs: BeeJob[] = [];
+    const jobs: StoredJob[] = [];
     const gone: string[] = [];
     ids.forEach((id, i) => {
       const d = data[i];
       if (d) {
         this.hold(id);
-        jobs.push(this.Job.fromData(this.bee, id, d));
+        jobs.push(decodeJob(id, d));
       } else gone.push(id);
     });
     // Removed between the pop and the read: drop the dangling id from active.
@@ -423,14 +291,9 @@ export class BeeConsumer {
   }
 
   /** Waits up to a second for a job, so a stop never has to cut a blocking pop (whose reply could be lost). */
-  private blockingPop(): Promise<string | null> {
-    const client = this.bee.bclient;
-    if (!client) return Promise.reject(new Error('bee-queue worker client missing'));
-    return new Promise((resolve, reject) =>
-      client.brpoplpush(this.keys.waiting, this.keys.active, 1, (err, id) =>
-        err ? reject(err) : resolve(id),
-      ),
-    );
+  private async blockingPop(): Promise<string | null> {
+    if (!this.blocking) throw new Error(`Consumer of ${this.name} not started`);
+    return this.blocking.brpoplpush(this.keys.waiting, this.keys.active, 1);
   }
 
   private async giveBack(ids: string[]): Promise<void> {
@@ -444,7 +307,7 @@ export class BeeConsumer {
 
   /**
    * Stops taking jobs, waits for running ones (the caller aborts them when its grace time is up; the runner then
-   * puts them back on the queue), and closes bee's connections.
+   * puts them back on the queue), and closes its connections.
    */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -452,6 +315,8 @@ export class BeeConsumer {
     this.wakeAll();
     if (this.slots > 0) await drained;
     if (this.renewTimer) clearInterval(this.renewTimer);
-    await this.bee.close(1_000).catch(() => undefined);
+    await this.delayed.stop();
+    await this.blocking?.quit().catch(() => undefined);
+    this.blocking?.disconnect();
   }
 }

@@ -1,8 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
-import { createRequire } from 'node:module';
-import { BeeConsumer, beeScriptText, createBee } from './bee.ts';
+import { QueueConsumer } from './consumer.ts';
 import { defineJob, type AnyJobDefinition } from './definition.ts';
 import { JobRegistry } from './registry.ts';
 import { mergeSettings, queueSettingsFor, type QueueSettings } from './settings.ts';
@@ -10,8 +9,8 @@ import { QueueSystem } from './system.ts';
 import { Worker, type WorkerOptions } from './worker.ts';
 import { until } from '../../test/until.ts';
 
-// Keel's consumer of a bee-queue queue: a job must never end up in `active` where neither a slot runs it nor the
-// stall checker can reach it.
+// Keel's consumer of a queue (bee-queue's layout, store.ts): a job must never end up in `active` where neither a slot
+// runs it nor the stall checker can reach it.
 
 let env: TestEnv;
 let n = 0;
@@ -58,7 +57,7 @@ function counter(name: string) {
   return { def, ran };
 }
 
-describe('BeeConsumer', () => {
+describe('QueueConsumer', () => {
   it('a job whose attempt broke before its outcome was decided is requeued by the stall checker and runs', async () => {
     const { def, ran } = counter('broken-once');
     const s = system([def], { stall: { intervalMs: 400, maxStalls: 2 } });
@@ -136,20 +135,15 @@ describe('BeeConsumer', () => {
     const s = system([def]);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(((await s.dispatch(def, {})) as { id: string }).id);
-    const bee = createBee('default', {
-      redisUrl: env.config.redisUrl!,
-      prefix: s.config.keyPrefix,
-      worker: true,
+    const consumer = new QueueConsumer('default', s.redis, s.keys.store('default'), 1, s.logger, {
       stallIntervalMs: 1_000,
       delayedDebounceMs: 50,
     });
-    const consumer = new BeeConsumer(bee, s.redis, 1, s.logger, 1_000);
     cleanups.push(() => consumer.stop());
     consumer.setPaused(true);
     consumer.setConcurrency(20);
     consumer.setPaused(false);
     const k = (key: string) => s.keys.beeKey('default', key);
-    await bee.ready();
     await new Promise((r) => setTimeout(r, 50));
     expect(await s.redis.llen(k('active'))).toBe(0);
     expect(await s.redis.llen(k('waiting'))).toBe(5);
@@ -159,42 +153,5 @@ describe('BeeConsumer', () => {
     await until(() => ran.length === 5, 'all five jobs');
     expect(ran.sort()).toEqual(ids.sort());
     await until(async () => (await s.redis.llen(k('active'))) === 0, 'active to empty');
-  });
-});
-
-describe('bee-queue internals Keel relies on (ADR 0020: re-run on any bee-queue upgrade)', () => {
-  it('every script bee runs passes through _evalScriptOn under its name, whose text Keel can load again', async () => {
-    const pkg: { version: string } = createRequire(import.meta.url)('bee-queue/package.json');
-    expect(pkg.version).toBe('2.0.0');
-    const bee = createBee('contract', {
-      redisUrl: env.config.redisUrl!,
-      prefix: `${env.config.keyPrefix}contract:`,
-      worker: true,
-      stallIntervalMs: 5_000,
-      delayedDebounceMs: 100,
-    });
-    cleanups.push(() => bee.close(1_000));
-    // Keel's NOSCRIPT reload wraps this method (bee.ts): bee must call it, with the script's name first, for saves
-    // of plain and delayed jobs and for the worker's delayed-job raise.
-    const seen: unknown[] = [];
-    const wrapped = bee._evalScriptOn.bind(bee);
-    bee._evalScriptOn = (commandable, args) => {
-      seen.push(args[0]);
-      expect(commandable).toBe(bee.client);
-      return wrapped(commandable, args);
-    };
-    await bee.ready();
-    await bee.createJob({}).setId('contract-1').save();
-    await bee
-      .createJob({})
-      .setId('contract-2')
-      .delayUntil(Date.now() + 60_000)
-      .save();
-    bee._activateDelayed();
-    await until(() => seen.includes('raiseDelayedJobs'), 'a delayed-job raise');
-    expect(seen).toEqual(expect.arrayContaining(['addJob', 'addDelayedJob', 'raiseDelayedJobs']));
-    for (const name of ['addJob', 'addDelayedJob', 'raiseDelayedJobs']) {
-      expect(beeScriptText(name)).toContain('redis.call');
-    }
   });
 });
