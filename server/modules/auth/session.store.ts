@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis/redis.ts';
 
 export interface SessionData {
   userId: string;
@@ -17,7 +17,7 @@ export const sessionAccessKey = (id: string) => `session:${hashId(id)}`;
  */
 export class SessionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ttlSeconds: number,
   ) {}

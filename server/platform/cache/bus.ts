@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
 import type { Logger } from '../logger/logger.ts';
 import type { PubSub } from '../pubsub/pubsub.ts';
 
@@ -47,7 +47,7 @@ export class RedisCacheBus implements CacheBus {
   constructor(
     private readonly pubsub: PubSub,
     /** The connection PubSub publishes on, used directly because PUBLISH's receiver count is needed. */
-    private readonly publisher: Redis,
+    private readonly publisher: RedisClient,
     private readonly ackTimeoutMs: number,
     private readonly logger?: Logger,
     /** One channel per kind of in-process data (the cache's entries, the access module's principals). */

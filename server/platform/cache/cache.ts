@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
 import superjson from 'superjson';
 import type { Logger } from '../logger/logger.ts';
 import type { CacheBus, Invalidation } from './bus.ts';
@@ -18,7 +18,7 @@ export interface RememberOptions {
 
 export interface CacheOptions {
   /** The `cache` role connection: its own connection, so cache traffic never delays sessions or limits. */
-  redis: Redis;
+  redis: RedisClient;
   /** The `cache` key space (`<KEY_PREFIX>cache:`); every key this cache writes starts with it. */
   keyspace: string;
   /** Keeps environments that share a Redis (staging next to preview, say) from reading each other's values. */
@@ -125,7 +125,7 @@ const ORG_ID = /^[A-Za-z0-9-]{1,64}$/;
 export class Cache {
   readonly global: CacheScope;
   private readonly l1: LruStore;
-  private readonly redis: Redis & ScriptedRedis;
+  private readonly redis: RedisClient & ScriptedRedis;
   private readonly base: string;
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly refreshing = new Set<string>();
@@ -174,13 +174,13 @@ export class Cache {
       xfetchBeta: options.xfetchBeta ?? 1,
       random: options.random ?? Math.random,
     };
-    const redis = options.redis as Redis & Partial<ScriptedRedis>;
+    const redis = options.redis as RedisClient & Partial<ScriptedRedis>;
     if (!redis.keelCacheSet) {
       redis.defineCommand('keelCacheSet', { lua: SET_SCRIPT });
       redis.defineCommand('keelCacheFlush', { lua: FLUSH_SCRIPT });
       redis.defineCommand('keelCacheRelease', { lua: RELEASE_SCRIPT, numberOfKeys: 1 });
     }
-    this.redis = redis as Redis & ScriptedRedis;
+    this.redis = redis as RedisClient & ScriptedRedis;
     this.global = new CacheScope(this, 'g:');
   }
 
@@ -503,7 +503,7 @@ export class Cache {
     });
   }
 
-  private async tagVersions(r: Redis, tags: readonly string[]): Promise<string[]> {
+  private async tagVersions(r: RedisClient, tags: readonly string[]): Promise<string[]> {
     if (!tags.length) return [];
     const values = await r.mget(...tags.map((t) => this.tagVersionKey(t)));
     return values.map((v) => v ?? '0');
@@ -521,7 +521,7 @@ export class Cache {
     const tags = (opts.tags ?? []).map((t) => ns + t);
     const px = Math.max(1, env.s - Date.now());
     await this.redisOp('write', (r) =>
-      (r as Redis & ScriptedRedis).keelCacheSet(
+      (r as RedisClient & ScriptedRedis).keelCacheSet(
         1 + tags.length * 2,
         this.valueKey(ns, key),
         ...tags.map((t) => this.tagKey(t)),
@@ -600,7 +600,7 @@ export class Cache {
   }
 
   /** Runs a Redis call with a deadline; any failure is counted, logged and turned into FAILED, never thrown. */
-  private async redisOp<T>(what: string, fn: (r: Redis & ScriptedRedis) => Promise<T>): Promise<Maybe<T>> {
+  private async redisOp<T>(what: string, fn: (r: RedisClient & ScriptedRedis) => Promise<T>): Promise<Maybe<T>> {
     if (!this.redisUsable()) return FAILED;
     let timer: NodeJS.Timeout | undefined;
     try {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
 import { scrubString } from '../errors/scrub.ts';
 import type { ErrorReporter } from '../errors/sentry.ts';
 import { ConsoleMetricsStore } from './console-store.ts';
@@ -25,7 +25,7 @@ export class Observability {
   readonly console: ConsoleMetricsStore;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     keyspace: string,
     private readonly reporter: ErrorReporter | null = null,
   ) {

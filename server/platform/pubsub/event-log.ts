@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
 import { LiveQueue } from './live-queue.ts';
 import type { PubSub } from './pubsub.ts';
 
@@ -108,7 +108,7 @@ interface LogScripts {
  */
 export class EventLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly pubsub: PubSub,
     /** Key prefix of the streams, inside the process's key space. */
     private readonly keyPrefix: string,

@@ -1,6 +1,6 @@
 import { on } from 'node:events';
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
 import type { Logger } from '../logger/logger.ts';
 
 export type Listener<T> = (message: T) => void;
@@ -19,8 +19,8 @@ export class PubSub {
   private connectedOnce = false;
 
   constructor(
-    private readonly publisher: Redis,
-    private readonly subscriber: Redis,
+    private readonly publisher: RedisClient,
+    private readonly subscriber: RedisClient,
     private readonly prefix: string,
     private readonly logger?: Logger,
   ) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
 import { runDetached } from '../async/detached.ts';
 import { LOG_APPEND_LUA, type EventLog, type Retention } from '../pubsub/event-log.ts';
 
@@ -142,7 +142,7 @@ export class PresenceStore {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly log: EventLog,
     private readonly keyPrefix: string,
     readonly options: PresenceOptions,

@@ -1,5 +1,6 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { REDIS_URL_ROLES, type RedisRoleUrls, type RedisUrlRole } from '../../config/env.ts';
+import { parseRedisUrl, redisNodes } from '../../config/redis-url.ts';
 import { runDetached } from '../async/detached.ts';
 import type { HealthCheck } from '../health/health.ts';
 import type { Logger } from '../logger/logger.ts';
@@ -10,11 +11,27 @@ import type { Logger } from '../logger/logger.ts';
  */
 export type RedisRole = 'sessions' | 'cache' | 'limits' | 'pubsub' | 'publish' | 'queue' | 'metrics';
 
+/**
+ * A role's connection: one server or a Redis Cluster (REDIS_<ROLE>_URL of the form redis+cluster://…). Both
+ * ioredis classes share the command interface Keel uses; code that needs to know (pub/sub, keyspace scans, WAIT)
+ * asks `isCluster`.
+ */
+export type RedisClient = Redis | Cluster;
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
+
+/** The roles that may run on a Redis Cluster: every one but the queue (bee-queue's clients; ADR 0021). */
+export type ClusterableRole = Exclude<RedisRole, 'queue'>;
+
 export interface RedisHub {
   /** The default server (REDIS_URL). */
   url: string;
   prefix: string;
-  get(role: RedisRole): Redis;
+  /** The queue role is always one server: env.ts refuses a cluster URL for it. */
+  get(role: 'queue'): Redis;
+  get(role: ClusterableRole): RedisClient;
   /** The server a role's connections go to (its REDIS_<ROLE>_URL, else REDIS_URL). */
   urlFor(role: RedisRole): string;
   /** Key prefix for a role, e.g. `keel:sess:`. */
@@ -81,10 +98,47 @@ function parseRedisUrlOptions(url: string): RedisOptions {
   };
 }
 
-/** `host:port` of a server, never its credentials: readiness output and logs name the node that fails. */
-export function redisNode(url: string): string {
-  const u = new URL(url);
-  return `${u.hostname || '127.0.0.1'}:${u.port || 6379}`;
+/** `host:port` of a server (the seeds of a cluster), never credentials: readiness and logs name the failing node. */
+export const redisNode = redisNodes;
+
+/**
+ * The cluster client of a role. Seeds are any few nodes; ioredis learns the others and follows MOVED/ASK during
+ * resharding and failover. `dnsLookup` passes host names through unresolved: managed clusters (ElastiCache,
+ * Memorystore) announce names whose TLS certificates are for the name, not its address.
+ */
+export function createCluster(url: string, connectionName: string, extra: ClusterOptions = {}): Cluster {
+  const parsed = parseRedisUrl(url);
+  if (parsed.kind !== 'cluster') throw new Error('createCluster needs a redis+cluster:// URL');
+  const { host: _host, port: _port, db: _db, ...node } = redisOptions('redis://127.0.0.1');
+  return new Cluster(parsed.seeds, {
+    dnsLookup: (address, callback) => callback(null, address),
+    // Reads stay on masters: a replica lags, and sessions and limits must read what was just written.
+    scaleReads: 'master',
+    // A failover takes about cluster-node-timeout; commands wait (bounded by commandTimeout) instead of failing.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 300,
+    slotsRefreshTimeout: 2000,
+    redisOptions: {
+      ...node,
+      connectionName,
+      ...(parsed.username ? { username: parsed.username } : {}),
+      ...(parsed.password ? { password: parsed.password } : {}),
+      ...(parsed.tls ? { tls: {} } : {}),
+    },
+    ...extra,
+  });
+}
+
+/**
+ * One connection of a role. On a cluster, the subscriber connection uses sharded pub/sub (SSUBSCRIBE): one
+ * subscriber per master, each holding the channels of its slots.
+ */
+function connect(url: string, role: RedisRole): RedisClient {
+  const name = `keel:${role}`;
+  if (parseRedisUrl(url).kind === 'cluster') {
+    return createCluster(url, name, role === 'pubsub' ? { shardedSubscribers: true } : {});
+  }
+  return new Redis({ ...redisOptions(url), ...ROLE_OPTIONS[role], connectionName: name });
 }
 
 export function createRedisHub(
@@ -93,8 +147,8 @@ export function createRedisHub(
   logger?: Logger,
   roleUrls: RedisRoleUrls = {},
 ): RedisHub {
-  const connections = new Map<RedisRole, Redis>();
-  const healthConnections = new Map<string, Redis>();
+  const connections = new Map<RedisRole, RedisClient>();
+  const healthConnections = new Map<string, RedisClient>();
   const lastErrorLog = new Map<RedisRole, number>();
   const urlFor = (role: RedisRole): string => {
     return roleUrls[URL_ROLE[role]] ?? url;
@@ -103,19 +157,12 @@ export function createRedisHub(
     url,
     prefix,
     urlFor,
-    get(role) {
+    get: ((role: RedisRole): RedisClient => {
       let conn = connections.get(role);
       if (!conn) {
         // A connection may first be asked for while a request is served; its socket, reconnect timers and event
         // listeners (pub/sub messages) would keep that request's scope for the life of the process.
-        conn = runDetached(
-          () =>
-            new Redis({
-              ...redisOptions(urlFor(role)),
-              ...ROLE_OPTIONS[role],
-              connectionName: `keel:${role}`,
-            }),
-        );
+        conn = runDetached(() => connect(urlFor(role), role));
         conn.on('error', (err: Error) => {
           // A down Redis emits an error per reconnect attempt; one line per role every 10 s is enough.
           const now = Date.now();
@@ -127,7 +174,7 @@ export function createRedisHub(
         connections.set(role, conn);
       }
       return conn;
-    },
+    }) as RedisHub['get'],
     keyspace(role) {
       return `${prefix}${ROLE_PREFIX[role]}`;
     },
@@ -138,13 +185,15 @@ export function createRedisHub(
           let conn = healthConnections.get(serverUrl);
           if (!conn) {
             // First asked for by a /readyz request: detached like the role connections.
-            conn = runDetached(
-              () => new Redis({ ...redisOptions(serverUrl), connectionName: 'keel:health' }),
+            conn = runDetached(() =>
+              parseRedisUrl(serverUrl).kind === 'cluster'
+                ? createCluster(serverUrl, 'keel:health')
+                : new Redis({ ...redisOptions(serverUrl), connectionName: 'keel:health' }),
             );
             conn.on('error', () => {}); // the check reports it; the role connections log it
             healthConnections.set(serverUrl, conn);
           }
-          return conn.ping();
+          return isCluster(conn) ? checkCluster(conn) : conn.ping();
         };
         return {
           key,
@@ -165,6 +214,28 @@ export function createRedisHub(
       healthConnections.clear();
     },
   };
+}
+
+/**
+ * A cluster is ready when every master it knows answers and reports `cluster_state:ok` (all slots served). The
+ * error names the node that does not, so /readyz says which one to look at.
+ */
+async function checkCluster(cluster: Cluster): Promise<void> {
+  const masters = cluster.nodes('master');
+  if (!masters.length) await cluster.ping(); // not connected yet: connects, or throws why not
+  await Promise.all(
+    cluster.nodes('master').map(async (node) => {
+      const at = `${node.options.host ?? '?'}:${node.options.port ?? '?'}`;
+      let info: string;
+      try {
+        info = String(await node.cluster('INFO'));
+      } catch (err) {
+        throw new Error(`node ${at}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      const state = /cluster_state:(\w+)/.exec(info)?.[1];
+      if (state !== 'ok') throw new Error(`node ${at} reports cluster_state:${state ?? 'unknown'}`);
+    }),
+  );
 }
 
 /**
