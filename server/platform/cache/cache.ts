@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RedisClient } from '../redis/redis.ts';
+import { deleteKeys, hashTag, scanKeys } from '../redis/slots.ts';
 import superjson from 'superjson';
 import type { Logger } from '../logger/logger.ts';
 import type { CacheBus, Invalidation } from './bus.ts';
@@ -229,14 +230,7 @@ export class Cache {
 
   /** Deletes every entry of this cache (both layers, every process); limits and sessions live elsewhere. */
   async clear(): Promise<void> {
-    await this.redisOp('clear', async (r) => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${this.base}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await r.del(...keys);
-      } while (cursor !== '0');
-    });
+    await this.redisOp('clear', (r) => scanKeys(r, `${this.base}*`, (keys) => deleteKeys(r, keys)));
     this.applyLocal({ kind: 'clear' });
     await this.broadcast({ kind: 'clear' });
   }
@@ -304,8 +298,8 @@ export class Cache {
     await this.redisOp('flush', (r) =>
       r.keelCacheFlush(
         scoped.length * 2,
-        ...scoped.map((t) => this.tagKey(t)),
-        ...scoped.map((t) => this.tagVersionKey(t)),
+        ...scoped.map((t) => this.tagKey(ns, t)),
+        ...scoped.map((t) => this.tagVersionKey(ns, t)),
         TAG_VERSION_TTL_MS,
       ),
     );
@@ -329,7 +323,7 @@ export class Cache {
     const tags = (opts.tags ?? []).map((t) => ns + t);
     let stale: { v: unknown } | undefined = staleL1 ? { v: staleL1.value } : undefined;
 
-    const read = await this.readL2(valueKey, tags);
+    const read = await this.readL2(ns, valueKey, tags);
     if (read !== FAILED) {
       const now = Date.now();
       if (read.env && now < read.env.e) {
@@ -383,7 +377,7 @@ export class Cache {
         try {
           // Someone may have filled it between our read and the lock; the versions read here are the ones the
           // factory's result is checked against.
-          const again = await this.readL2(valueKey, tags);
+          const again = await this.readL2(ns, valueKey, tags);
           if (again === FAILED) return { done: false };
           if (again.env && Date.now() < again.env.e) {
             this.putL1(id, again.env, again.raw!, epoch);
@@ -452,7 +446,7 @@ export class Cache {
       if (locked === null) return;
       try {
         const versions =
-          locked === 'OK' ? await this.redisOp('versions', (r) => this.tagVersions(r, tags)) : FAILED;
+          locked === 'OK' ? await this.redisOp('versions', (r) => this.tagVersions(r, ns, tags)) : FAILED;
         const result = await this.runFactory(factory, undefined);
         const { env, json } = this.envelope(ns, result.value, opts, result.delta);
         if (versions !== FAILED) await this.writeL2(ns, key, json, env, opts, versions);
@@ -484,6 +478,7 @@ export class Cache {
   }
 
   private async readL2(
+    ns: string,
     valueKey: string,
     tags: readonly string[],
   ): Promise<Maybe<{ env: Envelope | null; raw: string | null; versions: string[] }>> {
@@ -495,7 +490,7 @@ export class Cache {
       const res = await r
         .multi()
         .get(valueKey)
-        .mget(...tags.map((t) => this.tagVersionKey(t)))
+        .mget(...tags.map((t) => this.tagVersionKey(ns, t)))
         .exec();
       const raw = (res?.[0]?.[1] as string | null) ?? null;
       const versions = ((res?.[1]?.[1] as (string | null)[] | undefined) ?? []).map((v) => v ?? '0');
@@ -503,9 +498,9 @@ export class Cache {
     });
   }
 
-  private async tagVersions(r: RedisClient, tags: readonly string[]): Promise<string[]> {
+  private async tagVersions(r: RedisClient, ns: string, tags: readonly string[]): Promise<string[]> {
     if (!tags.length) return [];
-    const values = await r.mget(...tags.map((t) => this.tagVersionKey(t)));
+    const values = await r.mget(...tags.map((t) => this.tagVersionKey(ns, t)));
     return values.map((v) => v ?? '0');
   }
 
@@ -524,8 +519,8 @@ export class Cache {
       (r as RedisClient & ScriptedRedis).keelCacheSet(
         1 + tags.length * 2,
         this.valueKey(ns, key),
-        ...tags.map((t) => this.tagKey(t)),
-        ...tags.map((t) => this.tagVersionKey(t)),
+        ...tags.map((t) => this.tagKey(ns, t)),
+        ...tags.map((t) => this.tagVersionKey(ns, t)),
         json,
         px,
         tags.length,
@@ -634,17 +629,34 @@ export class Cache {
     }
   }
 
+  // Every key of a namespace (a tenant, or the global scope) carries the namespace as its hash tag: the scripts
+  // that write a value with its tags, or flush tags with their entries, touch one slot on a Redis Cluster, and
+  // tenants spread over the cluster (ADR 0013). Tags are stored scoped (`t:42:plan`), like the L1 index.
+  private slot(ns: string): string {
+    return `${this.base}${hashTag(ns)}`;
+  }
   private valueKey(ns: string, key: string): string {
-    return `${this.base}v:${ns}${key}`;
+    return `${this.slot(ns)}v:${key}`;
   }
   private lockKey(ns: string, key: string): string {
-    return `${this.base}lock:${ns}${key}`;
+    return `${this.slot(ns)}lock:${key}`;
   }
-  private tagKey(scopedTag: string): string {
-    return `${this.base}tag:${scopedTag}`;
+  private tagKey(ns: string, scopedTag: string): string {
+    return `${this.slot(ns)}tag:${scopedTag.slice(ns.length)}`;
   }
-  private tagVersionKey(scopedTag: string): string {
-    return `${this.base}tagv:${scopedTag}`;
+  private tagVersionKey(ns: string, scopedTag: string): string {
+    return `${this.slot(ns)}tagv:${scopedTag.slice(ns.length)}`;
+  }
+
+  /** The Redis keys of a value and its tags, as the write script receives them (for the slot test). */
+  redisKeys(ns: string, key: string, tags: readonly string[]) {
+    const scoped = tags.map((t) => ns + t);
+    return {
+      value: this.valueKey(ns, key),
+      lock: this.lockKey(ns, key),
+      tags: scoped.map((t) => this.tagKey(ns, t)),
+      versions: scoped.map((t) => this.tagVersionKey(ns, t)),
+    };
   }
 }
 

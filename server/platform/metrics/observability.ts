@@ -1,4 +1,5 @@
 import type { RedisClient } from '../redis/redis.ts';
+import { hashTag } from '../redis/slots.ts';
 import { scrubString } from '../errors/scrub.ts';
 import type { ErrorReporter } from '../errors/sentry.ts';
 import { ConsoleMetricsStore } from './console-store.ts';
@@ -29,7 +30,9 @@ export class Observability {
     keyspace: string,
     private readonly reporter: ErrorReporter | null = null,
   ) {
-    this.console = new ConsoleMetricsStore(redis, keyspace);
+    // The console flushes and reads many keys per pipeline: on a Redis Cluster a pipeline must stay on one node,
+    // so the console's few, bounded keys share one hash tag (ADR 0013).
+    this.console = new ConsoleMetricsStore(redis, `${keyspace}${hashTag('console')}:`);
   }
 
   /** Called by the ORM for every executed statement. */
