@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { isCluster, type RedisClient } from '../../platform/redis/redis.ts';
-import { deleteKeys } from '../../platform/redis/slots.ts';
+import type { RedisClient } from '../../platform/redis/redis.ts';
+import { deleteKeys, waitForReplica } from '../../platform/redis/slots.ts';
 
 export interface SessionData {
   userId: string;
@@ -15,7 +15,7 @@ export const sessionAccessKey = (id: string) => `session:${hashId(id)}`;
 /** How long a session write waits for a replica's acknowledgement on a cluster (WAIT), at most. */
 const REPLICA_ACK_MS = 500;
 
-// SADD and EXPIRE as one step (a script: WAIT inside MULTI would return at once instead of waiting).
+// SADD and EXPIRE as one step, on the set's slot.
 const INDEX_ADD = `redis.call('sadd', KEYS[1], ARGV[1]) return redis.call('expire', KEYS[1], ARGV[2])`;
 
 /**
@@ -42,8 +42,10 @@ export class SessionStore {
     const id = randomBytes(32).toString('base64url');
     const key = this.prefix + hashId(id);
     const data: SessionData = { userId, createdAt: Date.now() };
-    await this.durably(this.redis.pipeline().eval(INDEX_ADD, 1, this.userSet(userId), key, this.ttlSeconds));
-    await this.durably(this.redis.pipeline().set(key, JSON.stringify(data), 'EX', this.ttlSeconds));
+    await this.redis.eval(INDEX_ADD, 1, this.userSet(userId), key, this.ttlSeconds);
+    await this.replicated(this.userSet(userId));
+    await this.redis.set(key, JSON.stringify(data), 'EX', this.ttlSeconds);
+    await this.replicated(key);
     // Sessions that expired on their own leave their entry behind, and every sign-in renews the set's lifetime, so
     // a user who signs in often would keep them for ever: each sign-in drops the entries whose session is gone.
     await this.pruneUserSet(userId);
@@ -74,7 +76,8 @@ export class SessionStore {
   async destroy(id: string): Promise<void> {
     const key = this.prefix + hashId(id);
     const session = await this.get(id);
-    await this.durably(this.redis.pipeline().del(key));
+    await this.redis.del(key);
+    await this.replicated(key);
     if (session) await this.redis.srem(this.userSet(session.userId), key);
   }
 
@@ -87,14 +90,10 @@ export class SessionStore {
   }
 
   /**
-   * Runs a one-command pipeline; on a cluster whose masters have replicas, WAIT in the same pipeline (ioredis
-   * sends a cluster pipeline to the master of its keys) holds the reply until a replica has the write, or
-   * REPLICA_ACK_MS passed.
+   * On a cluster with replicas, returns once a replica has the write to `key` (or REPLICA_ACK_MS passed): a master
+   * failing over right after a sign-in then does not sign the user out.
    */
-  private async durably(write: ReturnType<RedisClient['pipeline']>): Promise<void> {
-    const replicated = isCluster(this.redis) && this.redis.nodes('slave').length > 0;
-    const results = await (replicated ? write.wait(1, REPLICA_ACK_MS) : write).exec();
-    const failed = results?.find(([err]) => err);
-    if (failed?.[0]) throw failed[0];
+  private async replicated(key: string): Promise<void> {
+    await waitForReplica(this.redis, key, REPLICA_ACK_MS);
   }
 }

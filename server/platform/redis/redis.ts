@@ -109,7 +109,6 @@ export const redisNode = redisNodes;
 export function createCluster(url: string, connectionName: string, extra: ClusterOptions = {}): Cluster {
   const parsed = parseRedisUrl(url);
   if (parsed.kind !== 'cluster') throw new Error('createCluster needs a redis+cluster:// URL');
-  const { host: _host, port: _port, db: _db, ...node } = redisOptions('redis://127.0.0.1');
   return new Cluster(parsed.seeds, {
     dnsLookup: (address, callback) => callback(null, address),
     // Reads stay on masters: a replica lags, and sessions and limits must read what was just written.
@@ -119,7 +118,11 @@ export function createCluster(url: string, connectionName: string, extra: Cluste
     retryDelayOnClusterDown: 300,
     slotsRefreshTimeout: 2000,
     redisOptions: {
-      ...node,
+      // No retryStrategy of its own: a node connection that closes is dropped and the slot table refreshed, so
+      // commands go to the replica promoted in its place instead of queueing for a master that is gone.
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+      commandTimeout: 2000,
       connectionName,
       ...(parsed.username ? { username: parsed.username } : {}),
       ...(parsed.password ? { password: parsed.password } : {}),
@@ -217,20 +220,41 @@ export function createRedisHub(
 }
 
 /**
- * A cluster is ready when every master it knows answers and reports `cluster_state:ok` (all slots served). The
- * error names the node that does not, so /readyz says which one to look at.
+ * A cluster is ready when every master that serves slots (in the client's slot table) is connected, answers, and
+ * reports `cluster_state:ok`. The error names the node that does not, so /readyz says which one to look at: right
+ * after a master dies the others still report ok (until cluster-node-timeout), but its slots have no server.
  */
 async function checkCluster(cluster: Cluster): Promise<void> {
-  const masters = cluster.nodes('master');
-  if (!masters.length) await cluster.ping(); // not connected yet: connects, or throws why not
+  if (!cluster.nodes('master').length) await cluster.ping(); // not connected yet: connects, or throws why not
+  // The topology as the cluster sees it now (a replica promoted since the last MOVED is otherwise unknown here);
+  // a failed refresh keeps the last known table, whose unreachable master the checks below then name.
+  await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
+  const owners = new Set<string>();
+  for (let slot = 0; slot < 16384; slot++) {
+    const owner = cluster.slots[slot]?.[0];
+    if (!owner) throw new Error(`slot ${slot} has no master (cluster is incomplete)`);
+    owners.add(owner);
+  }
+  const masters = new Map(cluster.nodes('master').map((n) => [`${n.options.host}:${n.options.port}`, n]));
   await Promise.all(
-    cluster.nodes('master').map(async (node) => {
-      const at = `${node.options.host ?? '?'}:${node.options.port ?? '?'}`;
+    [...owners].map(async (at) => {
+      const node = masters.get(at);
+      if (!node) throw new Error(`node ${at}: not connected`);
+      let timer: NodeJS.Timeout | undefined;
       let info: string;
       try {
-        info = String(await node.cluster('INFO'));
+        info = String(
+          await Promise.race([
+            node.cluster('INFO'),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(new Error('no answer within 1000 ms')), 1000);
+            }),
+          ]),
+        );
       } catch (err) {
         throw new Error(`node ${at}: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        clearTimeout(timer);
       }
       const state = /cluster_state:(\w+)/.exec(info)?.[1];
       if (state !== 'ok') throw new Error(`node ${at} reports cluster_state:${state ?? 'unknown'}`);

@@ -47,6 +47,8 @@ export async function scanKeys(
   pattern: string,
   onKeys: (keys: string[]) => Promise<void>,
 ): Promise<void> {
+  // A cluster client learns its masters once connected: a command first makes sure it is.
+  if (isCluster(client) && !client.nodes('master').length) await client.ping();
   const servers = isCluster(client) ? client.nodes('master') : [client];
   for (const server of servers) {
     let cursor = '0';
@@ -69,4 +71,19 @@ export async function deleteKeys(client: RedisClient, keys: readonly string[]): 
     bySlot.set(slot, [...(bySlot.get(slot) ?? []), key]);
   }
   await Promise.all([...bySlot.values()].map((group) => client.del(...group)));
+}
+
+/**
+ * On a cluster whose masters have replicas: waits (WAIT, at most `timeoutMs`) until a replica of the master that
+ * holds `key` has every write this client sent it, and resolves with how many replicas have. WAIT counts the
+ * writes of the connection it is sent on, so it goes to the master's connection the write went through: the slot
+ * table's owner, which a write's MOVED redirect has just refreshed. Resolves null on one server, or a cluster
+ * without replicas, where there is nothing to wait for.
+ */
+export async function waitForReplica(client: RedisClient, key: string, timeoutMs: number): Promise<number | null> {
+  if (!isCluster(client) || !client.nodes('slave').length) return null;
+  const owner = client.slots[keySlot(key)]?.[0];
+  const node = client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+  if (!node) return null;
+  return node.wait(1, timeoutMs);
 }
