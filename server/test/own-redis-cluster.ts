@@ -66,14 +66,18 @@ async function freeClusterPort(): Promise<number> {
 export async function startRedisCluster(): Promise<OwnRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'keel-cluster-'));
   const nodes: ClusterNode[] = [];
+  // A test process that ends without afterAll (a timeout, a crash) must not leave six servers behind.
+  const killAll = () => nodes.forEach((n) => isStopped(n.process) || n.process.kill('SIGKILL'));
+  process.once('exit', killAll);
   const stop = async () => {
+    process.off('exit', killAll);
     await Promise.all(nodes.map((n) => stopRedis(n.process)));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     for (let i = 0; i < 6; i++) {
       const port = await freeClusterPort();
-      const process = await startRedis(port, [
+      const server = await startRedis(port, [
         '--cluster-enabled',
         'yes',
         '--cluster-config-file',
@@ -83,7 +87,7 @@ export async function startRedisCluster(): Promise<OwnRedisCluster> {
         '--dir',
         dir,
       ]);
-      nodes.push({ port, process });
+      nodes.push({ port, process: server });
     }
     await run('redis-cli', [
       '--cluster',
@@ -118,7 +122,12 @@ export async function startRedisCluster(): Promise<OwnRedisCluster> {
     async cli(...args) {
       const first = live()[0];
       if (!first) throw new Error('no live cluster node');
-      const out = await run('redis-cli', ['--cluster', args[0]!, `127.0.0.1:${first.port}`, ...args.slice(1)]);
+      const out = await run('redis-cli', [
+        '--cluster',
+        args[0]!,
+        `127.0.0.1:${first.port}`,
+        ...args.slice(1),
+      ]);
       return out.stdout;
     },
     async waitHealthy(timeoutMs = 20_000) {
@@ -127,7 +136,9 @@ export async function startRedisCluster(): Promise<OwnRedisCluster> {
           const states = await Promise.all(live().map((n) => info(n.port)));
           // A replica that has not finished its first sync cannot be promoted: wait for every link too.
           return states.every(
-            (s) => s.includes('cluster_state:ok') && (s.includes('role:master') || s.includes('master_link_status:up')),
+            (s) =>
+              s.includes('cluster_state:ok') &&
+              (s.includes('role:master') || s.includes('master_link_status:up')),
           );
         },
         Math.ceil(timeoutMs / 200),

@@ -595,7 +595,10 @@ export class Cache {
   }
 
   /** Runs a Redis call with a deadline; any failure is counted, logged and turned into FAILED, never thrown. */
-  private async redisOp<T>(what: string, fn: (r: RedisClient & ScriptedRedis) => Promise<T>): Promise<Maybe<T>> {
+  private async redisOp<T>(
+    what: string,
+    fn: (r: RedisClient & ScriptedRedis) => Promise<T>,
+  ): Promise<Maybe<T>> {
     if (!this.redisUsable()) return FAILED;
     let timer: NodeJS.Timeout | undefined;
     try {

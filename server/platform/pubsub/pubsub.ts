@@ -31,17 +31,20 @@ export class PubSub {
   ) {
     this.local.setMaxListeners(0);
     this.sharded = isCluster(subscriber);
-    this.subscriber.on(this.sharded ? 'smessageBuffer' : 'messageBuffer', (channel: Buffer, message: Buffer) => {
-      const name = channel.toString().slice(this.prefix.length);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(message.toString());
-      } catch (err) {
-        this.logger?.warn({ err, channel: name }, 'dropped malformed pub/sub message');
-        return;
-      }
-      this.local.emit(name, parsed);
-    });
+    this.subscriber.on(
+      this.sharded ? 'smessageBuffer' : 'messageBuffer',
+      (channel: Buffer, message: Buffer) => {
+        const name = channel.toString().slice(this.prefix.length);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(message.toString());
+        } catch (err) {
+          this.logger?.warn({ err, channel: name }, 'dropped malformed pub/sub message');
+          return;
+        }
+        this.local.emit(name, parsed);
+      },
+    );
     // ioredis re-subscribes by itself after a reconnect, but whatever was published in between is gone: durable
     // listeners use this to backfill from their log.
     this.subscriber.on('ready', () => {

@@ -252,7 +252,7 @@ async function checkCluster(cluster: Cluster): Promise<void> {
           ]),
         );
       } catch (err) {
-        throw new Error(`node ${at}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(`node ${at}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       } finally {
         clearTimeout(timer);
       }

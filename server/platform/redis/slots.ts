@@ -15,7 +15,8 @@ const CRC16_TABLE = (() => {
   const table = new Uint16Array(256);
   for (let i = 0; i < 256; i++) {
     let crc = i << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    for (let bit = 0; bit < 8; bit++)
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
     table[i] = crc;
   }
   return table;
@@ -80,7 +81,11 @@ export async function deleteKeys(client: RedisClient, keys: readonly string[]): 
  * table's owner, which a write's MOVED redirect has just refreshed. Resolves null on one server, or a cluster
  * without replicas, where there is nothing to wait for.
  */
-export async function waitForReplica(client: RedisClient, key: string, timeoutMs: number): Promise<number | null> {
+export async function waitForReplica(
+  client: RedisClient,
+  key: string,
+  timeoutMs: number,
+): Promise<number | null> {
   if (!isCluster(client) || !client.nodes('slave').length) return null;
   const owner = client.slots[keySlot(key)]?.[0];
   const node = client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
