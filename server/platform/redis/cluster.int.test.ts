@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callerAs, createOrg, createStaff } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { eventually, stopRedis } from '../../test/own-redis.ts';
 import { startRedisCluster, type OwnRedisCluster } from '../../test/own-redis-cluster.ts';
@@ -103,6 +104,23 @@ describe('every role but the queue on a Redis Cluster', () => {
     expect(snap.users).toEqual([expect.objectContaining({ userId: 'u1', state: 'editing', tabs: 1 })]);
     await b.deps.realtime.presence.leave(room, 't1');
     expect((await a.deps.realtime.presence.snapshot(room)).users).toEqual([]);
+  });
+
+  it('propagates a flag change to the other process, evaluated and pushed to its subscribers', async () => {
+    const staff = await createStaff(a.deps);
+    const org = await createOrg(a.deps);
+    const key = `cluster-${randomBytes(3).toString('hex')}`;
+    const ops = (await callerAs(a.deps, staff)).ops.flags;
+    await ops.create({ key, description: 'cluster test', kind: 'boolean', owner: 'team-a' });
+    expect((await b.deps.flags.evaluateAll(org.id))[key]?.value).toBe(false);
+    const updates = await (await callerAs(b.deps, org.owner)).flags.onChange();
+    const iterator = updates[Symbol.asyncIterator]();
+    const data = (r: IteratorResult<unknown>) => (r.value as [string, unknown])[1];
+    expect(data(await iterator.next())).toMatchObject({ keys: [], flags: { [key]: { value: false } } });
+    await ops.update({ key, enabled: true });
+    expect((await b.deps.flags.evaluateAll(org.id))[key]?.value).toBe(true);
+    expect(data(await iterator.next())).toMatchObject({ keys: [key], flags: { [key]: { value: true } } });
+    await iterator.return?.();
   });
 
   it('flushes console metrics, clears the cache on every master, and reports readiness per cluster', async () => {
