@@ -195,6 +195,19 @@ describe('every role but the queue on a Redis Cluster', () => {
     const channel = `failover:${randomBytes(4).toString('hex')}`;
     const ids = [];
     for (let n = 1; n <= 3; n++) ids.push(await a.deps.realtime.log.publish(channel, { n }, RETENTION));
+    // A live subscriber in the other process, current up to the third message, stays subscribed through it all.
+    const liveAbort = new AbortController();
+    const live: number[] = [];
+    const liveReading = (async () => {
+      for await (const item of b.deps.realtime.log.subscribe<{ n: number }>(channel, {
+        lastEventId: ids[2]!,
+        signal: liveAbort.signal,
+        retention: RETENTION,
+      })) {
+        if (item.kind === 'event') live.push(item.data.n);
+      }
+    })().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200)); // listening
     const victim = await cluster.masterOf(keySlot(a.deps.realtime.log.key(channel)));
     await stopRedis(victim.process);
     const killedAt = Date.now();
@@ -214,6 +227,14 @@ describe('every role but the queue on a Redis Cluster', () => {
     expect(recoveredMs).toBeLessThan(10_000);
 
     for (const sid of sessions) expect(await b.deps.sessions.get(sid)).not.toBeNull();
+
+    // The live subscriber gets what was published after the failover: its shard's subscription moved to the
+    // promoted replica, and the reconnect made it backfill from the log (a retried publish may repeat 4).
+    await a.deps.realtime.log.publish(channel, { n: 5 }, RETENTION);
+    expect(await eventually(async () => live.includes(5))).toBe(true);
+    liveAbort.abort();
+    await liveReading;
+    expect([...new Set(live)]).toEqual([4, 5]);
 
     // A subscriber that was reading up to the second message reconnects with its last id.
     const abort = new AbortController();
