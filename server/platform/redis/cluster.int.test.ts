@@ -135,7 +135,13 @@ describe('every role but the queue on a Redis Cluster', () => {
     const slots = new Set<number>();
     const probe = createCluster(cluster.url, 'test');
     try {
-      await scanKeys(probe, cachePattern, async (keys) => void keys.forEach((k) => slots.add(keySlot(k))));
+      await scanKeys(probe, cachePattern, async (keys) => {
+        for (const k of keys) {
+          // keySlot (what the slot unit tests rely on) agrees with the cluster's own CLUSTER KEYSLOT.
+          expect(await probe.cluster('KEYSLOT', k)).toBe(keySlot(k));
+          slots.add(keySlot(k));
+        }
+      });
       expect(slots.size).toBeGreaterThanOrEqual(10); // tenants spread over slots (and so over masters)
       await a.deps.cache.clear();
       let left = 0;
