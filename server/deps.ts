@@ -70,7 +70,7 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
   const realtime = new Realtime(redis.get('publish'), pubsub, redis.keyspace('pubsub'), logger);
   orm.em.getEventManager().registerSubscriber(new ActivityPublisher(realtime.log));
   const principals = new PrincipalCache({
-    bus: new RedisCacheBus(pubsub, redis.get('publish'), 1000, logger, 'access:bus'),
+    bus: new RedisCacheBus(pubsub, 1000, logger, 'access:bus'),
     listening: () => pubsub.connected,
     logger,
   });

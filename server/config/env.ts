@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { billingPlans, type BillingPlans } from '../../shared/schemas/billing.ts';
 import { installationSecret } from './installation-secret.ts';
+import { isClusterUrl, parseRedisUrl } from './redis-url.ts';
 
 // The only module that reads process.env. Everything else receives a parsed, typed Config.
 
@@ -63,21 +64,30 @@ const url = (protocols: string[]) =>
       message: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}`,
     });
 
+/** One Redis server or a Redis Cluster (see redis-url.ts for the forms). */
+const redisUrl = z.string().superRefine((v, ctx) => {
+  try {
+    parseRedisUrl(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+  }
+});
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   PGLITE_DIR: z.string().min(1).default('.keel/pglite'),
-  REDIS_URL: url(['redis', 'rediss']).optional(),
+  REDIS_URL: redisUrl.optional(),
   // One Redis per role where an operator wants them apart (a cache flush or an evicting cache server then cannot
   // sign anyone out, reset a limit or lose a job); each falls back to REDIS_URL.
-  REDIS_CACHE_URL: url(['redis', 'rediss']).optional(),
-  REDIS_SESSIONS_URL: url(['redis', 'rediss']).optional(),
-  REDIS_LIMITS_URL: url(['redis', 'rediss']).optional(),
-  REDIS_REALTIME_URL: url(['redis', 'rediss']).optional(),
-  REDIS_QUEUE_URL: url(['redis', 'rediss']).optional(),
-  REDIS_METRICS_URL: url(['redis', 'rediss']).optional(),
+  REDIS_CACHE_URL: redisUrl.optional(),
+  REDIS_SESSIONS_URL: redisUrl.optional(),
+  REDIS_LIMITS_URL: redisUrl.optional(),
+  REDIS_REALTIME_URL: redisUrl.optional(),
+  REDIS_QUEUE_URL: redisUrl.optional(),
+  REDIS_METRICS_URL: redisUrl.optional(),
   KEY_PREFIX: z
     .string()
     .regex(/^[a-z0-9:_-]*$/i, 'letters, digits, ":", "_" and "-" only')
@@ -261,6 +271,24 @@ export function redisUrlFor(config: Pick<Config, 'redisUrl' | 'redisRoleUrls'>, 
   return config.redisRoleUrls[role] ?? config.redisUrl;
 }
 
+/**
+ * The queue's keys keep bee-queue's layout without a hash tag, and its scripts use several of them at once (ADR 0022):
+ * on a cluster jobs would fail with CROSSSLOT at run time, so start-up stops here and names the alternative. Every
+ * other role's client (ioredis, rate-limiter-flexible on ioredis) handles a cluster.
+ */
+function refuseClusterWhereUnsupported(queueUrl: string | undefined, defaultUrl: string | undefined): void {
+  if (queueUrl !== undefined ? !isClusterUrl(queueUrl) : !defaultUrl || !isClusterUrl(defaultUrl)) return;
+  throw new ConfigError([
+    {
+      variable: queueUrl !== undefined ? 'REDIS_QUEUE_URL' : 'REDIS_URL',
+      message:
+        'the queue role cannot run on a Redis Cluster (its scripts use keys of several slots): set REDIS_QUEUE_URL ' +
+        'to a single-node or failover-managed Redis (redis:// or rediss://, e.g. a primary with replicas behind ' +
+        'one endpoint) and keep the cluster for the other roles',
+    },
+  ]);
+}
+
 function definedOnly(urls: Record<RedisUrlRole, string | undefined>): RedisRoleUrls {
   return Object.fromEntries(Object.entries(urls).filter(([, v]) => v !== undefined));
 }
@@ -289,6 +317,7 @@ export function parseConfig(source: Record<string, string | undefined>, opts: Pa
   if (e.STORAGE_DRIVER === 's3' && !e.STORAGE_S3_BUCKET) {
     throw new ConfigError([{ variable: 'STORAGE_S3_BUCKET', message: 'is required when STORAGE_DRIVER=s3' }]);
   }
+  refuseClusterWhereUnsupported(e.REDIS_QUEUE_URL, e.REDIS_URL);
   const billingSandbox = e.BILLING_SANDBOX ?? (e.NODE_ENV === 'development' && !e.STRIPE_SECRET_KEY);
   if (billingSandbox && e.NODE_ENV === 'production') {
     throw new ConfigError([

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis/redis.ts';
 import type { Em } from '../../platform/db/context.ts';
 import type { Logger } from '../../platform/logger/logger.ts';
 import type { Channel, AlertNotice } from './alert-channels.ts';
@@ -9,7 +9,7 @@ import type { MetricSource } from './alert-sources.ts';
 import { INITIAL_STATE, step, type RuleState } from './alert-state.ts';
 
 export interface AlertEvaluatorDeps {
-  redis: Redis;
+  redis: RedisClient;
   keyspace: string;
   em: Em;
   logger: Logger;

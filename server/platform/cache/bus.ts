@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../logger/logger.ts';
 import type { PubSub } from '../pubsub/pubsub.ts';
 
@@ -45,9 +44,8 @@ export class RedisCacheBus implements CacheBus {
   private listening = false;
 
   constructor(
+    /** Its publish resolves with the receiver count, which tells how many acknowledgements to wait for. */
     private readonly pubsub: PubSub,
-    /** The connection PubSub publishes on, used directly because PUBLISH's receiver count is needed. */
-    private readonly publisher: Redis,
     private readonly ackTimeoutMs: number,
     private readonly logger?: Logger,
     /** One channel per kind of in-process data (the cache's entries, the access module's principals). */
@@ -81,10 +79,7 @@ export class RedisCacheBus implements CacheBus {
     const waiter = { count: 0, need: Number.POSITIVE_INFINITY, done: release };
     this.waiters.set(msg.id, waiter);
     try {
-      const subscribed = await this.publisher.publish(
-        this.pubsub.redisChannel(this.channel),
-        JSON.stringify(msg),
-      );
+      const subscribed = await this.pubsub.publish(this.channel, msg);
       const receivers = Math.max(0, subscribed - (this.listening ? 1 : 0));
       waiter.need = receivers;
       if (waiter.count >= receivers) return { receivers, acknowledged: waiter.count };

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
+import { deleteKeys, hashTag, scanKeys } from '../redis/slots.ts';
 import superjson from 'superjson';
 import type { Logger } from '../logger/logger.ts';
 import type { CacheBus, Invalidation } from './bus.ts';
@@ -18,7 +19,7 @@ export interface RememberOptions {
 
 export interface CacheOptions {
   /** The `cache` role connection: its own connection, so cache traffic never delays sessions or limits. */
-  redis: Redis;
+  redis: RedisClient;
   /** The `cache` key space (`<KEY_PREFIX>cache:`); every key this cache writes starts with it. */
   keyspace: string;
   /** Keeps environments that share a Redis (staging next to preview, say) from reading each other's values. */
@@ -125,7 +126,7 @@ const ORG_ID = /^[A-Za-z0-9-]{1,64}$/;
 export class Cache {
   readonly global: CacheScope;
   private readonly l1: LruStore;
-  private readonly redis: Redis & ScriptedRedis;
+  private readonly redis: RedisClient & ScriptedRedis;
   private readonly base: string;
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly refreshing = new Set<string>();
@@ -174,13 +175,13 @@ export class Cache {
       xfetchBeta: options.xfetchBeta ?? 1,
       random: options.random ?? Math.random,
     };
-    const redis = options.redis as Redis & Partial<ScriptedRedis>;
+    const redis = options.redis as RedisClient & Partial<ScriptedRedis>;
     if (!redis.keelCacheSet) {
       redis.defineCommand('keelCacheSet', { lua: SET_SCRIPT });
       redis.defineCommand('keelCacheFlush', { lua: FLUSH_SCRIPT });
       redis.defineCommand('keelCacheRelease', { lua: RELEASE_SCRIPT, numberOfKeys: 1 });
     }
-    this.redis = redis as Redis & ScriptedRedis;
+    this.redis = redis as RedisClient & ScriptedRedis;
     this.global = new CacheScope(this, 'g:');
   }
 
@@ -229,14 +230,7 @@ export class Cache {
 
   /** Deletes every entry of this cache (both layers, every process); limits and sessions live elsewhere. */
   async clear(): Promise<void> {
-    await this.redisOp('clear', async (r) => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${this.base}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await r.del(...keys);
-      } while (cursor !== '0');
-    });
+    await this.redisOp('clear', (r) => scanKeys(r, `${this.base}*`, (keys) => deleteKeys(r, keys)));
     this.applyLocal({ kind: 'clear' });
     await this.broadcast({ kind: 'clear' });
   }
@@ -304,8 +298,8 @@ export class Cache {
     await this.redisOp('flush', (r) =>
       r.keelCacheFlush(
         scoped.length * 2,
-        ...scoped.map((t) => this.tagKey(t)),
-        ...scoped.map((t) => this.tagVersionKey(t)),
+        ...scoped.map((t) => this.tagKey(ns, t)),
+        ...scoped.map((t) => this.tagVersionKey(ns, t)),
         TAG_VERSION_TTL_MS,
       ),
     );
@@ -329,7 +323,7 @@ export class Cache {
     const tags = (opts.tags ?? []).map((t) => ns + t);
     let stale: { v: unknown } | undefined = staleL1 ? { v: staleL1.value } : undefined;
 
-    const read = await this.readL2(valueKey, tags);
+    const read = await this.readL2(ns, valueKey, tags);
     if (read !== FAILED) {
       const now = Date.now();
       if (read.env && now < read.env.e) {
@@ -383,7 +377,7 @@ export class Cache {
         try {
           // Someone may have filled it between our read and the lock; the versions read here are the ones the
           // factory's result is checked against.
-          const again = await this.readL2(valueKey, tags);
+          const again = await this.readL2(ns, valueKey, tags);
           if (again === FAILED) return { done: false };
           if (again.env && Date.now() < again.env.e) {
             this.putL1(id, again.env, again.raw!, epoch);
@@ -452,7 +446,7 @@ export class Cache {
       if (locked === null) return;
       try {
         const versions =
-          locked === 'OK' ? await this.redisOp('versions', (r) => this.tagVersions(r, tags)) : FAILED;
+          locked === 'OK' ? await this.redisOp('versions', (r) => this.tagVersions(r, ns, tags)) : FAILED;
         const result = await this.runFactory(factory, undefined);
         const { env, json } = this.envelope(ns, result.value, opts, result.delta);
         if (versions !== FAILED) await this.writeL2(ns, key, json, env, opts, versions);
@@ -484,6 +478,7 @@ export class Cache {
   }
 
   private async readL2(
+    ns: string,
     valueKey: string,
     tags: readonly string[],
   ): Promise<Maybe<{ env: Envelope | null; raw: string | null; versions: string[] }>> {
@@ -495,7 +490,7 @@ export class Cache {
       const res = await r
         .multi()
         .get(valueKey)
-        .mget(...tags.map((t) => this.tagVersionKey(t)))
+        .mget(...tags.map((t) => this.tagVersionKey(ns, t)))
         .exec();
       const raw = (res?.[0]?.[1] as string | null) ?? null;
       const versions = ((res?.[1]?.[1] as (string | null)[] | undefined) ?? []).map((v) => v ?? '0');
@@ -503,9 +498,9 @@ export class Cache {
     });
   }
 
-  private async tagVersions(r: Redis, tags: readonly string[]): Promise<string[]> {
+  private async tagVersions(r: RedisClient, ns: string, tags: readonly string[]): Promise<string[]> {
     if (!tags.length) return [];
-    const values = await r.mget(...tags.map((t) => this.tagVersionKey(t)));
+    const values = await r.mget(...tags.map((t) => this.tagVersionKey(ns, t)));
     return values.map((v) => v ?? '0');
   }
 
@@ -521,11 +516,11 @@ export class Cache {
     const tags = (opts.tags ?? []).map((t) => ns + t);
     const px = Math.max(1, env.s - Date.now());
     await this.redisOp('write', (r) =>
-      (r as Redis & ScriptedRedis).keelCacheSet(
+      (r as RedisClient & ScriptedRedis).keelCacheSet(
         1 + tags.length * 2,
         this.valueKey(ns, key),
-        ...tags.map((t) => this.tagKey(t)),
-        ...tags.map((t) => this.tagVersionKey(t)),
+        ...tags.map((t) => this.tagKey(ns, t)),
+        ...tags.map((t) => this.tagVersionKey(ns, t)),
         json,
         px,
         tags.length,
@@ -600,7 +595,10 @@ export class Cache {
   }
 
   /** Runs a Redis call with a deadline; any failure is counted, logged and turned into FAILED, never thrown. */
-  private async redisOp<T>(what: string, fn: (r: Redis & ScriptedRedis) => Promise<T>): Promise<Maybe<T>> {
+  private async redisOp<T>(
+    what: string,
+    fn: (r: RedisClient & ScriptedRedis) => Promise<T>,
+  ): Promise<Maybe<T>> {
     if (!this.redisUsable()) return FAILED;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -634,17 +632,34 @@ export class Cache {
     }
   }
 
+  // Every key of a namespace (a tenant, or the global scope) carries the namespace as its hash tag: the scripts
+  // that write a value with its tags, or flush tags with their entries, touch one slot on a Redis Cluster, and
+  // tenants spread over the cluster (ADR 0014). Tags are stored scoped (`t:42:plan`), like the L1 index.
+  private slot(ns: string): string {
+    return `${this.base}${hashTag(ns)}`;
+  }
   private valueKey(ns: string, key: string): string {
-    return `${this.base}v:${ns}${key}`;
+    return `${this.slot(ns)}v:${key}`;
   }
   private lockKey(ns: string, key: string): string {
-    return `${this.base}lock:${ns}${key}`;
+    return `${this.slot(ns)}lock:${key}`;
   }
-  private tagKey(scopedTag: string): string {
-    return `${this.base}tag:${scopedTag}`;
+  private tagKey(ns: string, scopedTag: string): string {
+    return `${this.slot(ns)}tag:${scopedTag.slice(ns.length)}`;
   }
-  private tagVersionKey(scopedTag: string): string {
-    return `${this.base}tagv:${scopedTag}`;
+  private tagVersionKey(ns: string, scopedTag: string): string {
+    return `${this.slot(ns)}tagv:${scopedTag.slice(ns.length)}`;
+  }
+
+  /** The Redis keys of a value and its tags, as the write script receives them (for the slot test). */
+  redisKeys(ns: string, key: string, tags: readonly string[]) {
+    const scoped = tags.map((t) => ns + t);
+    return {
+      value: this.valueKey(ns, key),
+      lock: this.lockKey(ns, key),
+      tags: scoped.map((t) => this.tagKey(ns, t)),
+      versions: scoped.map((t) => this.tagVersionKey(ns, t)),
+    };
   }
 }
 

@@ -16,7 +16,7 @@ export function createCache(
   tuning: CacheTuning & { ackTimeoutMs?: number } = {},
 ): Cache {
   const { ackTimeoutMs = 1000, ...rest } = tuning;
-  const bus = new RedisCacheBus(pubsub, redis.get('publish'), ackTimeoutMs, logger);
+  const bus = new RedisCacheBus(pubsub, ackTimeoutMs, logger);
   return new Cache({
     redis: redis.get('cache'),
     keyspace: redis.keyspace('cache'),

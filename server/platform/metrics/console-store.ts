@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
 import { runDetached } from '../async/detached.ts';
 import { bucketIndex, LATENCY_BUCKETS_MS, quantileFromBuckets } from './latency-buckets.ts';
 
@@ -58,7 +58,7 @@ export class ConsoleMetricsStore {
   private readonly samplers: (() => void)[] = [];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyspace: string,
     private readonly now: () => number = Date.now,
   ) {}

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
+import { hashTag } from '../redis/slots.ts';
 import { scrubString } from '../errors/scrub.ts';
 import type { ErrorReporter } from '../errors/sentry.ts';
 import { ConsoleMetricsStore } from './console-store.ts';
@@ -25,11 +26,13 @@ export class Observability {
   readonly console: ConsoleMetricsStore;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     keyspace: string,
     private readonly reporter: ErrorReporter | null = null,
   ) {
-    this.console = new ConsoleMetricsStore(redis, keyspace);
+    // The console flushes and reads many keys per pipeline: on a Redis Cluster a pipeline must stay on one node,
+    // so the console's few, bounded keys share one hash tag (ADR 0014).
+    this.console = new ConsoleMetricsStore(redis, `${keyspace}${hashTag('console')}:`);
   }
 
   /** Called by the ORM for every executed statement. */

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
+import { hashTag } from '../redis/slots.ts';
 import { LiveQueue } from './live-queue.ts';
 import type { PubSub } from './pubsub.ts';
 
@@ -54,7 +55,7 @@ local function delete_entries(key, entries)
   for i, e in ipairs(entries) do ids[i] = e[1] end
   redis.call('XDEL', key, unpack(ids))
 end
-local function log_append(key, payload, maxlen, maxage, channel)
+local function log_append(key, payload, maxlen, maxage, channel, sharded)
   local id = redis.call('XADD', key, '*', 'd', payload)
   -- Trimming with XDEL (XTRIM does not record what it removed) keeps max-deleted-entry-id exact: that is how a
   -- replay knows whether the client's last id fell out of the log.
@@ -63,13 +64,16 @@ local function log_append(key, payload, maxlen, maxage, channel)
   local cutoff = tostring(now_ms() - tonumber(maxage))
   delete_entries(key, redis.call('XRANGE', key, '-', cutoff, 'COUNT', 1000))
   redis.call('PEXPIRE', key, maxage)
-  redis.call('PUBLISH', channel, '{"id":"' .. id .. '","d":' .. payload .. '}')
+  -- On a cluster the channel carries the key's hash tag, so SPUBLISH stays on this script's shard.
+  local publish = 'PUBLISH'
+  if sharded == '1' then publish = 'SPUBLISH' end
+  redis.call(publish, channel, '{"id":"' .. id .. '","d":' .. payload .. '}')
   return id
 end
 `;
 
 const PUBLISH_SCRIPT = `${LOG_APPEND_LUA}
-return log_append(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])`;
+return log_append(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])`;
 
 const PAGE = 500;
 const RESUME = Symbol('resume');
@@ -98,6 +102,7 @@ interface LogScripts {
     maxLen: number,
     maxAgeMs: number,
     channel: string,
+    sharded: '0' | '1',
   ): Promise<string>;
 }
 
@@ -108,7 +113,7 @@ interface LogScripts {
  */
 export class EventLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly pubsub: PubSub,
     /** Key prefix of the streams, inside the process's key space. */
     private readonly keyPrefix: string,
@@ -123,12 +128,22 @@ export class EventLog {
     return this.keyPrefix;
   }
 
+  /**
+   * The stream of a channel. The channel is the key's hash tag: on a Redis Cluster a channel's stream, its live
+   * pub/sub channel and the keys scripts append to it with (presence) share one slot, while channels spread over
+   * the cluster (ADR 0014).
+   */
   key(channel: string): string {
-    return `${this.keyPrefix}${channel}`;
+    return `${this.keyPrefix}${hashTag(channel)}`;
   }
 
   private liveChannel(channel: string): string {
-    return `log:${channel}`;
+    return `log:${hashTag(channel)}`;
+  }
+
+  /** The `sharded` argument of log_append: SPUBLISH on a cluster, PUBLISH on one server. */
+  get shardedFlag(): '0' | '1' {
+    return this.pubsub.sharded ? '1' : '0';
   }
 
   /** The Redis pub/sub channel live copies of a log's entries go to (for scripts calling log_append). */
@@ -143,6 +158,7 @@ export class EventLog {
       retention.maxLen,
       retention.maxAgeMs,
       this.redisChannel(channel),
+      this.shardedFlag,
     );
   }
 

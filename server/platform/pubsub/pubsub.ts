@@ -1,6 +1,6 @@
 import { on } from 'node:events';
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../redis/redis.ts';
 import type { Logger } from '../logger/logger.ts';
 
 export type Listener<T> = (message: T) => void;
@@ -17,25 +17,34 @@ export class PubSub {
   private readonly ready = new Map<string, Promise<void>>();
   private readonly reconnectListeners = new Set<() => void>();
   private connectedOnce = false;
+  /**
+   * On a Redis Cluster, sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7): a channel lives on the shard of its slot,
+   * instead of every message being copied to every node of the cluster. On one server, classic pub/sub.
+   */
+  readonly sharded: boolean;
 
   constructor(
-    private readonly publisher: Redis,
-    private readonly subscriber: Redis,
+    private readonly publisher: RedisClient,
+    private readonly subscriber: RedisClient,
     private readonly prefix: string,
     private readonly logger?: Logger,
   ) {
     this.local.setMaxListeners(0);
-    this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
-      const name = channel.toString().slice(this.prefix.length);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(message.toString());
-      } catch (err) {
-        this.logger?.warn({ err, channel: name }, 'dropped malformed pub/sub message');
-        return;
-      }
-      this.local.emit(name, parsed);
-    });
+    this.sharded = isCluster(subscriber);
+    this.subscriber.on(
+      this.sharded ? 'smessageBuffer' : 'messageBuffer',
+      (channel: Buffer, message: Buffer) => {
+        const name = channel.toString().slice(this.prefix.length);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(message.toString());
+        } catch (err) {
+          this.logger?.warn({ err, channel: name }, 'dropped malformed pub/sub message');
+          return;
+        }
+        this.local.emit(name, parsed);
+      },
+    );
     // ioredis re-subscribes by itself after a reconnect, but whatever was published in between is gone: durable
     // listeners use this to backfill from their log.
     this.subscriber.on('ready', () => {
@@ -43,10 +52,27 @@ export class PubSub {
       this.connectedOnce = true;
     });
     if (this.subscriber.status === 'ready') this.connectedOnce = true;
+    if (this.sharded) {
+      // The cluster's connection stays 'ready' while one shard's subscriber is lost (its master failed over):
+      // a subscriber that comes back after one went away may have missed messages of its channels.
+      let lost = false;
+      this.subscriber.on('-subscriber', () => (lost = true));
+      this.subscriber.on('-node', () => (lost = true));
+      this.subscriber.on('+subscriber', () => {
+        if (!lost) return;
+        lost = false;
+        for (const fn of this.reconnectListeners) fn();
+      });
+    }
   }
 
-  async publish(channel: string, payload: unknown): Promise<void> {
-    await this.publisher.publish(this.prefix + channel, JSON.stringify(payload));
+  /** Resolves with the number of subscribers that received it (on a cluster: of the channel's shard, i.e. all). */
+  async publish(channel: string, payload: unknown): Promise<number> {
+    const name = this.prefix + channel;
+    const message = JSON.stringify(payload);
+    return Number(
+      await (this.sharded ? this.publisher.spublish(name, message) : this.publisher.publish(name, message)),
+    );
   }
 
   /** The full Redis channel name of a channel, for scripts that PUBLISH themselves. */
@@ -63,7 +89,10 @@ export class PubSub {
     this.counts.set(channel, n);
     let ready = this.ready.get(channel);
     if (!ready) {
-      ready = this.subscriber.subscribe(this.prefix + channel).then(() => undefined);
+      const name = this.prefix + channel;
+      ready = (this.sharded ? this.subscriber.ssubscribe(name) : this.subscriber.subscribe(name)).then(
+        () => undefined,
+      );
       this.ready.set(channel, ready);
     }
     this.local.on(channel, listener as Listener<unknown>);
@@ -90,7 +119,10 @@ export class PubSub {
     }
     this.counts.delete(channel);
     this.ready.delete(channel);
-    void this.subscriber.unsubscribe(this.prefix + channel).catch(() => undefined);
+    const name = this.prefix + channel;
+    void (this.sharded ? this.subscriber.sunsubscribe(name) : this.subscriber.unsubscribe(name)).catch(
+      () => undefined,
+    );
   }
 
   /** Whether the subscriber connection is up: while it is not, messages published meanwhile are lost to us. */

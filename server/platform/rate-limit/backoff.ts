@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
 
 /** Exponential delay after repeated failures of one key (an account's email): never a lock. */
 export interface BackoffPolicy {
@@ -55,7 +55,7 @@ interface BackoffScripts {
  */
 export class Backoff {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyspace: string,
     private readonly policy: BackoffPolicy,
     private readonly now: () => number = () => Date.now(),

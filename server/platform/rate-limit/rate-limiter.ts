@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -26,7 +26,7 @@ export interface RateLimitDecision {
 
 export interface RateLimitsOptions {
   /** The `limits` role connection: a cache flush never touches these keys. */
-  redis: Redis;
+  redis: RedisClient;
   /** The `limits` key space (`<KEY_PREFIX>rl:`). */
   keyspace: string;
   logger?: Logger;

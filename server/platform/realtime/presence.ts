@@ -1,5 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
 import { runDetached } from '../async/detached.ts';
+import { hashTag } from '../redis/slots.ts';
 import { LOG_APPEND_LUA, type EventLog, type Retention } from '../pubsub/event-log.ts';
 
 export type PresenceState = 'viewing' | 'editing';
@@ -57,7 +58,7 @@ local function announce(before, after, info)
   else
     ev = { type = 'update', userId = info.userId, name = info.name, state = after }
   end
-  log_append(KEYS[3], cjson.encode(ev), ARGV[1], ARGV[2], ARGV[3])
+  log_append(KEYS[3], cjson.encode(ev), ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 end
 local function sweep(now)
   local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -85,25 +86,25 @@ local function keep(ttl)
   redis.call('PEXPIRE', KEYS[1], ttl * 2)
   redis.call('PEXPIRE', KEYS[2], ttl * 2)
 end
-local op = ARGV[4]
+local op = ARGV[5]
 local now = now_ms()
 if op == 'join' then
-  local tab = ARGV[5]
-  local info = cjson.decode(ARGV[6])
-  local ttl = tonumber(ARGV[7])
+  local tab = ARGV[6]
+  local info = cjson.decode(ARGV[7])
+  local ttl = tonumber(ARGV[8])
   local before = user_state(KEYS[2], info.userId)
   redis.call('ZADD', KEYS[1], now + ttl, tab)
-  redis.call('HSET', KEYS[2], tab, ARGV[6])
+  redis.call('HSET', KEYS[2], tab, ARGV[7])
   keep(ttl)
   announce(before, user_state(KEYS[2], info.userId), info)
   return 1
 elseif op == 'leave' then
-  local raw = redis.call('HGET', KEYS[2], ARGV[5])
+  local raw = redis.call('HGET', KEYS[2], ARGV[6])
   if not raw then return 0 end
   local info = cjson.decode(raw)
   local before = user_state(KEYS[2], info.userId)
-  redis.call('ZREM', KEYS[1], ARGV[5])
-  redis.call('HDEL', KEYS[2], ARGV[5])
+  redis.call('ZREM', KEYS[1], ARGV[6])
+  redis.call('HDEL', KEYS[2], ARGV[6])
   announce(before, user_state(KEYS[2], info.userId), info)
   return 1
 elseif op == 'sweep' then
@@ -126,6 +127,7 @@ interface PresenceScript {
     maxLen: number,
     maxAgeMs: number,
     channel: string,
+    sharded: '0' | '1',
     op: string,
     ...args: (string | number)[]
   ): Promise<unknown>;
@@ -142,7 +144,7 @@ export class PresenceStore {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly log: EventLog,
     private readonly keyPrefix: string,
     readonly options: PresenceOptions,
@@ -162,14 +164,23 @@ export class PresenceStore {
     return `presence:${room}`;
   }
 
+  /** The room's keys: tagged like its log's stream (the room's channel), so the script touches one slot. */
+  keys(room: string): [tabs: string, who: string, log: string] {
+    const tag = hashTag(this.channel(room));
+    return [
+      `${this.keyPrefix}presence:${tag}:tabs`,
+      `${this.keyPrefix}presence:${tag}:who`,
+      this.log.key(this.channel(room)),
+    ];
+  }
+
   private run(room: string, op: string, ...args: (string | number)[]) {
     return (this.redis as unknown as PresenceScript).keelPresence(
-      `${this.keyPrefix}presence:${room}:tabs`,
-      `${this.keyPrefix}presence:${room}:who`,
-      this.log.key(this.channel(room)),
+      ...this.keys(room),
       this.retention.maxLen,
       this.retention.maxAgeMs,
       this.log.redisChannel(this.channel(room)),
+      this.log.shardedFlag,
       op,
       ...args,
     );

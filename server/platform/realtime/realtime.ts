@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
 import type { MetricsSample } from '../../../shared/schemas/realtime.ts';
 import { runDetached } from '../async/detached.ts';
 import type { Logger } from '../logger/logger.ts';
@@ -41,7 +41,7 @@ export class Realtime {
   private metricsTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly pubsub: PubSub,
     /** This process's pub/sub key space; streams and presence keys live under it. */
     keyspace: string,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig, redisUrlFor } from '../../config/env.ts';
+import { ConfigError, parseConfig, redisUrlFor } from '../../config/env.ts';
+import { parseRedisUrl } from '../../config/redis-url.ts';
 import { createRedisHub, redisNode, serverChecks } from './redis.ts';
 
 describe('a Redis per role', () => {
@@ -51,5 +52,58 @@ describe('a Redis per role', () => {
       ['redis-cache-metrics:responseTime', ['cache', 'metrics']],
     ]);
     expect(redisNode('rediss://user:secret@queue.example:6381/2')).toBe('queue.example:6381');
+  });
+
+  it('reads a cluster URL: seeds, ACL user and password, TLS; refuses malformed ones with the reason', () => {
+    expect(parseRedisUrl('rediss+cluster://app:p%40ss@node-a.cache.example:6379,[::1]:7001')).toEqual({
+      kind: 'cluster',
+      seeds: [
+        { host: 'node-a.cache.example', port: 6379 },
+        { host: '::1', port: 7001 },
+      ],
+      username: 'app',
+      password: 'p@ss',
+      tls: true,
+    });
+    expect(parseRedisUrl('redis+cluster://127.0.0.1:7000')).toEqual({
+      kind: 'cluster',
+      seeds: [{ host: '127.0.0.1', port: 7000 }],
+      tls: false,
+    });
+    expect(() => parseRedisUrl('redis+cluster://a:7000,b')).toThrow(/seed "b" is not host:port/);
+    expect(() => parseRedisUrl('redis+cluster://a:7000/2')).toThrow(/only database 0/);
+    expect(() =>
+      parseConfig({ NODE_ENV: 'test', REDIS_CACHE_URL: 'redis+cluster://a:7000,b:99999' }),
+    ).toThrow(/REDIS_CACHE_URL/);
+    expect(redisNode('rediss+cluster://u:secret@a:7000,b:7001')).toBe('cluster a:7000,b:7001');
+    const config = parseConfig({
+      NODE_ENV: 'test',
+      REDIS_URL: 'redis://main:6379',
+      REDIS_CACHE_URL: 'redis+cluster://a:7000,b:7001',
+      REDIS_SESSIONS_URL: 'rediss+cluster://u:p@a:7000',
+    });
+    expect(redisUrlFor(config, 'cache')).toBe('redis+cluster://a:7000,b:7001');
+  });
+
+  it('refuses a cluster for the queue role at start-up, naming the variable and the alternative', () => {
+    const refusal = (env: Record<string, string>) => {
+      try {
+        parseConfig({ NODE_ENV: 'test', ...env });
+      } catch (err) {
+        if (err instanceof ConfigError) return err.message;
+        throw err;
+      }
+      return null;
+    };
+    const viaQueue = refusal({ REDIS_URL: 'redis://main:6379', REDIS_QUEUE_URL: 'redis+cluster://a:7000' });
+    expect(viaQueue).toMatch(/REDIS_QUEUE_URL/);
+    expect(viaQueue).toMatch(/queue role cannot run on a Redis Cluster/);
+    expect(viaQueue).toMatch(/single-node or failover-managed Redis/);
+    // The default server is a cluster and nothing moves the queue off it: REDIS_URL is named.
+    expect(refusal({ REDIS_URL: 'redis+cluster://a:7000' })).toMatch(/REDIS_URL.*queue role cannot run/s);
+    // Every other role on the cluster, the queue on one server: accepted.
+    expect(
+      refusal({ REDIS_URL: 'redis+cluster://a:7000,b:7001', REDIS_QUEUE_URL: 'redis://queue:6379' }),
+    ).toBeNull();
   });
 });

@@ -44,7 +44,8 @@ const RULES: Rule[] = [
     why: 'replay streams fill with the events published, up to their retention cap (500-1000 entries per stream)',
   },
   {
-    match: /^redis ps:log:user:\{uuid\}:notifications \(stream\) keys$/,
+    // The channel is the stream key's hash tag (ADR 0014): `ps:log:{user:<id>:notifications}`.
+    match: /^redis ps:log:\{user:\{uuid\}:notifications\} \(stream\) keys$/,
     expected: () => null,
     why: 'one notification stream per user notified (at most one per user)',
   },
