@@ -8,7 +8,7 @@ import {
 import { CALLBACK_JOB } from '../../platform/queue/registry.ts';
 import type { DataServices } from '../notifications/notifications.service.ts';
 import { DataImport, type IDataImport } from './import.entity.ts';
-import { abandonImport, IMPORT_STEPS, queueImport } from './imports.service.ts';
+import { abandonImport, fileStepFailed, IMPORT_STEPS, queueImport } from './imports.service.ts';
 
 /** An import still not done this long after it was started fails instead of being queued again. */
 const GIVE_UP_AFTER_MS = 6 * 3_600_000;
@@ -43,6 +43,9 @@ function importWork(s: DataServices, graceMs: number): QueuedWork<IDataImport> {
     },
     reload: (em, row) => em.findOne(DataImport, { id: row.id }, { refresh: true }),
     tooOld: (row, now) => now - (row.startedAt ?? row.createdAt).getTime() > GIVE_UP_AFTER_MS,
+    // Its job (a batch's file) or its chain's catch callback failed for good while the database was unreachable.
+    failedInQueue: (em, row) =>
+      row.batchId ? fileStepFailed(s, em, row.id) : abandonImport(s, em, row, 'The import job failed'),
     fail: (em, row) =>
       abandonImport(s, em, row, 'Lost from the queue (Redis lost its data) and too old to run again'),
     requeue: (em, row) => queueImport(s, em, row),
