@@ -445,7 +445,7 @@ async function announce(s: DataServices, row: IDataExport, outcome: 'ready' | 'f
   });
 }
 
-/** The link has expired: the file goes too. */
+/** The link has expired: the file goes too (the purge job queued at completion, and the sweep in exports.sweep.ts). */
 export async function purgeExport(s: DataServices, em: Em, exportId: string): Promise<void> {
   const row = await em.findOne(DataExport, { id: exportId }, { refresh: true });
   if (!row?.fileKey) return;
