@@ -10,7 +10,6 @@ import {
 import type { ActivityOutput } from '../../../shared/schemas/activity.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import type { Retention } from '../../platform/pubsub/event-log.ts';
-import { User } from '../auth/user.entity.ts';
 import type { IOutboxMessage } from '../realtime/outbox.entity.ts';
 import { relayOutbox, stageMessages, type OutboxDeps } from '../realtime/outbox.ts';
 import { ActivityLog, type IActivityLog } from './activity.entity.ts';
@@ -136,7 +135,8 @@ async function assignIds(em: EntityManager, uow: UnitOfWork, rows: IActivityLog[
 /**
  * The actor's name is on the row only when the flush's EntityManager had loaded the user. The signed-in user is a
  * principal read outside the unit of work (ADR 0070), so its row is usually a bare reference: read the names once
- * per flush.
+ * per flush, on the flush's own transaction when it runs in one (a second connection per writer, taken while the
+ * transaction holds the first, would deadlock the pool under concurrent writes).
  */
 async function actorNames(em: EntityManager, rows: IActivityLog[]): Promise<Map<string, string>> {
   const unnamed = [
@@ -144,7 +144,14 @@ async function actorNames(em: EntityManager, rows: IActivityLog[]): Promise<Map<
   ];
   const names = new Map<string, string>();
   if (!unnamed.length) return names;
-  const users = await em.fork().find(User, { id: { $in: unnamed } }, { fields: ['id', 'name'] });
+  const users = await em
+    .getConnection()
+    .execute<{ id: string; name: string }[]>(
+      `select id, name from users where id in (${unnamed.map(() => '?').join(', ')})`,
+      unnamed,
+      'all',
+      em.getTransactionContext(),
+    );
   for (const u of users) names.set(u.id, u.name);
   return names;
 }
