@@ -56,6 +56,7 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
     pgliteDir: config.pgliteDir,
     entities,
     poolMax: config.dbPoolMax,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
     logger,
     ...(config.metricsEnabled
       ? { onQuery: (sql: string, ms: number) => observability.recordQuery(sql, ms) }
@@ -68,7 +69,9 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
   );
   const pubsub = new PubSub(redis.get('publish'), redis.get('pubsub'), redis.keyspace('pubsub'), logger);
   const realtime = new Realtime(redis.get('publish'), pubsub, redis.keyspace('pubsub'), logger);
-  orm.em.getEventManager().registerSubscriber(new ActivityPublisher(realtime.log));
+  orm.em
+    .getEventManager()
+    .registerSubscriber(new ActivityPublisher({ em: rootEm(orm), log: realtime.log, logger }));
   const principals = new PrincipalCache({
     bus: new RedisCacheBus(pubsub, 1000, logger, 'access:bus'),
     listening: () => pubsub.connected,

@@ -113,6 +113,8 @@ const envSchema = z.object({
   LOG_PRETTY: bool.optional(),
   WEB_DIST: z.string().default('dist/web'),
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
+  /** Server-side bound of one statement (PostgreSQL's statement_timeout); 0 turns the database bounds off. */
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
   TRUST_PROXY: trustProxy.optional(),
   SEED_DEMO: bool.optional(),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -191,6 +193,11 @@ export interface Config {
   logPretty: boolean;
   webDist: string;
   dbPoolMax: number;
+  /**
+   * PostgreSQL's statement_timeout for every pooled connection; the client gives up on an answer 5 s after it (a
+   * hung server or a silent network) and on a connection after the same bound. 0: no bounds.
+   */
+  dbStatementTimeoutMs: number;
   /** Fastify's trustProxy: false, a number of trusted hops, or trusted proxy addresses/CIDRs (never `true`). */
   trustProxy: false | number | string[];
   seedDemo: boolean;
@@ -365,6 +372,7 @@ export function parseConfig(source: Record<string, string | undefined>, opts: Pa
     logPretty: e.LOG_PRETTY ?? (e.NODE_ENV === 'development' && process.stdout.isTTY === true),
     webDist: e.WEB_DIST,
     dbPoolMax: e.DB_POOL_MAX,
+    dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY ?? false,
     seedDemo: e.SEED_DEMO ?? e.NODE_ENV !== 'production',
     metricsToken: e.METRICS_TOKEN,

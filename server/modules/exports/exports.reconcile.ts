@@ -9,7 +9,10 @@ import type { DataServices } from '../notifications/notifications.service.ts';
 import { DataExport, type IDataExport } from './export.entity.ts';
 import { EXPORT_JOB, failExport } from './exports.service.ts';
 
-/** A running export whose job has gone this long without an outcome has been aborted by its timeout (30 min). */
+/**
+ * A running export whose job Redis lost may still be running in its worker until the job's timeout (30 min) aborts
+ * it: only then is it queued again.
+ */
 const RUNNING_LOST_AFTER_MS = 31 * 60_000;
 /** An export still not done this long after its request fails instead of being queued again (the job's retryUntil). */
 const GIVE_UP_AFTER_MS = 6 * 3_600_000;
@@ -24,7 +27,8 @@ function exportWork(s: DataServices, graceMs: number): QueuedWork<IDataExport> {
         {
           $or: [
             { status: 'queued', createdAt: { $lt: new Date(now - graceMs) } },
-            { status: 'running', startedAt: { $lt: new Date(now - RUNNING_LOST_AFTER_MS) } },
+            // Running past the grace: its job may have failed for good without the row hearing of it.
+            { status: 'running', startedAt: { $lt: new Date(now - graceMs) } },
           ],
         },
         { filters: { [TENANT_FILTER]: false }, orderBy: { createdAt: 'asc' }, limit: 500 },
@@ -32,6 +36,10 @@ function exportWork(s: DataServices, graceMs: number): QueuedWork<IDataExport> {
     jobsOf: (row) => (row.jobId ? [{ queue: row.queue, id: row.jobId }] : []),
     reload: (em, row) => em.findOne(DataExport, { id: row.id }, { refresh: true }),
     tooOld: (row, now) => now - row.createdAt.getTime() > GIVE_UP_AFTER_MS,
+    mayStillRun: (row, now) =>
+      row.status === 'running' && (row.startedAt?.getTime() ?? 0) > now - RUNNING_LOST_AFTER_MS,
+    // The reason the last attempt recorded, if it could, else EXPORT_FAILED (the job's own error is internal).
+    failedInQueue: (em, row) => failExport(s, em, row.id),
     fail: (em, row) =>
       failExport(s, em, row.id, 'Lost from the queue (Redis lost its data) and too old to run again'),
     async requeue(em, row) {
@@ -49,8 +57,10 @@ function exportWork(s: DataServices, graceMs: number): QueuedWork<IDataExport> {
 }
 
 /**
- * Exports whose jobs Redis lost: a row queued for over `graceMs` (or running past its job's timeout) whose job the
- * queue no longer has is queued again under a new job, or failed once it is older than the job's retry window.
+ * Exports whose jobs failed for good without the row recording it (PostgreSQL was down during the last attempt and
+ * its `failed()` hook) are failed; exports whose jobs Redis lost (a row queued for over `graceMs`, or running past
+ * its job's timeout, whose job the queue no longer has) are queued again under a new job, or failed once older than
+ * the job's retry window.
  */
 export function reconcileExports(
   s: DataServices,

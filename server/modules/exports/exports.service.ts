@@ -397,28 +397,33 @@ export const EXPORT_FAILED =
 
 /**
  * The job's last attempt failed: record why, tell the requester. `reason` is shown to them: without one, the
- * reason the last attempt recorded (already fit for clients), or EXPORT_FAILED.
+ * reason the last attempt recorded (already fit for clients), or EXPORT_FAILED. Called by the job's `failed()` hook
+ * and by the reconciler (when that hook could not reach the database): the row changes to failed in one conditional
+ * UPDATE, and only the caller that changed it tells the requester, so they hear it once.
  */
 export async function failExport(s: DataServices, em: Em, exportId: string, reason?: string): Promise<void> {
   const row = await em.findOne(DataExport, { id: exportId }, { refresh: true });
-  if (!row || row.status === 'completed' || row.status === 'cancelled') return;
+  if (!row || !ACTIVE.includes(row.status)) return;
   if (row.fileKey) await s.storage.delete(row.fileKey).catch(() => undefined);
   // The last attempt may have died mid-write (a job that stalled too often): nothing will write this key again.
   await s.storage.discardIncomplete?.(exportKey(row.organization.id, row.id)).catch(() => undefined);
-  row.status = 'failed';
-  row.error = (reason ?? row.error ?? EXPORT_FAILED).slice(0, 500);
-  row.fileKey = null;
-  row.finishedAt = new Date();
-  await em.flush();
-  await progress(s, row.organization.id, {
-    jobId: row.id,
+  const error = (reason ?? row.error ?? EXPORT_FAILED).slice(0, 500);
+  const changed = await em.nativeUpdate(
+    DataExport,
+    { id: exportId, status: { $in: ACTIVE } },
+    { status: 'failed', error, fileKey: null, finishedAt: new Date() },
+  );
+  if (changed === 0) return;
+  const failed = await em.findOneOrFail(DataExport, { id: exportId }, { refresh: true });
+  await progress(s, failed.organization.id, {
+    jobId: failed.id,
     status: 'failed',
     progress: null,
     processed: null,
     total: null,
-    message: row.error,
+    message: error,
   });
-  await announce(s, row, 'failed');
+  await announce(s, failed, 'failed');
 }
 
 /** The requester is told: an email (written by the mail job, which signs the download link then) and in-app. */
@@ -440,7 +445,7 @@ async function announce(s: DataServices, row: IDataExport, outcome: 'ready' | 'f
   });
 }
 
-/** The link has expired: the file goes too. */
+/** The link has expired: the file goes too (the purge job queued at completion, and the sweep in exports.sweep.ts). */
 export async function purgeExport(s: DataServices, em: Em, exportId: string): Promise<void> {
   const row = await em.findOne(DataExport, { id: exportId }, { refresh: true });
   if (!row?.fileKey) return;

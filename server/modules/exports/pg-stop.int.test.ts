@@ -10,12 +10,15 @@ import { startPostgres, type OwnPostgres } from '../../test/own-postgres.ts';
 import { freePort, startRedis, stopRedis } from '../../test/own-redis.ts';
 import { seedRecords } from '../records/testing/seed.ts';
 import { DataExport } from './export.entity.ts';
-import { EXPORT_JOB } from './exports.service.ts';
+import { EXPORT_FAILED, EXPORT_JOB } from './exports.service.ts';
 
 // Issue 18.5: an export running when PostgreSQL stopped stayed `running` for minutes after PostgreSQL returned, its
 // cancel poll logging "driver has already been destroyed" once the worker stopped, and the organization's other
 // exports waited behind its overlap lock. A real `keel work` process on a PostgreSQL and a Redis of the test's own;
 // PostgreSQL is stopped while the export writes its file and started again.
+// Issue 18 (gap 1): when the LAST attempt failed while PostgreSQL was still down, its failed() hook could not write
+// either, and the row stayed `running` until the reconciler's 31-minute rule. The reconciler (leader task
+// `exports:reconcile`, every minute) now reads the job's index record: failed for good → the row is failed.
 
 let pg: OwnPostgres;
 let redis: ChildProcess;
@@ -98,5 +101,59 @@ describe('PostgreSQL stopped during a running export', () => {
     const files = await filesUnder(storage);
     expect(files.filter((f) => f.endsWith('.partial'))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.csv'))).toHaveLength(2);
+  }, 420_000);
+
+  it('an export whose last attempt fails while PostgreSQL is down is failed once PostgreSQL is back', async () => {
+    const org = await createOrg(fx.deps);
+    await seedRecords(fx.deps, org.id, org.owner.id, 600_000);
+    const storage = path.join(fx.dir, 'storage');
+    const row = (id: string) =>
+      withDbScope(fx.deps.em, org.id, (em) => em.findOneOrFail(DataExport, { id }, { refresh: true }));
+
+    worker ??= await startKeel('work', fx.env);
+    const caller = await callerAs(fx.deps, org.owner);
+    const { export: e } = await caller.exports.request({});
+    const running = await until(
+      async () => {
+        const r = await row(e.id);
+        return r.status === 'running' && (await filesUnder(storage)).some((f) => f.endsWith('.partial'))
+          ? r
+          : null;
+      },
+      'the export to be writing its file',
+      60_000,
+    );
+    const jobId = running.jobId!;
+
+    await pg.stop('fast');
+    // Attempt 1 fails (the cut), attempt 2 runs after the job's backoff (30 s) and fails at once: the job has used
+    // its two exceptions and fails for good, with PostgreSQL still down, so neither the attempt nor the job's
+    // failed() hook could record anything.
+    // (Its index record is written before it leaves the queue.)
+    await until(
+      async () =>
+        (await fx.deps.queue.index.get(jobId))?.status === 'failed' &&
+        !(await fx.deps.queue.hasJob(e.queue, jobId)),
+      'the job to fail for good',
+      120_000,
+      500,
+    );
+    await pg.start();
+    expect((await row(e.id)).status).toBe('running');
+
+    // Bound: the leader's next `exports:reconcile` run at least a minute after the attempt started (every minute).
+    const failed = await until(
+      async () => {
+        const r = await row(e.id);
+        return r.status === 'failed' ? r : null;
+      },
+      'the export to be failed by the reconciler',
+      150_000,
+      500,
+    );
+    expect(failed.error).toBe(EXPORT_FAILED);
+    expect(failed.finishedAt).toBeTruthy();
+    expect(failed.fileKey).toBeNull();
+    expect((await filesUnder(storage)).filter((f) => f.endsWith('.partial'))).toEqual([]);
   }, 420_000);
 });

@@ -8,6 +8,7 @@ import { callerAs, createOrg } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { DataExport } from './export.entity.ts';
 import { reconcileExports } from './exports.reconcile.ts';
+import { purgeExpiredExports } from './exports.sweep.ts';
 
 // Issue 18.3: after Redis lost its data, accepted exports stayed `queued` for ever, blocked identical requests, and
 // an hour later the same request answered 500 (the partial unique index). No worker runs until the last test, so
@@ -108,5 +109,40 @@ describe('exports reconciled with the queue', () => {
     const again = await caller.exports.request({});
     expect(again.duplicate).toBe(true);
     expect(again.export.id).toBe(e.id);
+  });
+
+  it('the sweep deletes the files of expired exports by their expiry (a lost purge job), once, and keeps the rest', async () => {
+    const org = await createOrg(env.deps);
+    const caller = await callerAs(env.deps, org.owner);
+    const completed = async (statuses: ('active' | 'cancelled')[], expiresInMs: number) => {
+      const { export: e } = await caller.exports.request({ statuses });
+      const key = `exports/${org.id}/${e.id}.csv`;
+      await env.deps.storage.put(key, 'Id\n');
+      // As the job leaves it; no purge job is queued for it here (as if Redis had lost it).
+      await withDbScope(env.deps.em, org.id, (em) =>
+        em.nativeUpdate(
+          DataExport,
+          { id: e.id },
+          {
+            status: 'completed',
+            fileKey: key,
+            finishedAt: new Date(),
+            expiresAt: new Date(Date.now() + expiresInMs),
+          },
+        ),
+      );
+      return { id: e.id, key };
+    };
+    const expired = await completed(['active'], -1_000);
+    const valid = await completed(['cancelled'], 3_600_000);
+
+    const purged = await purgeExpiredExports(env.deps);
+    expect(purged).toContain(expired.id);
+    expect(purged).not.toContain(valid.id);
+    expect(await env.deps.storage.head(expired.key)).toBeNull();
+    expect((await row(org.id, expired.id)).fileKey).toBeNull();
+    expect(await env.deps.storage.head(valid.key)).toBeTruthy();
+    expect((await row(org.id, valid.id)).fileKey).toBe(valid.key);
+    expect(await purgeExpiredExports(env.deps)).not.toContain(expired.id);
   });
 });

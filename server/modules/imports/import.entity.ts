@@ -10,7 +10,14 @@ export const DataImport = defineEntity({
   name: 'DataImport',
   tableName: 'imports',
   filters: tenantFilters,
-  indexes: [{ properties: ['organization', 'createdAt'] }, { properties: ['organization', 'batchId'] }],
+  indexes: [
+    { properties: ['organization', 'createdAt'] },
+    { properties: ['organization', 'batchId'] },
+    {
+      name: 'imports_unsummarized_batches',
+      expression: `create index "imports_unsummarized_batches" on "imports" ("batch_id") where "batch_id" is not null and "batch_summarized_at" is null`,
+    },
+  ],
   properties: {
     id: p
       .uuid()
@@ -34,6 +41,8 @@ export const DataImport = defineEntity({
     reportKey: p.string().length(300).nullable(),
     error: p.string().length(500).nullable(),
     batchId: p.uuid().nullable(),
+    /** When the batch's summary went out (set on every file of the batch by the one who sent it). */
+    batchSummarizedAt: p.datetime().nullable(),
     jobId: p.string().length(100).nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     startedAt: p.datetime().nullable(),

@@ -590,6 +590,32 @@ export async function importBatchFinished(s: DataServices, em: Em, event: Callba
   if (!batchId) return;
   const stuck = await em.find(DataImport, { batchId, status: { $nin: TERMINAL } }, { refresh: true });
   for (const row of stuck) await failImport(s, em, row, 'The import job failed');
+  await summarizeBatch(s, em, batchId);
+}
+
+/**
+ * Sends a finished batch's summary (final progress, mail, in-app) once. Its finally callback and the imports
+ * reconciler (for a batch whose queue record Redis lost) may both try: each claims the batch with one conditional
+ * UPDATE of its files, and only the one that changed them sends. A send that fails gives the claim back for the
+ * next try. True when this call sent it.
+ */
+export async function summarizeBatch(s: DataServices, em: Em, batchId: string): Promise<boolean> {
+  const claimed = await em.nativeUpdate(
+    DataImport,
+    { batchId, batchSummarizedAt: null },
+    { batchSummarizedAt: new Date() },
+  );
+  if (claimed === 0) return false;
+  try {
+    await sendBatchSummary(s, em, batchId);
+  } catch (err) {
+    await em.nativeUpdate(DataImport, { batchId }, { batchSummarizedAt: null });
+    throw err;
+  }
+  return true;
+}
+
+async function sendBatchSummary(s: DataServices, em: Em, batchId: string): Promise<void> {
   const summary = await batchSummary(em, batchId);
   await progress(s, summary.organizationId, {
     jobId: batchId,

@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withDbScope } from '../../platform/db/context.ts';
 import { Worker } from '../../platform/queue/worker.ts';
 import { callerAs, createOrg, type TestOrg } from '../../test/factories.ts';
-import { createTestEnv, type TestEnv } from '../../test/harness.ts';
+import { createTestEnv, deleteKeys, type TestEnv } from '../../test/harness.ts';
 import { LogCapture } from '../../test/http.ts';
 import { BusinessRecord } from '../records/record.entity.ts';
 import { DataImport } from './import.entity.ts';
 import { reconcileImports } from './imports.reconcile.ts';
+import { STALE_UPLOAD_ERROR, STALE_UPLOAD_MS, sweepStaleUploads } from './imports.sweep.ts';
 
 // Issue 18.3 for imports: after Redis lost its data, an import accepted just before stayed `queued` (or
 // `validating`, `importing`) for ever. The same reconciler as the exports' queues it again or fails it, and logs
@@ -141,5 +142,57 @@ describe('imports reconciled with the queue', () => {
     const failed = await row(org.id, id);
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatch(/lost from the queue/i);
+  });
+
+  it('a batch whose queue record Redis lost: its files run again and the reconciler sends its summary, once', async () => {
+    const org = await createOrg(env.deps);
+    const ids = [await uploaded(org, 2), await uploaded(org, 1)];
+    const { batchId } = await (await callerAs(env.deps, org.owner)).imports.startBatch({ importIds: ids });
+    // Redis lost everything the queue had: bee's keys, and the batch's record with its finally callback.
+    await deleteKeys(env.config.redisUrl!, `${env.config.keyPrefix}q:`);
+    await loseQueues();
+    for (const id of ids) await backdate(org.id, id, 120_000);
+    expect((await reconcileImports(env.deps)).requeued.sort()).toEqual([...ids].sort());
+    await runWorkerUntil(async () =>
+      (await Promise.all(ids.map((id) => row(org.id, id)))).every((x) => x.status === 'completed'),
+    );
+
+    // (The batch of the test before lost its queue record too, and is summarized by the same run.)
+    const first = await reconcileImports(env.deps, { batchGraceMs: 0 });
+    expect(first.summarized).toContain(batchId);
+    expect((await reconcileImports(env.deps, { batchGraceMs: 0 })).summarized).toEqual([]);
+    const rows = await Promise.all(ids.map((id) => row(org.id, id)));
+    expect(rows.every((r) => r.batchSummarizedAt)).toBe(true);
+    // One summary mail queued (no worker takes the mail queue here).
+    const mails = (await env.deps.queue.index.waiting('mail', { offset: 0, limit: 100 })).items.filter(
+      (j) => j.payload?.includes('import-batch-finished') && j.payload.includes(batchId),
+    );
+    expect(mails).toHaveLength(1);
+    expect(mails[0]!.payload).toContain('"imported":2');
+    expect(logged.some((l) => (l.batches as string[] | undefined)?.includes(batchId))).toBe(true);
+  });
+
+  it('uploads never started are swept after a day: marked failed and their file deleted, once; newer ones are left', async () => {
+    const org = await createOrg(env.deps);
+    const stale = await uploaded(org, 1);
+    const fresh = await uploaded(org, 1);
+    await withDbScope(env.deps.em, org.id, (em) =>
+      em.nativeUpdate(
+        DataImport,
+        { id: stale },
+        { createdAt: new Date(Date.now() - STALE_UPLOAD_MS - 60_000) },
+      ),
+    );
+    const swept = await sweepStaleUploads(env.deps);
+    expect(swept).toContain(stale);
+    expect(swept).not.toContain(fresh);
+    const gone = await row(org.id, stale);
+    expect(gone).toMatchObject({ status: 'failed', error: STALE_UPLOAD_ERROR });
+    expect(await env.deps.storage.head(gone.fileKey)).toBeNull();
+    const kept = await row(org.id, fresh);
+    expect(kept.status).toBe('uploading');
+    expect(await env.deps.storage.head(kept.fileKey)).toBeTruthy();
+    expect(await sweepStaleUploads(env.deps)).not.toContain(stale);
+    expect(logged.some((l) => (l.imports as string[] | undefined)?.includes(stale))).toBe(true);
   });
 });

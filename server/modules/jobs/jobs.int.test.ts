@@ -207,7 +207,7 @@ describe('failed jobs in PostgreSQL and the ops procedures', () => {
     expect(await audited('workers.terminate')).toEqual([[null, staff.id]]);
   });
 
-  it('the leader schedules the nightly prune, the outbox sweep every 10 s, the export and import reconcilers and an alert evaluation every minute, and the storage sweep hourly', async () => {
+  it('the leader schedules the nightly prune, the outbox sweep every 10 s, the export and import reconcilers and an alert evaluation every minute, and the storage, expired-export and stale-upload sweeps hourly', async () => {
     const tasks = scheduledTasks(env.deps);
     expect(tasks.map((t) => [t.name, t.cron])).toEqual([
       ['jobs:prune-failed', '0 15 3 * * *'],
@@ -215,6 +215,8 @@ describe('failed jobs in PostgreSQL and the ops procedures', () => {
       ['exports:reconcile', '15 * * * * *'],
       ['imports:reconcile', '20 * * * * *'],
       ['storage:sweep', '0 40 * * * *'],
+      ['exports:purge-expired', '0 45 * * * *'],
+      ['imports:sweep-uploads', '0 50 * * * *'],
       ['alerts:evaluate', '0 * * * * *'],
     ]);
     const disk = async () =>

@@ -7,6 +7,8 @@ import { sweepOutbox } from '../realtime/outbox.ts';
 import { reconcileExports } from '../exports/exports.reconcile.ts';
 import { reconcileImports } from '../imports/imports.reconcile.ts';
 import { sweepStorage } from '../../platform/storage/sweep.ts';
+import { purgeExpiredExports } from '../exports/exports.sweep.ts';
+import { sweepStaleUploads } from '../imports/imports.sweep.ts';
 
 /** Cron tasks the leader worker runs (each tick once across the fleet). */
 export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
@@ -49,6 +51,22 @@ export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
       cron: '0 40 * * * *',
       run: async () => {
         await sweepStorage(deps);
+      },
+    },
+    {
+      // Files of expired exports, by the rows' expiry: the purge job each export queues can be lost with Redis's data.
+      name: 'exports:purge-expired',
+      cron: '0 45 * * * *',
+      run: async () => {
+        await purgeExpiredExports(deps);
+      },
+    },
+    {
+      // Imports left `uploading` for a day: marked failed, their files deleted.
+      name: 'imports:sweep-uploads',
+      cron: '0 50 * * * *',
+      run: async () => {
+        await sweepStaleUploads(deps);
       },
     },
     {

@@ -90,17 +90,18 @@ describe('the realtime outbox', () => {
     expect(
       (await owner.documents.update({ id: doc.id, baseVersion: 2, title: 'Down, then up' })).version,
     ).toBe(3);
-    // Per save: the document's channel, the organization's documents channel, its events (a public document).
-    expect(await waiting()).toBe(6);
+    // Per save: the document's channel, the organization's documents channel, its events (a public document), and
+    // the save's activity (activity.onNew).
+    expect(await waiting()).toBe(8);
     // A refused save stages nothing: its messages were in the transaction that rolled back.
     expect(await failureCode(owner.documents.update({ id: doc.id, baseVersion: 1, content: 'stale' }))).toBe(
       'CONFLICT',
     );
-    expect(await waiting()).toBe(6);
+    expect(await waiting()).toBe(8);
     expect((await owner.documents.get({ id: doc.id })).content).toBe('v2');
 
     redis = await startRedis(port);
-    expect(await sweepAll()).toBe(6);
+    expect(await sweepAll()).toBe(8);
     // The restarted Redis kept nothing, so its logs hold exactly what the sweep published.
     const updates = await logged<{ version: number; changes: { content?: string; title?: string } }>(
       documentChannel(org.id, doc.id),

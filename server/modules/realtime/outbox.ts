@@ -1,4 +1,4 @@
-import { LockMode } from '@mikro-orm/core';
+import { LockMode, type EntityManager } from '@mikro-orm/core';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import { TENANT_FILTER } from '../../platform/db/tenant-filter.ts';
 import type { Logger } from '../../platform/logger/logger.ts';
@@ -21,7 +21,7 @@ export interface OutboxDeps {
  * the same flush, so they exist if and only if the change committed. Hand the result to `relayOutbox` once it has.
  */
 export function stageMessages(
-  em: Em,
+  em: EntityManager,
   log: EventLog,
   organizationId: string,
   messages: OutboxMessageInput[],

@@ -15,6 +15,7 @@ import type { EntityManager } from '@mikro-orm/sql';
 import type { Logger } from '../logger/logger.ts';
 import { contextEm } from './context.ts';
 import { TenantGuard } from './tenant-guard.ts';
+import { poolBounds } from './pg-bounds.ts';
 import { installScopeSwitch } from './tenant-scope.ts';
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -25,6 +26,8 @@ export interface OrmOptions {
   pgliteDir: string;
   entities: readonly object[];
   poolMax: number;
+  /** PostgreSQL's statement_timeout on every pooled connection, with the client's bounds after it (pg-bounds.ts). */
+  statementTimeoutMs?: number;
   logger?: Logger;
   debug?: LoggerNamespace[];
   /** Called with every executed statement and its duration (metrics, slow-query log). */
@@ -82,6 +85,7 @@ export async function createOrm(opts: OrmOptions): Promise<Orm> {
       driver: PostgreSqlDriver,
       clientUrl: opts.databaseUrl,
       pool: { min: 0, max: opts.poolMax },
+      driverOptions: poolBounds(opts.statementTimeoutMs ?? 0),
       // The tenant scope rides on the pooled connection, switched only when it differs (tenant-scope.ts, ADR 0012),
       // instead of a begin/set_config/set local role/commit transaction around every tenant statement.
       sessionContext: 'connection',

@@ -7,6 +7,7 @@ import {
   type TRPC_ERROR_CODE_NUMBER,
 } from '@trpc/server/rpc';
 import { AppError, type AppErrorCode } from '../../../shared/errors.ts';
+import { READ_TIMEOUT_MESSAGE } from '../db/pg-bounds.ts';
 
 /**
  * The one place errors are shaped for clients (ADR 0004): tRPC's error formatter and every HTTP route outside tRPC
@@ -80,7 +81,9 @@ function issuesOf(cause: unknown): readonly Issue[] | null {
 }
 
 // Socket errors and PostgreSQL's connection-class (08xxx), shutdown (57P0x) and too-many-connections states: the
-// database is unreachable or refusing work, which is a retryable 503 for the client, not a bug (500).
+// database is unreachable or refusing work, which is a retryable 503 for the client, not a bug (500). So are the
+// bounds of platform/db/pg-bounds.ts: a statement the server cancelled at its statement_timeout (57014), and one
+// whose answer the client stopped waiting for (a server that does not answer).
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -89,15 +92,21 @@ const UNAVAILABLE_CODES = new Set([
   'ENOTFOUND',
   'EPIPE',
 ]);
-const UNAVAILABLE_SQLSTATE = /^(08\w{3}|57P0[1-3]|53300)$/;
+const UNAVAILABLE_SQLSTATE = /^(08\w{3}|57P0[1-3]|53300|57014)$/;
 
 function databaseUnavailable(cause: unknown): boolean {
   if (cause instanceof ConnectionException) return true;
+  // The client's bounds (pg-bounds.ts) are raised by pg and pg-pool and also reach here unwrapped: from statements
+  // run on the connection directly (access/principal.ts) and from a transaction's BEGIN.
+  if (
+    cause instanceof Error &&
+    (cause.message.includes(READ_TIMEOUT_MESSAGE) || /timeout.*connect/i.test(cause.message))
+  ) {
+    return true;
+  }
   if (!(cause instanceof DriverException)) return false;
   const code = String((cause as DriverException & { code?: unknown }).code ?? '');
-  return (
-    UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code) || /timeout.*connect/i.test(cause.message)
-  );
+  return UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code);
 }
 
 /**
