@@ -7,6 +7,7 @@ import { sweepOutbox } from '../realtime/outbox.ts';
 import { reconcileExports } from '../exports/exports.reconcile.ts';
 import { reconcileImports } from '../imports/imports.reconcile.ts';
 import { sweepStorage } from '../../platform/storage/sweep.ts';
+import { fireDueSchedules } from '../schedules/schedules.fire.ts';
 
 /** Cron tasks the leader worker runs (each tick once across the fleet). */
 export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
@@ -49,6 +50,14 @@ export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
       cron: '0 40 * * * *',
       run: async () => {
         await sweepStorage(deps);
+      },
+    },
+    {
+      // Tenants' own schedules (modules/schedules): each run queued once, whichever leader ticks.
+      name: 'schedules:fire',
+      cron: '0 * * * * *',
+      run: async () => {
+        await fireDueSchedules({ ...deps, redis: deps.redis.get('queue') });
       },
     },
     {
