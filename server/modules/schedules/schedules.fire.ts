@@ -81,7 +81,8 @@ async function fireOne(
   let run: { lastJobId: string | null; lastError: string | null } | undefined;
   if (claimed) {
     try {
-      if (!schedulableJob(row.job)) throw new AppError('VALIDATION_FAILED', 'This job can no longer be scheduled');
+      if (!schedulableJob(row.job))
+        throw new AppError('VALIDATION_FAILED', 'This job can no longer be scheduled');
       const r = await s.queue.dispatch(row.job, row.payload, {
         organizationId,
         tags: [`schedule:${row.id}`],

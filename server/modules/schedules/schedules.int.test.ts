@@ -8,7 +8,13 @@ import { withDbScope } from '../../platform/db/context.ts';
 import { Worker } from '../../platform/queue/worker.ts';
 import { failureCode } from '../../test/errors.ts';
 import { addMember, callerAs, createOrg, tokenFor, type TestOrg } from '../../test/factories.ts';
-import { createTestEnv, LIFTED_LIMITS, startServer, type RunningServer, type TestEnv } from '../../test/harness.ts';
+import {
+  createTestEnv,
+  LIFTED_LIMITS,
+  startServer,
+  type RunningServer,
+  type TestEnv,
+} from '../../test/harness.ts';
 import { sendRaw, trpcErrorOf } from '../../test/http.ts';
 import { DataExport } from '../exports/export.entity.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
@@ -119,7 +125,11 @@ describe('schedules through the API', () => {
     await member.schedules.list();
     expect(
       await failureCode(
-        member.schedules.create({ job: 'exports.scheduled', schedule: 'daily at 07:00', payload: { lastDays: 1 } }),
+        member.schedules.create({
+          job: 'exports.scheduled',
+          schedule: 'daily at 07:00',
+          payload: { lastDays: 1 },
+        }),
       ),
     ).toBe('ABILITY_MISSING');
   });

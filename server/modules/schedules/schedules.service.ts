@@ -1,10 +1,6 @@
 import { AppError } from '../../../shared/errors.ts';
 import type { OrganizationTier } from '../../../shared/schemas/tenancy.ts';
-import {
-  isTimeZone,
-  MAX_SCHEDULES,
-  type ScheduleOutput,
-} from '../../../shared/schemas/schedules.ts';
+import { isTimeZone, MAX_SCHEDULES, type ScheduleOutput } from '../../../shared/schemas/schedules.ts';
 import type { Em } from '../../platform/db/context.ts';
 import { schedulableJobs } from '../jobs/definitions.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
@@ -83,7 +79,11 @@ export function toScheduleOutput(row: ISchedule): ScheduleOutput {
  */
 export async function createSchedule(
   em: Em,
-  input: { organization: { id: string; tier: OrganizationTier }; userId: string | null; schedule: NewSchedule },
+  input: {
+    organization: { id: string; tier: OrganizationTier };
+    userId: string | null;
+    schedule: NewSchedule;
+  },
   now = new Date(),
 ): Promise<ISchedule> {
   const { schedule } = input;

@@ -15,7 +15,13 @@ describe('schedule specs', () => {
   });
 
   it('refuse seconds, malformed crons and phrases', () => {
-    for (const bad of ['* * * * * *', '61 * * * *', 'weekly at 25:00 on Monday', 'every full moon', '0 9 * *']) {
+    for (const bad of [
+      '* * * * * *',
+      '61 * * * *',
+      'weekly at 25:00 on Monday',
+      'every full moon',
+      '0 9 * *',
+    ]) {
       expect(() => cronOf(bad), bad).toThrow(ScheduleSpecError);
     }
   });
@@ -43,13 +49,15 @@ describe('schedule specs', () => {
       nextRunAfter('0 9 * * *', 'America/New_York', new Date('2026-10-31T13:00:00Z'))?.toISOString(),
     ).toBe('2026-11-01T14:00:00.000Z');
     // 02:30 does not exist on the spring-forward night: that day's run is at the first valid time after it.
-    expect(
-      nextRunAfter('30 2 * * *', 'Europe/Berlin', new Date('2026-03-28T12:00:00Z'))?.toISOString(),
-    ).toBe('2026-03-29T01:00:00.000Z');
+    expect(nextRunAfter('30 2 * * *', 'Europe/Berlin', new Date('2026-03-28T12:00:00Z'))?.toISOString()).toBe(
+      '2026-03-29T01:00:00.000Z',
+    );
     // 02:30 happens twice on the fall-back night: it runs once.
     const fallBack = nextRunAfter('30 2 * * *', 'Europe/Berlin', new Date('2026-10-24T12:00:00Z'))!;
     expect(fallBack.toISOString()).toBe('2026-10-25T00:30:00.000Z');
-    expect(nextRunAfter('30 2 * * *', 'Europe/Berlin', fallBack)?.toISOString()).toBe('2026-10-26T01:30:00.000Z');
+    expect(nextRunAfter('30 2 * * *', 'Europe/Berlin', fallBack)?.toISOString()).toBe(
+      '2026-10-26T01:30:00.000Z',
+    );
   });
 
   it('the next run is strictly after the given time', () => {
