@@ -14,6 +14,8 @@ const BATCH = 500;
  * schedule's `nextRunAt` has moved on long before (the same tick's compare-and-set).
  */
 const MARKER_TTL_MS = 7 * 86_400_000;
+/** A claim this old that never became a queued job belongs to a process that died between the two. */
+const CLAIM_STALE_MS = 5 * 60_000;
 
 export type FireServices = Pick<AppDeps, 'em' | 'queue' | 'config' | 'logger'> & { redis: Redis };
 
@@ -26,6 +28,8 @@ export interface FireResult {
   refused: number;
   /** Schedules left due because queueing failed (Redis down): the next tick tries again. */
   failed: number;
+  /** Runs given up: their claimer died before the job was queued (recorded as lastError). */
+  lost: number;
 }
 
 /** `<prefix>q:schedule-run:<schedule>:<due ms>`: set once per run, by the one caller that queues it. */
@@ -36,17 +40,18 @@ export const runMarkerKey = (keyPrefix: string, scheduleId: string, dueAt: Date)
  * Queues every schedule whose next run has come, once across the fleet, and moves each to its next run after
  * `now`. The leader's tick calls this each minute.
  *
- * Exactly once: each run (schedule id + due time) has a Redis marker set with `SET NX` before its job is queued;
- * only the caller that set it queues. A second leader racing, or the same tick replayed after a crash, finds the
- * marker and only moves `nextRunAt` on (a compare-and-set on the due time, so no caller moves it twice). If
- * queueing fails the marker is deleted and the schedule stays due. The one window left: a process dying between
- * setting the marker and Redis taking the job loses that run (at most once, never twice).
+ * Exactly once: each run (schedule id + due time) has a Redis marker, claimed with `SET NX` before its job is
+ * queued and then set to `queued:<job id>` (or `refused`); only the claimer queues. A second leader racing, or the
+ * same tick replayed after a crash, finds the marker: a settled run only moves `nextRunAt` on (a compare-and-set on
+ * the due time, so no caller moves it twice), a run being queued is left to its claimer. If queueing fails the
+ * marker is deleted and the schedule stays due. The one window left: a process dying between its claim and Redis
+ * taking the job loses that run; five minutes on, a tick records it as lost and moves on (at most once, never twice).
  *
  * Missed runs (workers down for an hour, a schedule resumed): the due run is queued once and the next run is the
  * first one after `now`, so an outage produces one run, not one per missed time.
  */
 export async function fireDueSchedules(s: FireServices, now = new Date()): Promise<FireResult> {
-  const result: FireResult = { dispatched: 0, skipped: 0, refused: 0, failed: 0 };
+  const result: FireResult = { dispatched: 0, skipped: 0, refused: 0, failed: 0, lost: 0 };
   // System scope across tenants (no tenant, no RLS role), then each schedule in its own organization's scope.
   const due = await withDbScope(s.em, undefined, (em) =>
     em.find(
@@ -67,43 +72,74 @@ export async function fireDueSchedules(s: FireServices, now = new Date()): Promi
   return result;
 }
 
-async function fireOne(
-  s: FireServices,
-  em: Em,
-  row: ISchedule,
-  now: Date,
-): Promise<'dispatched' | 'skipped' | 'refused'> {
+type Outcome = 'dispatched' | 'skipped' | 'refused' | 'lost';
+interface RunFields {
+  lastJobId?: string | null;
+  lastError?: string | null;
+}
+
+async function fireOne(s: FireServices, em: Em, row: ISchedule, now: Date): Promise<Outcome> {
   const dueAt = row.nextRunAt!;
-  const organizationId = row.organization.id;
   const marker = runMarkerKey(s.config.keyPrefix, row.id, dueAt);
-  const claimed = (await s.redis.set(marker, '1', 'PX', MARKER_TTL_MS, 'NX')) === 'OK';
-  let outcome: 'dispatched' | 'skipped' | 'refused' = 'skipped';
-  let run: { lastJobId: string | null; lastError: string | null } | undefined;
-  if (claimed) {
-    try {
-      if (!schedulableJob(row.job))
-        throw new AppError('VALIDATION_FAILED', 'This job can no longer be scheduled');
-      const r = await s.queue.dispatch(row.job, row.payload, {
-        organizationId,
-        tags: [`schedule:${row.id}`],
-      });
-      run = { lastJobId: r.id, lastError: null };
-      outcome = 'dispatched';
-    } catch (err) {
-      // A refusal of the stored payload (the job's schema changed since) will not pass on a later tick either: it
-      // is recorded and the schedule moves on. Anything else leaves the run due for the next tick.
-      if (!(err instanceof AppError)) {
-        await s.redis.del(marker);
-        throw err;
-      }
-      run = { lastJobId: null, lastError: clientMessage(err, 'Could not be queued').slice(0, 500) };
-      outcome = 'refused';
-    }
-  }
+  const claimed = await s.redis.set(marker, `claimed:${Date.now()}`, 'PX', MARKER_TTL_MS, 'NX');
+  const settled = claimed ? await queueRun(s, row, marker) : await runQueuedBefore(s, marker);
+  if (!settled) return 'skipped';
+  // Compare-and-set on the due time: whoever settles the run first moves the schedule on, once.
   await em.nativeUpdate(
     Schedule,
-    { id: row.id, organization: organizationId, nextRunAt: dueAt },
-    { nextRunAt: nextRunAfter(row.cron, row.timeZone, now), lastRunAt: dueAt, ...run },
+    { id: row.id, organization: row.organization.id, nextRunAt: dueAt },
+    { nextRunAt: nextRunAfter(row.cron, row.timeZone, now), lastRunAt: dueAt, ...settled.run },
   );
-  return outcome;
+  return settled.outcome;
+}
+
+/** This caller holds the run's marker: queue the job and record the outcome in the marker. */
+async function queueRun(
+  s: FireServices,
+  row: ISchedule,
+  marker: string,
+): Promise<{ outcome: Outcome; run: RunFields }> {
+  try {
+    if (!schedulableJob(row.job))
+      throw new AppError('VALIDATION_FAILED', 'This job can no longer be scheduled');
+    const r = await s.queue.dispatch(row.job, row.payload, {
+      organizationId: row.organization.id,
+      tags: [`schedule:${row.id}`],
+    });
+    await s.redis.set(marker, `queued:${r.id ?? ''}`, 'PX', MARKER_TTL_MS);
+    return { outcome: 'dispatched', run: { lastJobId: r.id, lastError: null } };
+  } catch (err) {
+    // Anything but a refusal (Redis down) leaves the run due for the next tick, which claims it again.
+    if (!(err instanceof AppError)) {
+      await s.redis.del(marker);
+      throw err;
+    }
+    // A refusal of the stored payload (the job's schema changed since) would be refused on every tick: it is
+    // recorded and the schedule moves on.
+    await s.redis.set(marker, 'refused', 'PX', MARKER_TTL_MS);
+    const lastError = clientMessage(err, 'Could not be queued').slice(0, 500);
+    return { outcome: 'refused', run: { lastJobId: null, lastError } };
+  }
+}
+
+/**
+ * Another caller holds the run's marker. Queued or refused: that caller (or this tick's earlier attempt) settled
+ * the run, and only the schedule's move may be missing. Still being queued: leave it to that caller. Claimed long
+ * ago and never settled: the claimer died between its claim and Redis taking the job, and the run is given up
+ * rather than risk a second job.
+ */
+async function runQueuedBefore(
+  s: FireServices,
+  marker: string,
+): Promise<{ outcome: Outcome; run: RunFields } | null> {
+  const state = await s.redis.get(marker);
+  if (state?.startsWith('queued:')) return { outcome: 'skipped', run: { lastJobId: state.slice(7) || null } };
+  if (state === 'refused') return { outcome: 'skipped', run: {} };
+  if (state?.startsWith('claimed:') && Date.now() - Number(state.slice(8)) > CLAIM_STALE_MS) {
+    return {
+      outcome: 'lost',
+      run: { lastJobId: null, lastError: 'A run was lost: the process queueing it stopped' },
+    };
+  }
+  return null;
 }

@@ -19,7 +19,7 @@ import { sendRaw, trpcErrorOf } from '../../test/http.ts';
 import { DataExport } from '../exports/export.entity.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
 import { Schedule } from './schedule.entity.ts';
-import { fireDueSchedules, type FireResult } from './schedules.fire.ts';
+import { fireDueSchedules, runMarkerKey, type FireResult } from './schedules.fire.ts';
 
 let env: TestEnv;
 let second: AppDeps;
@@ -217,6 +217,25 @@ describe('firing schedules', () => {
     expect(sum(replay, 'dispatched')).toBe(0);
     expect(await queuedRuns(id)).toBe(1);
     expect((await row(org.id, id)).nextRunAt).toEqual(after.nextRunAt);
+  });
+
+  it('a run another process is queueing is left to it; a claim whose process died is given up, never queued twice', async () => {
+    const org = await createOrg(env.deps, 'Schedules Claims');
+    const { id, due } = await dueSchedule(org);
+    const redis = env.deps.redis.get('queue');
+    const marker = runMarkerKey(env.config.keyPrefix, id, due);
+    await redis.set(marker, `claimed:${Date.now()}`);
+    const busy = await fire(env.deps, new Date());
+    expect(busy.dispatched).toBe(0);
+    expect((await row(org.id, id)).nextRunAt).toEqual(due);
+
+    await redis.set(marker, `claimed:${Date.now() - 10 * 60_000}`);
+    const given = await fire(env.deps, new Date());
+    expect(given.lost).toBeGreaterThanOrEqual(1);
+    const after = await row(org.id, id);
+    expect(after.lastError).toMatch(/lost/);
+    expect(after.nextRunAt!.getTime()).toBeGreaterThan(Date.now() - 1_000);
+    expect(await queuedRuns(id)).toBe(0);
   });
 
   it('after downtime the missed runs make one run, not one per missed time; paused schedules do not run', async () => {
