@@ -67,3 +67,13 @@ export const scheduleOutput = z.object({
 export type ScheduleOutput = z.infer<typeof scheduleOutput>;
 
 export const listSchedulesOutput = z.object({ items: z.array(scheduleOutput), limit: z.number() });
+
+/** The ops console's read of one organization's schedules. */
+export const opsTenantSchedulesInput = z
+  .object({
+    id: uuid,
+    limit: z.number().int().min(1).max(100).default(25),
+    offset: z.number().int().min(0).max(10_000).default(0),
+  })
+  .strict();
+export const opsTenantSchedulesOutput = z.object({ items: z.array(scheduleOutput), total: z.number() });

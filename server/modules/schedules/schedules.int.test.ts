@@ -7,7 +7,7 @@ import type { AppDeps } from '../../app-deps.ts';
 import { withDbScope } from '../../platform/db/context.ts';
 import { Worker } from '../../platform/queue/worker.ts';
 import { failureCode } from '../../test/errors.ts';
-import { addMember, callerAs, createOrg, tokenFor, type TestOrg } from '../../test/factories.ts';
+import { addMember, callerAs, createOrg, createStaff, tokenFor, type TestOrg } from '../../test/factories.ts';
 import {
   createTestEnv,
   LIFTED_LIMITS,
@@ -118,6 +118,21 @@ describe('schedules through the API', () => {
     expect(await failureCode(ownerB.schedules.remove({ id: s.id }))).toBe('NOT_FOUND');
     expect((await row(a.id, s.id)).paused).toBe(false);
     await ownerA.schedules.remove({ id: s.id });
+  });
+
+  it('staff list one organization’s schedules in the console; a tenant owner cannot', async () => {
+    const org = await createOrg(env.deps, 'Schedules Ops');
+    const made = await (
+      await callerAs(env.deps, org.owner)
+    ).schedules.create({ job: 'exports.scheduled', schedule: 'daily at 06:00', payload: { lastDays: 1 } });
+    const staff = await callerAs(env.deps, await createStaff(env.deps));
+    const page = await staff.ops.tenants.schedules({ id: org.id });
+    expect(page.total).toBe(1);
+    expect(page.items[0]).toMatchObject({ id: made.id, job: 'exports.scheduled', cron: '0 6 * * *' });
+    expect((await staff.ops.tenants.schedules({ id: b.id })).items.map((x) => x.id)).not.toContain(made.id);
+    expect(
+      await failureCode((await callerAs(env.deps, org.owner)).ops.tenants.schedules({ id: org.id })),
+    ).toBe('STAFF_ONLY');
   });
 
   it('a member reads schedules but cannot change them (settings:manage)', async () => {

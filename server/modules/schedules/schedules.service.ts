@@ -1,6 +1,7 @@
 import { AppError } from '../../../shared/errors.ts';
 import type { OrganizationTier } from '../../../shared/schemas/tenancy.ts';
 import { isTimeZone, MAX_SCHEDULES, type ScheduleOutput } from '../../../shared/schemas/schedules.ts';
+import { pageAcrossTenants } from '../../platform/db/across-tenants.ts';
 import type { Em } from '../../platform/db/context.ts';
 import { schedulableJobs } from '../jobs/definitions.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
@@ -124,6 +125,16 @@ async function organizationTimeZone(em: Em, organizationId: string): Promise<str
 
 export async function listSchedules(em: Em): Promise<ISchedule[]> {
   return em.find(Schedule, {}, { orderBy: { createdAt: 'asc', id: 'asc' }, refresh: true });
+}
+
+/** The ops console: one organization's schedules, newest first (staff only; the caller logs the read). */
+export async function listSchedulesForOps(
+  rootEm: Em,
+  organizationId: string,
+  opts: { limit: number; offset: number },
+): Promise<{ items: ScheduleOutput[]; total: number }> {
+  const page = await pageAcrossTenants(rootEm, Schedule, { organizationId, ...opts });
+  return { items: page.items.map(toScheduleOutput), total: page.total };
 }
 
 /** Another organization's schedule is NOT_FOUND, like one that does not exist (the tenant filter hides it). */
