@@ -9,7 +9,7 @@ import { failureCode } from '../../test/errors.ts';
 import { TEST_REDIS_URL } from '../../test/env.ts';
 import { createOrg } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
-import { dispatchDebounced } from './debounce.ts';
+import { debounceKey, dispatchDebounced } from './debounce.ts';
 import { debouncedFixture, debouncedRegistry } from './fixtures/debounced.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -164,6 +164,24 @@ describe('debounced jobs', () => {
     await until(queueDrained, 'the second burst to drain');
     expect(await runsOf(o1.id, 'shared')).toBe(2);
     expect(await runsOf(o2.id, 'shared')).toBe(1);
+  });
+
+  it('a run whose first attempt fails is retried and runs, once', async () => {
+    const s = { queue: system, redis: redis(), config: env.config };
+    await dispatchDebounced(
+      s,
+      debouncedFixture,
+      { key: 'flaky', n: 1, from: 'retry', failFirst: true },
+      { organizationId: null, windowMs: 300 },
+    );
+    await until(() => runsOf(null, 'flaky'), 'the retried attempt to run');
+    await until(queueDrained, 'the queue to drain');
+    expect(await runsOf(null, 'flaky')).toBe(1);
+    expect(Number(await redis().get(`${fx(null, 'flaky')}:attempts`))).toBe(2);
+    // The run's key is gone once it succeeded: the next dispatch starts a new window.
+    expect(
+      await redis().exists(debounceKey(env.config.keyPrefix, debouncedFixture.name, null, 'flaky')),
+    ).toBe(0);
   });
 
   it('a payload its schema refuses is a typed error and does not supersede the pending run', async () => {
