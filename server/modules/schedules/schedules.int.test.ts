@@ -117,6 +117,11 @@ describe('schedules through the API', () => {
     expect(await failureCode(ownerB.schedules.setPaused({ id: s.id, paused: true }))).toBe('NOT_FOUND');
     expect(await failureCode(ownerB.schedules.remove({ id: s.id }))).toBe('NOT_FOUND');
     expect((await row(a.id, s.id)).paused).toBe(false);
+    // Row-level security as well as the ORM filter: raw SQL in B's scope reads none of A's schedules.
+    const seenByB = await withDbScope(env.deps.em, b.id, (em) =>
+      em.execute<{ organization_id: string }[]>('select organization_id from schedules'),
+    );
+    expect(seenByB.filter((r) => r.organization_id !== b.id)).toEqual([]);
     await ownerA.schedules.remove({ id: s.id });
   });
 
