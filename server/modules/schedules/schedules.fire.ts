@@ -56,7 +56,8 @@ export async function fireDueSchedules(s: FireServices, now = new Date()): Promi
   const due = await withDbScope(s.em, undefined, (em) =>
     em.find(
       Schedule,
-      { paused: false, nextRunAt: { $lte: now } },
+      // A suspended organization's schedules wait: reactivated, each runs once for the time it missed.
+      { paused: false, nextRunAt: { $lte: now }, organization: { active: true } },
       { filters: { [TENANT_FILTER]: false }, orderBy: { nextRunAt: 'asc' }, limit: BATCH },
     ),
   );

@@ -274,6 +274,19 @@ describe('firing schedules', () => {
     expect((await row(org.id, id)).nextRunAt!.getTime()).toBeGreaterThan(now.getTime());
   });
 
+  it('a suspended organization’s schedules wait, and run once when it is reactivated', async () => {
+    const org = await createOrg(env.deps, 'Schedules Suspended');
+    const { id } = await dueSchedule(org);
+    const setActive = (active: boolean) =>
+      withDbScope(env.deps.em, undefined, (em) => em.nativeUpdate(Organization, { id: org.id }, { active }));
+    await setActive(false);
+    await fire(env.deps, new Date());
+    expect(await queuedRuns(id)).toBe(0);
+    await setActive(true);
+    await fire(env.deps, new Date());
+    expect(await queuedRuns(id)).toBe(1);
+  });
+
   it('a stored payload the job now refuses is recorded on the schedule, which moves on', async () => {
     const org = await createOrg(env.deps, 'Schedules Refused');
     const { id } = await dueSchedule(org);
