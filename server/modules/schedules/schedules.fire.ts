@@ -7,7 +7,7 @@ import { Schedule, type ISchedule } from './schedule.entity.ts';
 import { schedulableJob } from './schedules.service.ts';
 import { nextRunAfter } from './spec.ts';
 
-/** Due schedules fired per tick; the rest wait for the next tick (a minute later). */
+/** Due schedules read per query. */
 const BATCH = 500;
 /**
  * How long a run's marker outlives it: a tick replayed, or a second leader, within this time finds the marker. A
@@ -50,27 +50,60 @@ export const runMarkerKey = (keyPrefix: string, scheduleId: string, dueAt: Date)
  * Missed runs (workers down for an hour, a schedule resumed): the due run is queued once and the next run is the
  * first one after `now`, so an outage produces one run, not one per missed time.
  */
-export async function fireDueSchedules(s: FireServices, now = new Date()): Promise<FireResult> {
+export async function fireDueSchedules(
+  s: FireServices,
+  now = new Date(),
+  opts: { batch?: number } = {},
+): Promise<FireResult> {
+  const batch = opts.batch ?? BATCH;
   const result: FireResult = { dispatched: 0, skipped: 0, refused: 0, failed: 0, lost: 0 };
-  // System scope across tenants (no tenant, no RLS role), then each schedule in its own organization's scope.
-  const due = await withDbScope(s.em, undefined, (em) =>
+  // Pages in (next run, id) order, so a schedule left due (Redis failing, another caller queueing it) is not read
+  // again in this tick; the tick goes on until no schedule is due, however many came due at once (Monday 09:00).
+  let after: { nextRunAt: Date; id: string } | undefined;
+  for (;;) {
+    const page = await dueSchedules(s.em, now, after, batch);
+    for (const row of page) {
+      try {
+        const outcome = await withDbScope(s.em, row.organization.id, (em) => fireOne(s, em, row, now));
+        result[outcome]++;
+      } catch (err) {
+        result.failed++;
+        s.logger.error({ err, scheduleId: row.id, tenantId: row.organization.id }, 'schedule not queued');
+      }
+    }
+    const last = page.at(-1);
+    if (!last || page.length < batch) return result;
+    after = { nextRunAt: last.nextRunAt!, id: last.id };
+  }
+}
+
+/** One page of due schedules, across tenants (system scope: no tenant filter, no RLS role). */
+function dueSchedules(
+  rootEm: Em,
+  now: Date,
+  after: { nextRunAt: Date; id: string } | undefined,
+  batch: number,
+) {
+  return withDbScope(rootEm, undefined, (em) =>
     em.find(
       Schedule,
-      // A suspended organization's schedules wait: reactivated, each runs once for the time it missed.
-      { paused: false, nextRunAt: { $lte: now }, organization: { active: true } },
-      { filters: { [TENANT_FILTER]: false }, orderBy: { nextRunAt: 'asc' }, limit: BATCH },
+      {
+        paused: false,
+        nextRunAt: { $lte: now },
+        // A suspended organization's schedules wait: reactivated, each runs once for the time it missed.
+        organization: { active: true },
+        ...(after
+          ? {
+              $or: [
+                { nextRunAt: { $gt: after.nextRunAt } },
+                { nextRunAt: after.nextRunAt, id: { $gt: after.id } },
+              ],
+            }
+          : {}),
+      },
+      { filters: { [TENANT_FILTER]: false }, orderBy: { nextRunAt: 'asc', id: 'asc' }, limit: batch },
     ),
   );
-  for (const row of due) {
-    try {
-      const outcome = await withDbScope(s.em, row.organization.id, (em) => fireOne(s, em, row, now));
-      result[outcome]++;
-    } catch (err) {
-      result.failed++;
-      s.logger.error({ err, scheduleId: row.id, tenantId: row.organization.id }, 'schedule not queued');
-    }
-  }
-  return result;
 }
 
 type Outcome = 'dispatched' | 'skipped' | 'refused' | 'lost';

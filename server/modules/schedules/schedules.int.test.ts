@@ -44,7 +44,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const fire = (deps: AppDeps, now: Date) => fireDueSchedules({ ...deps, redis: deps.redis.get('queue') }, now);
+const fire = (deps: AppDeps, now: Date, batch?: number) =>
+  fireDueSchedules({ ...deps, redis: deps.redis.get('queue') }, now, batch ? { batch } : {});
 
 const row = (orgId: string, id: string) =>
   withDbScope(env.deps.em, orgId, (em) => em.findOneOrFail(Schedule, { id }, { refresh: true }));
@@ -272,6 +273,24 @@ describe('firing schedules', () => {
     expect(await queuedRuns(id)).toBe(1);
     expect(await queuedRuns(paused.id)).toBe(0);
     expect((await row(org.id, id)).nextRunAt!.getTime()).toBeGreaterThan(now.getTime());
+  });
+
+  it('a tick queues every due schedule, page after page, also past one another process is still queueing', async () => {
+    const org = await createOrg(env.deps, 'Schedules Many');
+    await withDbScope(env.deps.em, undefined, (em) =>
+      em.nativeUpdate(Organization, { id: org.id }, { tier: 'professional' }),
+    );
+    const made = [];
+    for (let i = 0; i < 7; i++)
+      made.push(await dueSchedule(org, `hourly at :${String(i * 5).padStart(2, '0')}`));
+    // The first in line is being queued by another process: this tick must go past it, not stop or spin on it.
+    const busy = made[0]!;
+    await env.deps.redis
+      .get('queue')
+      .set(runMarkerKey(env.config.keyPrefix, busy.id, busy.due), `claimed:${Date.now()}`);
+    await fire(env.deps, new Date(), 3);
+    expect(await queuedRuns(busy.id)).toBe(0);
+    for (const s of made.slice(1)) expect(await queuedRuns(s.id), s.id).toBe(1);
   });
 
   it('a suspended organization’s schedules wait, and run once when it is reactivated', async () => {
