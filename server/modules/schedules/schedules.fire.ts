@@ -9,6 +9,8 @@ import { nextRunAfter } from './spec.ts';
 
 /** Due schedules read per query. */
 const BATCH = 500;
+/** Schedules queued at once within a page. */
+const CONCURRENCY = 16;
 /**
  * How long a run's marker outlives it: a tick replayed, or a second leader, within this time finds the marker. A
  * schedule's `nextRunAt` has moved on long before (the same tick's compare-and-set).
@@ -62,14 +64,20 @@ export async function fireDueSchedules(
   let after: { nextRunAt: Date; id: string } | undefined;
   for (;;) {
     const page = await dueSchedules(s.em, now, after, batch);
-    for (const row of page) {
-      try {
-        const outcome = await withDbScope(s.em, row.organization.id, (em) => fireOne(s, em, row, now));
-        result[outcome]++;
-      } catch (err) {
-        result.failed++;
-        s.logger.error({ err, scheduleId: row.id, tenantId: row.organization.id }, 'schedule not queued');
-      }
+    // Several at a time: each schedule is a few round trips (Redis claim, dispatch, marker, the update), and the
+    // queue's connection pipelines what concurrent callers send.
+    for (let i = 0; i < page.length; i += CONCURRENCY) {
+      await Promise.all(
+        page.slice(i, i + CONCURRENCY).map(async (row) => {
+          try {
+            const outcome = await withDbScope(s.em, row.organization.id, (em) => fireOne(s, em, row, now));
+            result[outcome]++;
+          } catch (err) {
+            result.failed++;
+            s.logger.error({ err, scheduleId: row.id, tenantId: row.organization.id }, 'schedule not queued');
+          }
+        }),
+      );
     }
     const last = page.at(-1);
     if (!last || page.length < batch) return result;
