@@ -14,6 +14,7 @@ import { PasswordResetToken } from './auth/password-reset.entity.ts';
 import { PendingRegistration } from './auth/pending-registration.entity.ts';
 import { BusinessRecord } from './records/record.entity.ts';
 import { OutboxMessage } from './realtime/outbox.entity.ts';
+import { Schedule } from './schedules/schedule.entity.ts';
 import { Membership } from './tenancy/membership.entity.ts';
 import { Organization } from './tenancy/organization.entity.ts';
 
@@ -41,4 +42,5 @@ export const entities = [
   PasswordResetToken,
   PendingRegistration,
   OutboxMessage,
+  Schedule,
 ];

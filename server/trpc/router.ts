@@ -14,6 +14,7 @@ import {
   orgRealtimeRouter,
   userRealtimeRouter,
 } from '../modules/realtime/realtime.router.ts';
+import { schedulesRouter } from '../modules/schedules/schedules.router.ts';
 import { organizationRouter } from '../modules/tenancy/tenancy.router.ts';
 import { router } from './init.ts';
 
@@ -34,6 +35,7 @@ export const appRouter = router({
   imports: importsRouter,
   invitations: invitationsRouter,
   passwordReset: passwordResetRouter,
+  schedules: schedulesRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,7 +1,17 @@
 import { z } from 'zod';
 import { uuid } from '../../../shared/schemas/common.ts';
 import { defineAppJob } from '../jobs/define.ts';
-import { EXPORT_JOB, EXPORT_PURGE_JOB, failExport, purgeExport, runExport } from './exports.service.ts';
+import { RECORD_STATUSES } from '../../../shared/schemas/records.ts';
+import { Organization } from '../tenancy/organization.entity.ts';
+import {
+  EXPORT_JOB,
+  EXPORT_PURGE_JOB,
+  failExport,
+  purgeExport,
+  requestExport,
+  runExport,
+  SCHEDULED_EXPORT_JOB,
+} from './exports.service.ts';
 
 const payload = z.object({ exportId: uuid, organizationId: uuid }).strict();
 
@@ -31,4 +41,35 @@ export const exportPurgeJob = defineAppJob({
   tries: 5,
   backoff: [60_000, 600_000],
   handle: (p, ctx) => purgeExport(ctx.services, ctx.em, p.exportId),
+});
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A schedulable job (modules/jobs/definitions.ts): requests an export of the records created in the last
+ * `lastDays` days, as a person would, under the organization's export limit. The schedule's organization is the
+ * job's; the export has no requester, so nobody is notified in the app (the file is in the exports list).
+ */
+export const scheduledExportJob = defineAppJob({
+  name: SCHEDULED_EXPORT_JOB,
+  queue: 'low',
+  payload: z
+    .object({
+      lastDays: z.number().int().min(1).max(366),
+      statuses: z.array(z.enum(RECORD_STATUSES)).max(RECORD_STATUSES.length).optional(),
+    })
+    .strict(),
+  backoff: [60_000, 300_000],
+  async handle(p, ctx) {
+    if (!ctx.organizationId) throw new Error('A scheduled export needs an organization');
+    const org = await ctx.em.findOneOrFail(Organization, { id: ctx.organizationId });
+    const to = new Date();
+    const statuses = p.statuses?.length ? [...new Set(p.statuses)].sort() : null;
+    const r = await requestExport(ctx.services, ctx.em, {
+      organization: { id: org.id, tier: org.tier },
+      userId: null,
+      filters: { from: new Date(to.getTime() - p.lastDays * DAY_MS), to, statuses },
+    });
+    return { exportId: r.export.id, duplicate: r.duplicate };
+  },
 });

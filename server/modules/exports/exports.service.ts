@@ -22,6 +22,7 @@ import { DataExport, type IDataExport, type StoredExportFilters } from './export
 
 export const EXPORT_JOB = 'exports.run';
 export const EXPORT_PURGE_JOB = 'exports.purge';
+export const SCHEDULED_EXPORT_JOB = 'exports.scheduled';
 /** Download links (and the file behind them) live this long: the longest a SigV4 presigned URL can. */
 export const EXPORT_TTL_SECONDS = MAX_PRESIGN_SECONDS;
 /** An identical request this soon after another one gets that one back instead of a new export. */
@@ -93,7 +94,12 @@ function progress(
 export async function requestExport(
   s: DataServices,
   em: Em,
-  input: { organization: { id: string; tier: OrganizationTier }; userId: string; filters: ExportFilters },
+  input: {
+    organization: { id: string; tier: OrganizationTier };
+    /** Null for an export a schedule requested: nobody is notified in the app. */
+    userId: string | null;
+    filters: ExportFilters;
+  },
 ): Promise<{ export: IDataExport; duplicate: boolean }> {
   const organizationId = input.organization.id;
   await s.rateLimits.enforce('exports', `org:${organizationId}`);

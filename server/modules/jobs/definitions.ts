@@ -1,6 +1,7 @@
+import type { AnyJobDefinition } from '../../platform/queue/definition.ts';
 import type { Definition } from '../../platform/queue/registry.ts';
 import { stripeEventJob } from '../billing/billing.jobs.ts';
-import { exportJob, exportPurgeJob } from '../exports/exports.jobs.ts';
+import { exportJob, exportPurgeJob, scheduledExportJob } from '../exports/exports.jobs.ts';
 import { importCallbacks, importJobs } from '../imports/imports.jobs.ts';
 import { mailJob } from '../notifications/mail.job.ts';
 
@@ -14,6 +15,14 @@ export const jobDefinitions: readonly Definition[] = [
   mailJob,
   exportJob,
   exportPurgeJob,
+  scheduledExportJob,
   ...importJobs,
   ...importCallbacks,
 ];
+
+/**
+ * The jobs a tenant may put on a schedule of its own (modules/schedules), each also in `jobDefinitions`. A job fit
+ * for this acts for its organization (the schedule's), takes a payload a tenant may choose freely, and is safe to
+ * run at any hour. shared/schemas/schedules.ts names them for the API.
+ */
+export const schedulableJobs: readonly AnyJobDefinition[] = [scheduledExportJob];

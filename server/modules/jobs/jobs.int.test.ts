@@ -6,6 +6,7 @@ import { Worker } from '../../platform/queue/worker.ts';
 import { callerAs, createOrg, createStaff, type TestOrg, type TestUser } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { OpsAudit } from '../ops/ops-audit.entity.ts';
+import { Schedule } from '../schedules/schedule.entity.ts';
 import { createAlertEvaluator } from '../alerts/alerts.setup.ts';
 import { FailedJob } from './failed-job.entity.ts';
 import { failedJobStore } from './jobs.service.ts';
@@ -207,7 +208,7 @@ describe('failed jobs in PostgreSQL and the ops procedures', () => {
     expect(await audited('workers.terminate')).toEqual([[null, staff.id]]);
   });
 
-  it('the leader schedules the nightly prune, the outbox sweep every 10 s, the export and import reconcilers and an alert evaluation every minute, and the storage, expired-export and stale-upload sweeps hourly', async () => {
+  it('the leader schedules the nightly prune, the outbox sweep every 10 s, the export and import reconcilers, the tenants’ schedules and an alert evaluation every minute, and the storage, expired-export and stale-upload sweeps hourly', async () => {
     const tasks = scheduledTasks(env.deps);
     expect(tasks.map((t) => [t.name, t.cron])).toEqual([
       ['jobs:prune-failed', '0 15 3 * * *'],
@@ -217,8 +218,22 @@ describe('failed jobs in PostgreSQL and the ops procedures', () => {
       ['storage:sweep', '0 40 * * * *'],
       ['exports:purge-expired', '0 45 * * * *'],
       ['imports:sweep-uploads', '0 50 * * * *'],
+      ['schedules:fire', '0 * * * * *'],
       ['alerts:evaluate', '0 * * * * *'],
     ]);
+    // The schedules task queues a tenant's due schedule.
+    const org = await createOrg(env.deps);
+    const made = await (
+      await callerAs(env.deps, org.owner)
+    ).schedules.create({ job: 'exports.scheduled', schedule: 'daily at 06:00', payload: { lastDays: 1 } });
+    await withDbScope(env.deps.em, org.id, (em) =>
+      em.nativeUpdate(Schedule, { id: made.id }, { nextRunAt: new Date(Date.now() - 60_000) }),
+    );
+    await tasks.find((t) => t.name === 'schedules:fire')!.run();
+    const fired = await withDbScope(env.deps.em, org.id, (em) =>
+      em.findOneOrFail(Schedule, { id: made.id }, { refresh: true }),
+    );
+    expect(fired.lastJobId).toEqual(expect.any(String));
     const disk = async () =>
       (await createAlertEvaluator(env.deps).statuses()).find((s) => s.rule.id === 'disk')?.value;
     expect(await disk()).toBeNull();

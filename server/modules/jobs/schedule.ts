@@ -9,6 +9,7 @@ import { reconcileImports } from '../imports/imports.reconcile.ts';
 import { sweepStorage } from '../../platform/storage/sweep.ts';
 import { purgeExpiredExports } from '../exports/exports.sweep.ts';
 import { sweepStaleUploads } from '../imports/imports.sweep.ts';
+import { fireDueSchedules } from '../schedules/schedules.fire.ts';
 
 /** Cron tasks the leader worker runs (each tick once across the fleet). */
 export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
@@ -67,6 +68,14 @@ export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
       cron: '0 50 * * * *',
       run: async () => {
         await sweepStaleUploads(deps);
+      },
+    },
+    {
+      // Tenants' own schedules (modules/schedules): each run queued once, whichever leader ticks.
+      name: 'schedules:fire',
+      cron: '0 * * * * *',
+      run: async () => {
+        await fireDueSchedules({ ...deps, redis: deps.redis.get('queue') });
       },
     },
     {

@@ -256,7 +256,7 @@ async function readOpsConsole(staff: { cookie: string }[], ids: { organizations:
     ...(['org:req', 'user:req', 'org:slow', 'user:slow'] as const).map((kind) => ({ kind })),
     ...ids.organizations.map((organizationId) => ({ key: 'dashboard.analytics', organizationId })),
   ];
-  const byId = procedures.filter((p) => /\.get$|\.members$/.test(p.name));
+  const byId = procedures.filter((p) => /\.get$|\.members$|\.schedules$/.test(p.name));
   for (const p of procedures.filter((q) => !byId.includes(q))) {
     for (const input of lists) {
       const accepts =

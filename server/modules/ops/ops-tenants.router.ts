@@ -9,6 +9,8 @@ import {
 } from '../../../shared/schemas/ops.ts';
 import { router } from '../../trpc/init.ts';
 import { opsProcedure } from '../../trpc/procedures.ts';
+import { opsTenantSchedulesInput, opsTenantSchedulesOutput } from '../../../shared/schemas/schedules.ts';
+import { listSchedulesForOps } from '../schedules/schedules.service.ts';
 import { listOperatorActions, operatorOf } from './ops-audit.ts';
 import { listTenantMembers, listTenants, lookupNames, setTenantActive, tenantDetail } from './ops.service.ts';
 
@@ -29,6 +31,18 @@ export const opsTenantsRouter = router({
     );
     return listTenantMembers(ctx.em, ctx.deps.em, input.id, input.limit, input.offset);
   }),
+
+  /** The organization's own schedules (ADR 0023), read-only here: tenants manage them through the API. */
+  schedules: opsProcedure
+    .input(opsTenantSchedulesInput)
+    .output(opsTenantSchedulesOutput)
+    .query(({ ctx, input }) => {
+      ctx.deps.logger.info(
+        { staffUserId: ctx.auth.user.id, organizationId: input.id },
+        'ops listed tenant schedules',
+      );
+      return listSchedulesForOps(ctx.deps.em, input.id, { limit: input.limit, offset: input.offset });
+    }),
 
   suspend: opsProcedure.input(suspendTenantInput).mutation(({ ctx, input }) =>
     setTenantActive(ctx.em, operatorOf(ctx), {

@@ -14,6 +14,7 @@ import { EmptyState } from '../ui/states.tsx';
 import { AuditTrail, describeDetails } from './AuditTrail.tsx';
 import { formatInt } from './format.ts';
 import { QueryView } from '../ui/QueryView.tsx';
+import { TenantSchedules } from './TenantSchedules.tsx';
 
 type Tenant = RouterOutputs['ops']['tenants']['get'];
 const MEMBERS_PAGE = 20;
@@ -148,6 +149,7 @@ function TenantDetail({ tenant }: { tenant: Tenant }) {
         </Section>
       </div>
       <Members tenant={tenant} />
+      <TenantSchedules organizationId={o.id} />
       <AuditTrail title="Operator actions on this tenant" targetType="organization" targetId={o.id} />
     </div>
   );
