@@ -1,7 +1,9 @@
 import type { AppDeps, JobServices } from './app-deps.ts';
 import type { Config } from './config/env.ts';
 import { createCache } from './platform/cache/create.ts';
-import { createOrm, rootEm } from './platform/db/orm.ts';
+import { createOrm, replicaSetOf, rootEm } from './platform/db/orm.ts';
+import { ReadYourWrites } from './platform/db/replicas/read-your-writes.ts';
+import { replicaHealthChecks } from './platform/db/replicas/health.ts';
 import { createLogger, type Logger } from './platform/logger/logger.ts';
 import { Observability } from './platform/metrics/observability.ts';
 import { createErrorReporter } from './platform/errors/sentry.ts';
@@ -56,11 +58,14 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
     pgliteDir: config.pgliteDir,
     entities,
     poolMax: config.dbPoolMax,
+    replicas: config.databaseReplicas,
     logger,
     ...(config.metricsEnabled
       ? { onQuery: (sql: string, ms: number) => observability.recordQuery(sql, ms) }
       : {}),
   });
+  const replicas = replicaSetOf(orm);
+  if (replicas) observability.trackReplicas(() => replicas.snapshot());
   const sessions = new SessionStore(
     redis.get('sessions'),
     redis.keyspace('sessions'),
@@ -103,6 +108,13 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
     logger,
     orm,
     em: rootEm(orm),
+    readYourWrites: new ReadYourWrites({
+      replicas,
+      redis: redis.get('sessions'),
+      keyspace: redis.keyspace('sessions'),
+      em: rootEm(orm),
+      logger,
+    }),
     redis,
     sessions,
     pubsub,
@@ -122,6 +134,7 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
         componentType: 'datastore',
         run: () => orm.em.getConnection().execute('select 1'),
       },
+      ...replicaHealthChecks(replicas, config.databaseReplicas.maxLagMs),
       ...redis.healthChecks(),
       diskCheck(process.cwd()),
       memoryCheck(),

@@ -34,6 +34,8 @@ export interface Envelope {
   unique?: string;
   batch?: string;
   chain?: ChainState;
+  /** WAL position the job's reads need (its dispatcher's last write); absent: it reads the primary (ADR 0013). */
+  rp?: string;
 }
 
 // randomUUID draws from Node's cached entropy pool: much cheaper per call than randomBytes for ids made per job.

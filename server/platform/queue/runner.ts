@@ -1,4 +1,5 @@
 import { withLazyDbScope } from '../db/context.ts';
+import { withJobReadRouting } from '../db/replicas/read-your-writes.ts';
 import { scrubString } from '../errors/scrub.ts';
 import { withLogBindings, type LogBindings } from '../logger/logger.ts';
 import { inSpan } from '../tracing/propagation.ts';
@@ -138,7 +139,7 @@ export class JobRunner {
           throw new ReleaseJob(def.withoutOverlapping.releaseAfterMs ?? 1_000);
         }
       }
-      await this.runHandler(def, parsed.data, env, job.id, queue, controller);
+      await withJobReadRouting(env.rp, () => this.runHandler(def, parsed.data, env, job.id, queue, controller));
       return { outcome: await this.finish(job.id, queue, env, 'completed', startedAt, waitMs) };
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));

@@ -18,6 +18,7 @@ import {
   type JobDefinition,
   type QueueName,
 } from './definition.ts';
+import { readPositionForJob } from '../db/replicas/read-your-writes.ts';
 import { traceparentFor, type ChainState, type ChainStep, type Envelope } from './envelope.ts';
 import { JobIndex } from './job-index.ts';
 import { QueueKeys } from './keys.ts';
@@ -391,6 +392,8 @@ export class QueueSystem {
    */
   private async save(prepared: Prepared[]): Promise<void> {
     if (this.closed) throw new AppError('SERVICE_UNAVAILABLE', 'The queue system is closed');
+    const rp = await readPositionForJob(this.em);
+    if (rp) for (const j of prepared) j.env.rp = rp;
     await Promise.all(prepared.filter((j) => j.again).map((j) => this.index.requeued(j.id, j.queue, j.env)));
     const byQueue = new Map<QueueName, BeeJob[]>();
     for (const j of prepared) {
