@@ -154,7 +154,8 @@ export class ReplicaSet {
           if (row?.recovering !== true) throw new Error('not a replica (pg_is_in_recovery() is false)');
           if (typeof row.replayed !== 'string') throw new Error('has replayed no WAL yet');
           const replayed = parseLsn(row.replayed);
-          const lagMs = primary !== undefined && replayed >= primary ? 0 : Math.round(Number(row.since_replay));
+          const lagMs =
+            primary !== undefined && replayed >= primary ? 0 : Math.round(Number(row.since_replay));
           state.replayed = replayed > state.replayed ? replayed : state.replayed;
           state.checkedAt = performance.now();
           state.lagMs = lagMs;
@@ -169,7 +170,11 @@ export class ReplicaSet {
         }
         if (before !== state.healthy) {
           if (state.healthy) this.opts.logger.info({ replica: state.name }, 'database replica in rotation');
-          else this.opts.logger.warn({ replica: state.name, reason: state.reason }, 'database replica out of rotation');
+          else
+            this.opts.logger.warn(
+              { replica: state.name, reason: state.reason },
+              'database replica out of rotation',
+            );
         }
       }),
     );

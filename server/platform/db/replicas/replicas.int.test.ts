@@ -325,7 +325,9 @@ describe('read replicas with read-your-writes', () => {
         // A QueryBuilder whose filters were forgotten is still held by the replica's policy.
         const raw = await em.createQueryBuilder(ApiToken).select('*').execute('all');
         expect(raw.length).toBeGreaterThan(0);
-        expect((raw as unknown as { organization: string }[]).every((r) => r.organization === org.id)).toBe(true);
+        expect((raw as unknown as { organization: string }[]).every((r) => r.organization === org.id)).toBe(
+          true,
+        );
       }),
     );
   });
