@@ -59,7 +59,10 @@ describe('defaults', () => {
     const embedded = configError({ DATABASE_REPLICA_URLS: 'postgresql://keel:pw@r1:5432/keel' });
     expect(variables(embedded)).toEqual(['DATABASE_REPLICA_URLS']);
     expect(embedded.message).toMatch(/PGlite/);
-    const bad = configError({ DATABASE_URL: 'postgresql://db/keel', DATABASE_REPLICA_URLS: 'mysql://r1/keel' });
+    const bad = configError({
+      DATABASE_URL: 'postgresql://db/keel',
+      DATABASE_REPLICA_URLS: 'mysql://r1/keel',
+    });
     expect(variables(bad)).toEqual(['DATABASE_REPLICA_URLS']);
   });
 

@@ -64,7 +64,8 @@ export type Orm = MikroORM;
 
 export async function createOrm(opts: OrmOptions): Promise<Orm> {
   const replicaUrls = opts.replicas?.urls ?? [];
-  if (replicaUrls.length > 0 && !opts.databaseUrl) throw new Error('Read replicas need a PostgreSQL databaseUrl');
+  if (replicaUrls.length > 0 && !opts.databaseUrl)
+    throw new Error('Read replicas need a PostgreSQL databaseUrl');
   const shared = {
     entities: opts.entities as never,
     extensions: [Migrator],

@@ -139,7 +139,9 @@ export class JobRunner {
           throw new ReleaseJob(def.withoutOverlapping.releaseAfterMs ?? 1_000);
         }
       }
-      await withJobReadRouting(env.rp, () => this.runHandler(def, parsed.data, env, job.id, queue, controller));
+      await withJobReadRouting(env.rp, () =>
+        this.runHandler(def, parsed.data, env, job.id, queue, controller),
+      );
       return { outcome: await this.finish(job.id, queue, env, 'completed', startedAt, waitMs) };
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
