@@ -168,6 +168,10 @@ describe('read replicas with read-your-writes', () => {
       const id = await a.deps.readYourWrites.run(`user:${org.owner.id}`, () =>
         withDbScope(a.deps.em, org.id, async (em) => {
           const id = await writeDocument(em, org.owner.id, 'for the job');
+          // From its first write on, the call's own reads go to the primary too.
+          expect(await em.getConnection('read').execute('select pg_is_in_recovery() as standby')).toEqual([
+            { standby: false },
+          ]);
           await system.dispatch(readBack, { id }, { organizationId: org.id });
           return id;
         }),
