@@ -114,6 +114,8 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
       keyspace: redis.keyspace('sessions'),
       em: rootEm(orm),
       logger,
+      // A position must outlive any lag a replica may have and stay in rotation.
+      ttlSeconds: Math.max(60, Math.ceil((2 * config.databaseReplicas.maxLagMs) / 1000)),
     }),
     redis,
     sessions,

@@ -106,6 +106,8 @@ export async function createOrm(opts: OrmOptions): Promise<Orm> {
       // instead of a begin/set_config/set local role/commit transaction around every tenant statement.
       sessionContext: 'connection',
       replicas: replicaUrls.map((clientUrl) => ({ clientUrl, name: replicaName(clientUrl) })),
+      // MikroORM's default, stated: reads outside a transaction ask the driver for a 'read' connection (driver.ts).
+      preferReadReplicas: true,
     });
     const connection = orm.driver.getConnection();
     if (!(connection instanceof PostgreSqlConnection)) throw new Error('Expected a PostgreSQL connection');

@@ -7,8 +7,8 @@ import type { ReplicaSet } from './replica-set.ts';
 /**
  * Where a caller's last write ended on the primary, kept per principal in Redis so that every API process routes the
  * caller's next reads by it (docs/decisions/0013-read-replicas.md, after GitLab's database load balancing). The key
- * lives `ttlSeconds`: longer than any replica may lag and stay in rotation, so by then every replica in rotation has
- * replayed it.
+ * lives `ttlSeconds` (deps.ts: at least twice the lag limit): longer than any replica may lag and stay in rotation, so
+ * by then every replica in rotation has replayed it.
  */
 
 // Raise-only: concurrent requests of one principal finish in any order, and an older position must not replace a
