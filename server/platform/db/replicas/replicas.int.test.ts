@@ -34,6 +34,7 @@ let a: TestEnv;
 let b: TestEnv;
 let org: TestOrg;
 const prefix = `keel:test:rr:${randomBytes(4).toString('hex')}:`;
+let replicaOverrides: Record<string, string>;
 
 /** Statements on `documents` per server, counted where MikroORM logs each statement with its connection. */
 function countDocumentStatements(env: TestEnv) {
@@ -74,15 +75,15 @@ beforeAll(async () => {
   await orm.migrator.up();
   await orm.close(true);
   replica = await startReplica(primary);
-  const overrides = {
+  replicaOverrides = {
     DATABASE_URL: databaseUrl,
     DATABASE_REPLICA_URLS: replica.urlOf('keel'),
     DATABASE_REPLICA_CHECK_MS: '200',
     DATABASE_REPLICA_MAX_LAG_MS: '30000',
     KEY_PREFIX: prefix,
   };
-  a = await createTestEnv(overrides);
-  b = await createTestEnv(overrides);
+  a = await createTestEnv(replicaOverrides);
+  b = await createTestEnv(replicaOverrides);
   org = await createOrg(a.deps);
 }, 180_000);
 
@@ -254,6 +255,15 @@ describe('read replicas with read-your-writes', () => {
       expect(report.status).not.toBe('fail');
       const whileDown = reads;
       await until(() => reads > whileDown + 5, 'reads while the replica is down', 30_000);
+      // A process that starts while its replica is down starts all the same, reading from the primary.
+      const late = await createTestEnv(replicaOverrides);
+      try {
+        expect(replicasOf(late).snapshot()[0]).toMatchObject({ healthy: false });
+        const lateReader = await callerAs(late.deps, org.owner);
+        expect((await lateReader.documents.list({})).items.length).toBeGreaterThan(0);
+      } finally {
+        await late.close();
+      }
       await replica.start();
       await inRotation(a, true);
     } finally {
