@@ -2,6 +2,7 @@ import type { Config } from './config/env.ts';
 import type { Cache } from './platform/cache/cache.ts';
 import type { Orm } from './platform/db/orm.ts';
 import type { Em } from './platform/db/context.ts';
+import type { ReadYourWrites } from './platform/db/replicas/read-your-writes.ts';
 import type { Logger } from './platform/logger/logger.ts';
 import type { Observability } from './platform/metrics/observability.ts';
 import type { HealthCheck } from './platform/health/health.ts';
@@ -27,6 +28,8 @@ export interface AppDeps {
   logger: Logger;
   orm: Orm;
   em: Em;
+  /** Read replicas' per-principal read-your-writes (a pass-through without DATABASE_REPLICA_URLS, ADR 0013). */
+  readYourWrites: ReadYourWrites;
   redis: RedisHub;
   sessions: SessionStore;
   pubsub: PubSub;

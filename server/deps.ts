@@ -1,7 +1,9 @@
 import type { AppDeps, JobServices } from './app-deps.ts';
 import type { Config } from './config/env.ts';
 import { createCache } from './platform/cache/create.ts';
-import { createOrm, rootEm } from './platform/db/orm.ts';
+import { createOrm, replicaSetOf, rootEm } from './platform/db/orm.ts';
+import { ReadYourWrites } from './platform/db/replicas/read-your-writes.ts';
+import { replicaHealthChecks } from './platform/db/replicas/health.ts';
 import { createLogger, type Logger } from './platform/logger/logger.ts';
 import { Observability } from './platform/metrics/observability.ts';
 import { createErrorReporter } from './platform/errors/sentry.ts';
@@ -57,11 +59,14 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
     entities,
     poolMax: config.dbPoolMax,
     statementTimeoutMs: config.dbStatementTimeoutMs,
+    replicas: config.databaseReplicas,
     logger,
     ...(config.metricsEnabled
       ? { onQuery: (sql: string, ms: number) => observability.recordQuery(sql, ms) }
       : {}),
   });
+  const replicas = replicaSetOf(orm);
+  if (replicas) observability.trackReplicas(() => replicas.snapshot());
   const sessions = new SessionStore(
     redis.get('sessions'),
     redis.keyspace('sessions'),
@@ -106,6 +111,15 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
     logger,
     orm,
     em: rootEm(orm),
+    readYourWrites: new ReadYourWrites({
+      replicas,
+      redis: redis.get('sessions'),
+      keyspace: redis.keyspace('sessions'),
+      em: rootEm(orm),
+      logger,
+      // A position must outlive any lag a replica may have and stay in rotation.
+      ttlSeconds: Math.max(60, Math.ceil((2 * config.databaseReplicas.maxLagMs) / 1000)),
+    }),
     redis,
     sessions,
     pubsub,
@@ -125,6 +139,7 @@ export async function createDeps(config: Config, opts: DepsOptions = {}): Promis
         componentType: 'datastore',
         run: () => orm.em.getConnection().execute('select 1'),
       },
+      ...replicaHealthChecks(replicas, config.databaseReplicas.maxLagMs),
       ...redis.healthChecks(),
       diskCheck(process.cwd()),
       memoryCheck(),

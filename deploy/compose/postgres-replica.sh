@@ -1,7 +1,7 @@
 #!/bin/sh
 # Entrypoint of the compose `postgres-replica` service (profile scale): on first start, clone the primary with
 # pg_basebackup -R (which writes standby.signal and primary_conninfo), then run PostgreSQL as a hot standby that
-# streams from it. Runs as the `postgres` user. Keel does not read from this server yet.
+# streams from it. Runs as the `postgres` user. app-2 and worker-2 read from it (DATABASE_REPLICA_URLS).
 set -eu
 : "${PGDATA:=/var/lib/postgresql/data}"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then

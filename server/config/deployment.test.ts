@@ -33,7 +33,8 @@ interface Compose {
   volumes?: Record<string, unknown>;
 }
 
-const compose = parse(read('docker-compose.yml')) as Compose;
+// Merge keys on: the scale profile's Keel services extend the shared environment (`<<: *keel-env`) as Compose does.
+const compose = parse(read('docker-compose.yml'), { merge: true }) as Compose;
 const services = compose.services;
 const service = (name: string): ComposeService => {
   const s = services[name];
@@ -114,8 +115,14 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives every Keel process the same configuration, one Keel accepts, with the balancer as an allowed origin', () => {
+    // The same but for the read replica, which only the scale profile's processes (where it runs) read from.
+    const { DATABASE_REPLICA_URLS: _replicas, ...scaleEnv } = service('app-2').environment ?? {};
     const envs = keelServices().map((name) => service(name).environment);
-    for (const env of envs) expect(env).toEqual(envs[0]);
+    for (const env of envs)
+      expect({ ...env, DATABASE_REPLICA_URLS: undefined }).toEqual({
+        ...scaleEnv,
+        DATABASE_REPLICA_URLS: undefined,
+      });
     const config = parseConfig(envs[0]!);
     expect(config.env).toBe('production');
     expect(config.databaseUrl).toMatch(/@postgres:5432\//);
@@ -173,6 +180,25 @@ describe('docker-compose.yml', () => {
     expect(cfg).toMatch(/^\s*monitor-uri \/lb-health$/m);
     expect(cfg).toMatch(/^\s*server api1 "\$\{KEEL_API_1\}"$/m);
     expect(cfg).toMatch(/^\s*server api2 "\$\{KEEL_API_2\}"$/m);
+  });
+
+  it('sends the scale profile reads to the replica, with the credentials of the primary it is a copy of', () => {
+    for (const name of ['app-2', 'worker-2']) {
+      const config = parseConfig(service(name).environment!);
+      expect(config.databaseReplicas.urls, name).toHaveLength(1);
+      const replica = new URL(config.databaseReplicas.urls[0]!);
+      const primary = new URL(config.databaseUrl!);
+      expect(replica.hostname).toBe('postgres-replica');
+      expect([replica.username, replica.password, replica.pathname]).toEqual([
+        primary.username,
+        primary.password,
+        primary.pathname,
+      ]);
+      expect(service(name).depends_on?.['postgres-replica'], name).toBeDefined();
+    }
+    for (const name of ['app', 'worker']) {
+      expect(service(name).environment?.DATABASE_REPLICA_URLS, name).toBeUndefined();
+    }
   });
 
   it('streams the replica from the primary as the role the primary lets replicate', () => {

@@ -44,6 +44,28 @@ describe('defaults', () => {
     expect(config.allowedOrigins[0]).toBe('http://localhost:3000');
   });
 
+  it('reads replica URLs as a list, and refuses replicas of the embedded database or a URL that is none', () => {
+    const config = parseConfig({
+      DATABASE_URL: 'postgresql://keel:pw@db:5432/keel',
+      DATABASE_REPLICA_URLS: ' postgresql://keel:pw@r1:5432/keel, postgres://keel:pw@r2/keel ,',
+      DATABASE_REPLICA_MAX_LAG_MS: '2000',
+    });
+    expect(config.databaseReplicas).toEqual({
+      urls: ['postgresql://keel:pw@r1:5432/keel', 'postgres://keel:pw@r2/keel'],
+      maxLagMs: 2000,
+      checkMs: 1000,
+    });
+    expect(parseConfig({}).databaseReplicas.urls).toEqual([]);
+    const embedded = configError({ DATABASE_REPLICA_URLS: 'postgresql://keel:pw@r1:5432/keel' });
+    expect(variables(embedded)).toEqual(['DATABASE_REPLICA_URLS']);
+    expect(embedded.message).toMatch(/PGlite/);
+    const bad = configError({
+      DATABASE_URL: 'postgresql://db/keel',
+      DATABASE_REPLICA_URLS: 'mysql://r1/keel',
+    });
+    expect(variables(bad)).toEqual(['DATABASE_REPLICA_URLS']);
+  });
+
   it('empty strings count as unset, as `.env` files write them', () => {
     const config = parseConfig({ PORT: '', DATABASE_URL: '', SESSION_SECRET: '' });
     expect(config.port).toBe(3000);

@@ -78,6 +78,19 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
+  // Streaming replicas of DATABASE_URL that serve reads (docs/decisions/0013-read-replicas.md); empty: none.
+  DATABASE_REPLICA_URLS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(url(['postgres', 'postgresql']))),
+  DATABASE_REPLICA_MAX_LAG_MS: z.coerce.number().int().positive().default(5000),
+  DATABASE_REPLICA_CHECK_MS: z.coerce.number().int().positive().default(1000),
   PGLITE_DIR: z.string().min(1).default('.keel/pglite'),
   REDIS_URL: redisUrl.optional(),
   // One Redis per role where an operator wants them apart (a cache flush or an evicting cache server then cannot
@@ -179,6 +192,8 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /** Read replicas of databaseUrl: out of rotation when down or lagging more than maxLagMs, checked every checkMs. */
+  databaseReplicas: { urls: string[]; maxLagMs: number; checkMs: number };
   pgliteDir: string;
   redisUrl: string | undefined;
   /** Servers of the roles an operator moved off REDIS_URL (`REDIS_<ROLE>_URL`). */
@@ -325,6 +340,14 @@ export function parseConfig(source: Record<string, string | undefined>, opts: Pa
     throw new ConfigError([{ variable: 'STORAGE_S3_BUCKET', message: 'is required when STORAGE_DRIVER=s3' }]);
   }
   refuseClusterWhereUnsupported(e.REDIS_QUEUE_URL, e.REDIS_URL);
+  if (e.DATABASE_REPLICA_URLS.length > 0 && !e.DATABASE_URL) {
+    throw new ConfigError([
+      {
+        variable: 'DATABASE_REPLICA_URLS',
+        message: 'needs DATABASE_URL: the embedded PGlite database (no DATABASE_URL) has no replicas',
+      },
+    ]);
+  }
   const billingSandbox = e.BILLING_SANDBOX ?? (e.NODE_ENV === 'development' && !e.STRIPE_SECRET_KEY);
   if (billingSandbox && e.NODE_ENV === 'production') {
     throw new ConfigError([
@@ -345,6 +368,11 @@ export function parseConfig(source: Record<string, string | undefined>, opts: Pa
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
+    databaseReplicas: {
+      urls: e.DATABASE_REPLICA_URLS,
+      maxLagMs: e.DATABASE_REPLICA_MAX_LAG_MS,
+      checkMs: e.DATABASE_REPLICA_CHECK_MS,
+    },
     pgliteDir: e.PGLITE_DIR,
     redisUrl: e.REDIS_URL,
     redisRoleUrls: definedOnly({

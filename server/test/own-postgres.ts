@@ -11,16 +11,16 @@ import { freePort } from './own-redis.ts';
 
 const run = promisify(execFile);
 
-async function binDir(): Promise<string> {
+export async function binDir(): Promise<string> {
   // Debian's pg_config names /usr/lib/postgresql/<version>/bin, where initdb and pg_ctl are (not on PATH).
   const { stdout } = await run('pg_config', ['--bindir']);
   return stdout.trim();
 }
 
-const asRoot = process.getuid?.() === 0;
+export const asRoot = process.getuid?.() === 0;
 
 /** Runs a PostgreSQL program as the cluster's owner. */
-async function pg(bin: string, program: string, args: string[]): Promise<void> {
+export async function pg(bin: string, program: string, args: string[]): Promise<void> {
   const file = path.join(bin, program);
   if (asRoot) await run('runuser', ['-u', 'postgres', '--', file, ...args]);
   else await run(file, args);
@@ -76,7 +76,7 @@ export async function startPostgres(): Promise<OwnPostgres> {
   return self;
 }
 
-async function postgresIds(): Promise<[number, number]> {
+export async function postgresIds(): Promise<[number, number]> {
   const { stdout } = await run('id', ['-u', 'postgres']);
   const { stdout: gid } = await run('id', ['-g', 'postgres']);
   return [Number(stdout.trim()), Number(gid.trim())];

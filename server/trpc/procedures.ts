@@ -31,6 +31,8 @@ export const anonymousLimitedProcedure = publicProcedure.use(async ({ ctx, next 
 /** A verified user (session cookie or API token): ctx.auth, limited by the `api` policy per user. */
 export const authedProcedure = publicProcedure
   .use(async ({ ctx, next }) => next({ ctx: { auth: await authenticate(ctx) } }))
+  // Reads may go to a replica that replayed this user's last write (ADR 0013); anonymous calls read the primary.
+  .use(({ ctx, next }) => ctx.deps.readYourWrites.run(`user:${ctx.auth.user.id}`, () => next()))
   .use(async ({ ctx, next }) => {
     await enforceRateLimit(ctx, 'api', `user:${ctx.auth.user.id}`);
     return next();

@@ -4,6 +4,8 @@
 export type HealthStatus = 'pass' | 'warn' | 'fail';
 
 export interface CheckResult {
+  /** Which instance of the component (the draft's `componentId`), e.g. a replica's host:port/database. */
+  componentId?: string;
   componentType: 'datastore' | 'component' | 'system';
   observedValue?: number;
   observedUnit?: string;
@@ -27,6 +29,7 @@ export interface Measurement {
 
 export interface HealthCheck {
   key: string;
+  componentId?: string;
   componentType: CheckResult['componentType'];
   /** Resolves when healthy; a Measurement is reported as the observed value (else the response time is). */
   run(): Promise<unknown>;
@@ -59,6 +62,7 @@ export async function runHealthChecks(
     checks.map(async (check): Promise<[string, CheckResult]> => {
       const started = performance.now();
       const time = new Date().toISOString();
+      const instance = check.componentId ? { componentId: check.componentId } : {};
       try {
         const outcome = await withTimeout(check.run(), opts.timeoutMs ?? 2000);
         if (isMeasurement(outcome)) {
@@ -68,19 +72,26 @@ export async function runHealthChecks(
           const { value: observedValue, unit: observedUnit } = outcome;
           return [
             check.key,
-            { componentType: check.componentType, observedValue, observedUnit, status, time },
+            { ...instance, componentType: check.componentType, observedValue, observedUnit, status, time },
           ];
         }
         const ms = Math.round((performance.now() - started) * 10) / 10;
         const status: HealthStatus = ms > (opts.slowMs ?? 500) ? 'warn' : 'pass';
         return [
           check.key,
-          { componentType: check.componentType, observedValue: ms, observedUnit: 'ms', status, time },
+          {
+            ...instance,
+            componentType: check.componentType,
+            observedValue: ms,
+            observedUnit: 'ms',
+            status,
+            time,
+          },
         ];
       } catch (err) {
         const output = err instanceof Error ? err.message : String(err);
         const status = check.onFailure ?? 'fail';
-        return [check.key, { componentType: check.componentType, status, time, output }];
+        return [check.key, { ...instance, componentType: check.componentType, status, time, output }];
       }
     }),
   );

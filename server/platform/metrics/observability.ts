@@ -3,7 +3,7 @@ import { hashTag } from '../redis/slots.ts';
 import { scrubString } from '../errors/scrub.ts';
 import type { ErrorReporter } from '../errors/sentry.ts';
 import { ConsoleMetricsStore } from './console-store.ts';
-import { PrometheusMetrics } from './prometheus.ts';
+import { PrometheusMetrics, type ReplicaGaugeState } from './prometheus.ts';
 import { currentRequestStats } from './request-stats.ts';
 import { normalizeSql, statementKind } from './sql-normalize.ts';
 
@@ -108,6 +108,11 @@ export class Observability {
       this.console.count('cache.l2.hit', d.l2h);
       this.console.count('cache.miss', d.l2m);
     });
+  }
+
+  /** Each read replica's lag and rotation, read from its last health check at every scrape. */
+  trackReplicas(states: () => readonly ReplicaGaugeState[]) {
+    this.prom.replicaStates = states;
   }
 
   /** Exceptions grouped by class and the first stack frame in Keel's own code. */

@@ -1,5 +1,11 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+export interface ReplicaGaugeState {
+  name: string;
+  healthy: boolean;
+  lagMs: number | undefined;
+}
+
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
@@ -51,6 +57,32 @@ export class PrometheusMetrics {
     help: 'Active tRPC subscriptions',
     registers: [this.registry],
   });
+
+  /** The read replicas' state at their last check, when this process has replicas (Observability.trackReplicas). */
+  replicaStates: (() => readonly ReplicaGaugeState[]) | undefined;
+  readonly dbReplicaLag = new Gauge({
+    name: 'db_replica_lag_seconds',
+    help: 'Replay lag of each PostgreSQL read replica at its last check (absent while it is down)',
+    labelNames: ['replica'] as const,
+    registers: [this.registry],
+    // Read when /metrics is scraped, so it shows the state of that moment.
+    collect: () => this.collectReplicas(),
+  });
+  readonly dbReplicaUp = new Gauge({
+    name: 'db_replica_in_rotation',
+    help: '1 while a PostgreSQL read replica serves reads, 0 while it is down or lags over the limit',
+    labelNames: ['replica'] as const,
+    registers: [this.registry],
+  });
+
+  private collectReplicas(): void {
+    if (!this.replicaStates) return;
+    this.dbReplicaLag.reset();
+    for (const s of this.replicaStates()) {
+      this.dbReplicaUp.set({ replica: s.name }, s.healthy ? 1 : 0);
+      if (s.lagMs !== undefined) this.dbReplicaLag.set({ replica: s.name }, s.lagMs / 1000);
+    }
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { AppError } from '../../../shared/errors.ts';
-import { currentOrganizationId } from '../db/context.ts';
+import { currentOrganizationId, type Em } from '../db/context.ts';
+import { readPositionForJob } from '../db/replicas/read-your-writes.ts';
 import { currentTraceCarrier } from '../tracing/propagation.ts';
 import { isQueueName, type AnyJobDefinition, type JobDefinition, type QueueName } from './definition.ts';
 import { againEnvelope, newEnvelope, traceparentFor, type Envelope } from './envelope.ts';
@@ -50,6 +51,8 @@ export interface DispatcherDeps {
   index: JobIndex;
   registry: JobRegistry;
   settings: QueueSettings;
+  /** For the dispatcher's WAL position (read-your-writes through replicas, ADR 0013). */
+  em: Em;
 }
 
 /**
@@ -199,6 +202,9 @@ export class Dispatcher {
       throw err;
     });
     await this.scriptsLoaded;
+    // A job never reads older data than its dispatcher wrote: the position travels in the envelope (ADR 0013).
+    const rp = await readPositionForJob(this.deps.em);
+    if (rp) for (const j of prepared) j.env.rp = rp;
     await Promise.all(prepared.filter((j) => j.again).map((j) => index.requeued(j.id, j.queue, j.env)));
     const byQueue = new Map<QueueName, Prepared[]>();
     for (const j of prepared) {

@@ -34,6 +34,8 @@ export interface Envelope {
   unique?: string;
   batch?: string;
   chain?: ChainState;
+  /** WAL position the job's reads need (its dispatcher's last write); absent: it reads the primary (ADR 0013). */
+  rp?: string;
 }
 
 /** What a new envelope is made of; every field the envelope may carry besides its counters and times. */

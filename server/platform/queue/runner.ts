@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/env.ts';
 import { withLazyDbScope, type Em } from '../db/context.ts';
+import { withJobReadRouting } from '../db/replicas/read-your-writes.ts';
 import { scrubString } from '../errors/scrub.ts';
 import { withLogBindings, type LogBindings, type Logger } from '../logger/logger.ts';
 import { inSpan } from '../tracing/propagation.ts';
@@ -144,7 +145,10 @@ export class JobRunner {
           throw new ReleaseJob(def.withoutOverlapping.releaseAfterMs ?? 1_000);
         }
       }
-      await this.runHandler(def, parsed.data, env, job.id, queue, controller);
+      // Reads go to a replica only once it has replayed what the dispatcher wrote (ADR 0013).
+      await withJobReadRouting(env.rp, () =>
+        this.runHandler(def, parsed.data, env, job.id, queue, controller),
+      );
       return { outcome: await this.finish(job.id, queue, env, 'completed', startedAt, waitMs) };
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));

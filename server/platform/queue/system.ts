@@ -82,8 +82,8 @@ export class QueueSystem {
     this.index = new JobIndex(this.redis, this.keys, this.settings.retention);
     this.metrics = new QueueMetrics(this.redis, this.keys, this.settings.retention.metricsMs, this.logger);
     defineScripts(this.redis);
-    const { redis, keys, index, registry, settings } = this;
-    this.dispatcher = new Dispatcher({ redis, keys, index, registry, settings });
+    const { redis, keys, index, registry, settings, em } = this;
+    this.dispatcher = new Dispatcher({ redis, keys, index, registry, settings, em });
     this.flows = new Flows({
       redis,
       keys,
