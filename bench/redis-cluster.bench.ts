@@ -10,11 +10,13 @@ import { Realtime } from '../server/platform/realtime/realtime.ts';
 import { createRedisHub, type RedisHub } from '../server/platform/redis/redis.ts';
 import { freePort, startRedis, stopRedis } from '../server/test/own-redis.ts';
 import { startRedisCluster } from '../server/test/own-redis-cluster.ts';
-import { percentile, printFigures } from './lib.ts';
+import { hit, prepareApiBench, startKeelServer, type KeelServer } from './api-harness.ts';
+import { median, percentile, printFigures, type Figure } from './lib.ts';
 
 // The same Keel paths on a Redis Cluster (three masters, three replicas) and on one redis-server, both started
 // here on loopback (the shared test Redis is busy with other work and would skew the baseline), in one run: cache L2 hits (a process whose L1 holds nothing), and realtime publish → receive
-// through the replay log at 100 subscribers in another process (sharded pub/sub on the cluster, classic on one).
+// through the replay log at 100 subscribers in another process (sharded pub/sub on the cluster, classic on one), and
+// the tenant request path served by Keel processes with those roles on each (`tenantPath`).
 
 const SUBSCRIBERS = 100;
 const MESSAGES = 200;
@@ -98,6 +100,85 @@ async function publishToReceive(
   return { latencies: latencies.sort((x, y) => x - y), lost: MESSAGES * SUBSCRIBERS - received };
 }
 
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const BURST_S = Number(process.env.BENCH_BURST_S ?? 4);
+
+/**
+ * The tenant request path (bench/api's three calls with an API token) served by Keel in child processes whose
+ * roles but the queue are on the cluster, against the same on one redis-server. Bursts rotate between the servers
+ * round after round, so load changes hit both sides; a second single-node server in each round is the noise floor.
+ */
+async function tenantPath(singleUrl: string, clusterUrl: string): Promise<Figure[]> {
+  const bench = await prepareApiBench();
+  const roles = (url: string) => ({
+    REDIS_CACHE_URL: url,
+    REDIS_SESSIONS_URL: url,
+    REDIS_LIMITS_URL: url,
+    REDIS_REALTIME_URL: url,
+    REDIS_METRICS_URL: url,
+  });
+  const servers: KeelServer[] = [];
+  try {
+    const single = await startKeelServer(bench, roles(singleUrl));
+    servers.push(single);
+    const again = await startKeelServer(bench, roles(singleUrl));
+    servers.push(again);
+    const clustered = await startKeelServer(bench, roles(clusterUrl));
+    servers.push(clustered);
+    const input = (json: unknown) => `?input=${encodeURIComponent(JSON.stringify({ json }))}`;
+    const calls = [
+      ['organization_current', '/trpc/organization.current'],
+      ['documents_get', `/trpc/documents.get${input({ id: bench.documentId })}`],
+      ['documents_list', `/trpc/documents.list${input({ limit: 25 })}`],
+    ] as const;
+    const burst = async (s: KeelServer, path: string, durationS = BURST_S) =>
+      (await hit(new URL(s.url).origin + path, s.headers, { duration: durationS })).requests.average;
+    for (const [, path] of calls) for (const s of servers) await burst(s, path, 2); // warm-up
+    const rps = new Map<string, { single: number[]; cluster: number[]; ratio: number[] }>(
+      calls.map(([name]) => [name, { single: [], cluster: [], ratio: [] }]),
+    );
+    const noise = { single: [] as number[], again: [] as number[], ratio: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, path] of calls) {
+        const base = await burst(single, path);
+        const onCluster = await burst(clustered, path);
+        const baseAgain = await burst(again, path);
+        const r = rps.get(name)!;
+        r.single.push(base);
+        r.cluster.push(onCluster);
+        r.ratio.push(onCluster / base);
+        noise.single.push(base);
+        noise.again.push(baseAgain);
+        noise.ratio.push(baseAgain / base);
+      }
+    }
+    return [
+      ...calls.map(([name]) => {
+        const r = rps.get(name)!;
+        return {
+          name: `request_${name}_rps`,
+          value: Math.round(median(r.cluster)),
+          unit: 'req/s',
+          baseline: Math.round(median(r.single)),
+          ratio: median(r.ratio),
+          goal: 'higher: close to one node',
+        };
+      }),
+      {
+        name: 'request_noise_rps',
+        value: Math.round(median(noise.again)),
+        unit: 'req/s',
+        baseline: Math.round(median(noise.single)),
+        ratio: median(noise.ratio),
+        goal: 'the noise floor: the same single-node setup twice in a round',
+      },
+    ];
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    await bench.cleanup();
+  }
+}
+
 export async function run(): Promise<void> {
   const { redisUrl } = loadTestServices(); // the queue role only (not measured)
   const cluster = await startRedisCluster();
@@ -125,6 +206,7 @@ export async function run(): Promise<void> {
     const l2Cluster = await cacheL2(clustered[0]);
     const rtSingle = await publishToReceive(single[0], single[1]);
     const rtCluster = await publishToReceive(clustered[0], clustered[1]);
+    const request = await tenantPath(singleUrl, cluster.url);
     process.stdout.write(
       `# load average ${os
         .loadavg()
@@ -161,6 +243,7 @@ export async function run(): Promise<void> {
         baseline: rtSingle.lost,
         goal: 'zero',
       },
+      ...request,
     ]);
   } finally {
     await Promise.all([...single, ...clustered].map((h) => h.close()));

@@ -6,6 +6,9 @@ import type { QueueKeys } from './keys.ts';
 import type { JobRegistry } from './registry.ts';
 import { scripts } from './scripts.ts';
 
+/** How long after its rate limit's window ends a released job comes back (see rateLimitWait). */
+const WINDOW_END_MARGIN_MS = 5;
+
 /** The limits a job's definition puts on its attempts: `rateLimit` and `withoutOverlapping`. */
 export class JobLimits {
   private readonly limiters = new Map<string, RateLimiterRedis>();
@@ -68,7 +71,9 @@ export class JobLimits {
       await limiter.consume(bucket, 1);
       return 0;
     } catch (res) {
-      if (res instanceof RateLimiterRes) return Math.max(1, res.msBeforeNext);
+      // Past the window's end, not on it: Redis keeps a key through the millisecond its TTL ends, and the delayed
+      // timer can raise the job in that very millisecond, which would cost the job one more release.
+      if (res instanceof RateLimiterRes) return Math.max(0, res.msBeforeNext) + WINDOW_END_MARGIN_MS;
       throw res;
     }
   }
