@@ -40,20 +40,30 @@ function summaryOf(r: SummaryRow): DocumentSummary {
   };
 }
 
-/** The tenant of the current database scope; a read without one fails closed, as the ORM's tenant filter does. */
-function scopeTenant(): string {
-  const organizationId = currentOrganizationId();
-  if (!organizationId) throw new Error('A tenant read needs a tenant scope (enterTenant / withDbScope)');
-  return organizationId;
+/** Who reads: the member (`userId`) of the tenant the request entered (`organizationId`, ctx.tenant's). */
+export interface Reader {
+  organizationId: string;
+  userId: string;
 }
 
-/** The document with its content, if the user may see it (see canSee), else NOT_FOUND. One statement. */
-export async function readVisibleDocument(em: Em, userId: string, id: string): Promise<DocumentOutput> {
+/**
+ * The tenant condition for the SQL, once the request's database scope is known to be a tenant's (so the statement
+ * runs as `keel_app` under row-level security). Outside one the read fails closed, as the ORM's tenant filter does:
+ * the owner role would bypass RLS and leave the WHERE clause as the only guard.
+ */
+function tenantOf(reader: Reader): string {
+  if (!currentOrganizationId())
+    throw new Error('A tenant read needs a tenant scope (enterTenant / withDbScope)');
+  return reader.organizationId;
+}
+
+/** The document with its content, if the reader may see it (see canSee), else NOT_FOUND. One statement. */
+export async function readVisibleDocument(em: Em, reader: Reader, id: string): Promise<DocumentOutput> {
   const [row] = await em.getConnection().execute<(SummaryRow & { content: string })[]>(
     `select ${SUMMARY_COLUMNS}, d.content
        from documents d join users u on u.id = d.owner_id
       where d.organization_id = ? and d.id = ? and (d.public or d.owner_id = ?)`,
-    [scopeTenant(), id, userId],
+    [tenantOf(reader), id, reader.userId],
   );
   if (!row) throw new AppError('NOT_FOUND', 'Document not found');
   return { ...summaryOf(row), content: row.content };
@@ -70,12 +80,12 @@ function parseCursor(cursor: string): { updatedAt: Date; id: string } {
 }
 
 /**
- * A page of the documents the user may see, newest change first, in keyset order (`updatedAt`, then id, both
+ * A page of the documents the reader may see, newest change first, in keyset order (`updatedAt`, then id, both
  * descending); `nextCursor` when there are more. One statement: limit + 1 rows tell whether a next page exists.
  */
 export async function readDocumentPage(
   em: Em,
-  userId: string,
+  reader: Reader,
   input: { limit: number; cursor?: string | null | undefined },
 ): Promise<{ items: DocumentSummary[]; nextCursor: string | null }> {
   const after = input.cursor ? parseCursor(input.cursor) : null;
@@ -86,7 +96,12 @@ export async function readDocumentPage(
         ${after ? 'and (d.updated_at < ? or (d.updated_at = ? and d.id < ?))' : ''}
       order by d.updated_at desc, d.id desc
       limit ?`,
-    [scopeTenant(), userId, ...(after ? [after.updatedAt, after.updatedAt, after.id] : []), input.limit + 1],
+    [
+      tenantOf(reader),
+      reader.userId,
+      ...(after ? [after.updatedAt, after.updatedAt, after.id] : []),
+      input.limit + 1,
+    ],
   );
   const items = rows.slice(0, input.limit).map(summaryOf);
   const last = items[items.length - 1];

@@ -56,12 +56,12 @@ export const documentsRouter = router({
   list: abilityProcedure('read')
     .input(listDocumentsInput)
     .output(z.object({ items: z.array(documentSummary), nextCursor: z.string().nullable() }))
-    .query(({ ctx, input }) => readDocumentPage(ctx.em, ctx.auth.user.id, input)),
+    .query(({ ctx, input }) => readDocumentPage(ctx.em, viewerOf(ctx), input)),
 
   get: abilityProcedure('read')
     .input(documentIdInput)
     .output(documentOutput)
-    .query(({ ctx, input }) => readVisibleDocument(ctx.em, ctx.auth.user.id, input.id)),
+    .query(({ ctx, input }) => readVisibleDocument(ctx.em, viewerOf(ctx), input.id)),
 
   update: abilityProcedure('write')
     .input(updateDocumentInput)

@@ -98,11 +98,15 @@ describe('tenant scope per connection', () => {
     expect(get.statements).toHaveLength(1);
     expect(get.statements[0]).toMatch(/^select .* from "documents"/);
     // documents.get and documents.list read plain SQL (documents.reads.ts): one statement each too.
-    const plain = await statementsOf(a.id, (em) => readVisibleDocument(em, a.owner.id, docA));
+    const plain = await statementsOf(a.id, (em) =>
+      readVisibleDocument(em, { organizationId: a.id, userId: a.owner.id }, docA),
+    );
     expect(plain.result.id).toBe(docA);
     expect(plain.statements).toHaveLength(1);
     expect(plain.statements[0]).toMatch(/^select [\s\S]* from documents d /);
-    const list = await statementsOf(a.id, (em) => readDocumentPage(em, a.owner.id, { limit: 25 }));
+    const list = await statementsOf(a.id, (em) =>
+      readDocumentPage(em, { organizationId: a.id, userId: a.owner.id }, { limit: 25 }),
+    );
     expect(list.result.items).toHaveLength(25);
     expect(list.statements).toHaveLength(1);
     expect(sent.some((s) => /reset all/i.test(s))).toBe(false);
