@@ -1,5 +1,6 @@
 // Child process of bench/api.bench.ts: serves Keel's full stack, the hand-written reference (bench/api-reference.ts),
-// the same work in stock tRPC (bench/api-stock-trpc.ts) or a bare Fastify JSON route, so the load generator and the server are separate processes in every case.
+// the same work in stock tRPC (bench/api-stock-trpc.ts) or a bare Fastify JSON route, so the load generator and the
+// server are separate processes in every case.
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';

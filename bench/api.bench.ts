@@ -4,11 +4,11 @@ import { cpuMs, hit, prepareApiBench, startServerChild, type ApiBench } from './
 import { median, printFigures, type Figure } from './lib.ts';
 
 // Keel against the hand-written reference (bench/api-reference.ts: the same token check, membership and rows in one
-// SQL round trip, the same JSON) for three calls, against stock tRPC doing the reference's work (bench/api-stock-trpc.ts)
-// and against bare Fastify, in ONE run: every server stays up the
-// whole run and the 4-second bursts rotate between them round after round, so a change in the machine's load hits
-// both sides of a ratio alike. Ratios are medians of per-round ratios; "reference again" against "reference" in the
-// same round is the run's noise floor. BENCH_ROUNDS and BENCH_BURST_S shorten it while developing.
+// SQL round trip, the same JSON) for three calls, against stock tRPC doing the reference's work
+// (bench/api-stock-trpc.ts) and against bare Fastify, in ONE run: every server stays up the whole run and the
+// 4-second bursts rotate between them round after round, so a change in the machine's load hits both sides of a
+// ratio alike. Ratios are medians of per-round ratios; "reference again" against "reference" in the same round is
+// the run's noise floor. BENCH_ROUNDS and BENCH_BURST_S shorten it while developing.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BURST_S = Number(process.env.BENCH_BURST_S ?? 4);
 const FIXED_RATE = 200;
