@@ -6,10 +6,10 @@ import { summarize, type Profile } from './cpu-profile.ts';
 
 // Where Keel's CPU goes per request (issue 20): the bench's Keel server runs under `--cpu-prof` while autocannon
 // saturates it with one call (BENCH_PROFILE_CALL: org_current, doc_get or doc_list; default doc_get) for
-// BENCH_PROFILE_S seconds; the profile's samples are then grouped by where their frame's code lives (MikroORM,
-// Kysely, pg, superjson, tRPC, zod, Fastify, Keel's own server/ and shared/, Node internals, GC) and printed as
-// CPU µs per request, with the heaviest functions. Self time only: a frame is charged to the code running, not
-// its callers. The profile file is kept when BENCH_PROFILE_KEEP names a directory.
+// BENCH_PROFILE_S seconds (default 10, after 3 s of warm-up); the profile's samples are then grouped by where their
+// frame's code lives (MikroORM, Kysely, pg, superjson, tRPC, zod, Fastify, Keel's own server/ and shared/, GC) and
+// printed as CPU µs per request, with the heaviest functions (bench/cpu-profile.ts). BENCH_PROFILE_SERVER=stock
+// profiles the stock-tRPC server instead; the profile file is kept when BENCH_PROFILE_KEEP names a directory.
 
 export async function run(): Promise<void> {
   const call = process.env.BENCH_PROFILE_CALL ?? 'doc_get';
