@@ -148,7 +148,8 @@ export async function buildApp(deps: AppDeps) {
     // tRPC's adapter answers with a fetch Response, whose body Fastify pipes to the socket as a stream: chunked
     // encoding, a write per chunk and one more for the terminator. A JSON answer is one string tRPC already holds, so
     // it goes out as a string instead: one write, with a Content-Length. Streams stay streams: SSE has its own type,
-    // and a JSON-lines batch (`trpc-accept: application/jsonl`) is typed application/json but says it is chunked.
+    // and a JSON-lines batch (`trpc-accept: application/jsonl`) is typed application/json but says it is chunked
+    // (ADR 0008).
     const type = payload.headers.get('content-type')?.split(';')[0]?.trim();
     if (payload.body && type === 'application/json' && !payload.headers.has('transfer-encoding')) {
       reply.code(payload.status);
