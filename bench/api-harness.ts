@@ -78,7 +78,7 @@ async function seedDocuments(databaseUrl: string, organizationId: string, userId
 
 /** Starts bench/api-server.ts in its own process (so load generator and server do not share an event loop). */
 export async function startServerChild(
-  mode: 'bare' | 'keel' | 'reference',
+  mode: 'bare' | 'keel' | 'reference' | 'stock',
   env: Record<string, string> = {},
   opts: { instrument?: boolean; wrap?: string[] } = {},
 ): Promise<{ child: ChildProcess; port: number }> {

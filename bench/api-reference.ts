@@ -16,6 +16,7 @@ import superjson from 'superjson';
 import { z } from 'zod';
 import { effectiveAbilities, type Ability, type Role } from '../shared/permissions.ts';
 import { documentIdInput, listDocumentsInput } from '../shared/schemas/documents.ts';
+import type { OrganizationTier } from '../shared/schemas/tenancy.ts';
 
 const TOKEN_PREFIX = 'keel_';
 const DEFAULT_SETTINGS = { timezone: 'UTC', locale: 'en', dashboardCacheSeconds: 60 };
@@ -62,7 +63,7 @@ interface AuthRow {
   org_id: string | null;
   org_name: string;
   slug: string;
-  tier: string;
+  tier: OrganizationTier;
   active: boolean;
   billing_email: string | null;
   settings: Record<string, unknown>;
@@ -79,7 +80,7 @@ interface DocRow {
   updated_at: Date;
 }
 
-class RefError extends Error {
+export class RefError extends Error {
   constructor(
     readonly code: string,
     readonly status: number,
@@ -90,7 +91,7 @@ class RefError extends Error {
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
-function bearerHash(authorization: string | undefined): string {
+export function bearerHash(authorization: string | undefined): string {
   const secret = authorization?.startsWith('Bearer ') ? authorization.slice(7) : null;
   if (!secret) throw new RefError('AUTH_REQUIRED', 401);
   if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 100) throw new RefError('TOKEN_INVALID', 401);
@@ -123,7 +124,10 @@ function settingsOf(s: Record<string, unknown>) {
   };
 }
 
-const summary = (d: DocRow) => ({
+/** The row carries a document (the documents are left-joined: none found leaves them null). */
+const hasDocument = <R extends DocRow>(r: R): r is R & { doc_id: string } => r.doc_id !== null;
+
+const summary = (d: DocRow & { doc_id: string }) => ({
   id: d.doc_id,
   title: d.title,
   version: d.version,
@@ -135,12 +139,11 @@ const summary = (d: DocRow) => ({
   updatedAt: d.updated_at,
 });
 
-export async function startReferenceServer(databaseUrl: string, poolMax: number): Promise<number> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolMax });
-  const app = Fastify({ logger: false });
-
+/** The three calls' work — one SQL round trip each plus the token and membership rules — shared by the
+ * hand-written Fastify server and the stock-tRPC one (bench/api-stock-trpc.ts), which differ only around it. */
+export function referenceQueries(pool: pg.Pool) {
   /** The token rules of Keel's authenticateToken and the membership rules of its tenant middleware. */
-  function authorize(hash: string, row: AuthRow | undefined): AuthRow & { role: Role } {
+  function authorize(hash: string, row: AuthRow | undefined): AuthRow & { role: Role; org_id: string } {
     if (!row || !timingSafeEqual(Buffer.from(row.token_hash), Buffer.from(hash))) {
       throw new RefError('TOKEN_INVALID', 401);
     }
@@ -152,14 +155,64 @@ export async function startReferenceServer(databaseUrl: string, poolMax: number)
         .query('update api_tokens set last_used_at = now() where id = $1', [row.token_id])
         .catch(() => undefined);
     }
-    const role = row.role;
-    if (!role || !row.org_id) throw new RefError('NOT_A_MEMBER', 403);
+    const { role, org_id } = row;
+    if (!role || !org_id) throw new RefError('NOT_A_MEMBER', 403);
     if (!row.active) throw new RefError('TENANT_SUSPENDED', 403);
     if (!effectiveAbilities(role, row.token_abilities).includes('read')) {
       throw new RefError('ABILITY_MISSING', 403);
     }
-    return { ...row, role };
+    return { ...row, role, org_id };
   }
+
+  return {
+    async current(hash: string) {
+      const { rows } = await pool.query<AuthRow>(SQL_CURRENT, [hash]);
+      const a = authorize(hash, rows[0]);
+      return {
+        id: a.org_id,
+        name: a.org_name,
+        slug: a.slug,
+        tier: a.tier,
+        active: a.active,
+        role: a.role,
+        billingEmail: a.billing_email,
+        settings: settingsOf(a.settings),
+      };
+    },
+    async get(hash: string, input: { id: string }) {
+      const { rows } = await pool.query<AuthRow & DocRow & { content: string }>(SQL_GET, [hash, input.id]);
+      authorize(hash, rows[0]);
+      const d = rows[0];
+      if (!d || !hasDocument(d)) throw new RefError('NOT_FOUND', 404);
+      return { ...summary(d), content: d.content };
+    },
+    async list(hash: string, input: { limit: number; cursor?: string | null | undefined }) {
+      let after: [Date, string] | [null, null] = [null, null];
+      if (input.cursor) {
+        const [at, id] = input.cursor.split('|');
+        const updatedAt = new Date(at ?? '');
+        if (!id || Number.isNaN(updatedAt.getTime()) || !z.uuid().safeParse(id).success) {
+          throw new RefError('VALIDATION_FAILED', 400);
+        }
+        after = [updatedAt, id];
+      }
+      const { rows } = await pool.query<AuthRow & DocRow>(SQL_LIST, [hash, input.limit + 1, ...after]);
+      authorize(hash, rows[0]);
+      const docs = rows.filter(hasDocument);
+      const items = docs.slice(0, input.limit).map(summary);
+      const last = items[items.length - 1];
+      return {
+        items,
+        nextCursor: docs.length > input.limit && last ? `${last.updatedAt.toISOString()}|${last.id}` : null,
+      };
+    },
+  };
+}
+
+export async function startReferenceServer(databaseUrl: string, poolMax: number): Promise<number> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolMax });
+  const queries = referenceQueries(pool);
+  const app = Fastify({ logger: false });
 
   const send = (reply: FastifyReply, data: unknown) =>
     reply
@@ -172,53 +225,18 @@ export async function startReferenceServer(databaseUrl: string, poolMax: number)
     void reply.status(status).send({ error: { json: { message: code, code: -32000, data: { code } } } });
   });
 
-  app.get('/trpc/organization.current', async (req, reply) => {
-    const hash = bearerHash(req.headers.authorization);
-    const { rows } = await pool.query<AuthRow>(SQL_CURRENT, [hash]);
-    const a = authorize(hash, rows[0]);
-    return send(reply, {
-      id: a.org_id,
-      name: a.org_name,
-      slug: a.slug,
-      tier: a.tier,
-      active: a.active,
-      role: a.role,
-      billingEmail: a.billing_email,
-      settings: settingsOf(a.settings),
-    });
-  });
+  app.get('/trpc/organization.current', async (req, reply) =>
+    send(reply, await queries.current(bearerHash(req.headers.authorization))),
+  );
 
   app.get<{ Querystring: { input?: string } }>('/trpc/documents.get', async (req, reply) => {
     const hash = bearerHash(req.headers.authorization);
-    const input = parseInput(req.query.input, documentIdInput);
-    const { rows } = await pool.query<AuthRow & DocRow & { content: string }>(SQL_GET, [hash, input.id]);
-    authorize(hash, rows[0]);
-    const d = rows[0];
-    if (!d?.doc_id) throw new RefError('NOT_FOUND', 404);
-    return send(reply, { ...summary(d), content: d.content });
+    return send(reply, await queries.get(hash, parseInput(req.query.input, documentIdInput)));
   });
 
   app.get<{ Querystring: { input?: string } }>('/trpc/documents.list', async (req, reply) => {
     const hash = bearerHash(req.headers.authorization);
-    const input = parseInput(req.query.input, listDocumentsInput);
-    let after: [Date, string] | [null, null] = [null, null];
-    if (input.cursor) {
-      const [at, id] = input.cursor.split('|');
-      const updatedAt = new Date(at ?? '');
-      if (!id || Number.isNaN(updatedAt.getTime()) || !z.uuid().safeParse(id).success) {
-        throw new RefError('VALIDATION_FAILED', 400);
-      }
-      after = [updatedAt, id];
-    }
-    const { rows } = await pool.query<AuthRow & DocRow>(SQL_LIST, [hash, input.limit + 1, ...after]);
-    authorize(hash, rows[0]);
-    const docs = rows.filter((r) => r.doc_id !== null);
-    const items = docs.slice(0, input.limit).map(summary);
-    const last = items[items.length - 1];
-    return send(reply, {
-      items,
-      nextCursor: docs.length > input.limit && last ? `${last.updatedAt.toISOString()}|${last.id}` : null,
-    });
+    return send(reply, await queries.list(hash, parseInput(req.query.input, listDocumentsInput)));
   });
 
   app.addHook('onClose', () => pool.end());

@@ -1,9 +1,11 @@
-// Child process of bench/api.bench.ts: serves Keel's full stack, the hand-written reference (bench/api-reference.ts)
-// or a bare Fastify JSON route, so the load generator and the server are separate processes in every case.
+// Child process of bench/api.bench.ts: serves Keel's full stack, the hand-written reference (bench/api-reference.ts),
+// the same work in stock tRPC (bench/api-stock-trpc.ts) or a bare Fastify JSON route, so the load generator and the
+// server are separate processes in every case.
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { startReferenceServer } from './api-reference.ts';
+import { startStockTrpcServer } from './api-stock-trpc.ts';
 import { buildApp } from '../server/app.ts';
 import { parseConfig } from '../server/config/env.ts';
 import { createDeps } from '../server/deps.ts';
@@ -51,10 +53,11 @@ if (mode === 'bare') {
 } else {
   const config = parseConfig(JSON.parse(configJson ?? '{}') as Record<string, string>);
   if (process.env.BENCH_COUNT === '1') countRoundTrips(mode === 'keel');
-  if (mode === 'reference') {
-    if (!config.databaseUrl) throw new Error('the reference server needs DATABASE_URL');
+  if (mode === 'reference' || mode === 'stock') {
+    if (!config.databaseUrl) throw new Error(`the ${mode} server needs DATABASE_URL`);
     // The same pool size as Keel's.
-    port = await startReferenceServer(config.databaseUrl, config.dbPoolMax);
+    const start = mode === 'reference' ? startReferenceServer : startStockTrpcServer;
+    port = await start(config.databaseUrl, config.dbPoolMax);
   } else {
     // The load generator is one user sending thousands of requests a second: lift the per-user API limit.
     const deps = await createDeps(config, {
@@ -67,4 +70,6 @@ if (mode === 'bare') {
     port = typeof address === 'object' && address ? address.port : 0;
   }
 }
+// Exit on SIGTERM rather than die of it, so that a server run under `--cpu-prof` writes its profile.
+process.once('SIGTERM', () => process.exit(0));
 process.stdout.write(`LISTENING ${port}\n`);

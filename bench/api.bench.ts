@@ -4,10 +4,11 @@ import { cpuMs, hit, prepareApiBench, startServerChild, type ApiBench } from './
 import { median, printFigures, type Figure } from './lib.ts';
 
 // Keel against the hand-written reference (bench/api-reference.ts: the same token check, membership and rows in one
-// SQL round trip, the same JSON) for three calls, and against bare Fastify, in ONE run: every server stays up the
-// whole run and the 4-second bursts rotate between them round after round, so a change in the machine's load hits
-// both sides of a ratio alike. Ratios are medians of per-round ratios; "reference again" against "reference" in the
-// same round is the run's noise floor. BENCH_ROUNDS and BENCH_BURST_S shorten it while developing.
+// SQL round trip, the same JSON) for three calls, against stock tRPC doing the reference's work
+// (bench/api-stock-trpc.ts) and against bare Fastify, in ONE run: every server stays up the whole run and the
+// 4-second bursts rotate between them round after round, so a change in the machine's load hits both sides of a
+// ratio alike. Ratios are medians of per-round ratios; "reference again" against "reference" in the same round is
+// the run's noise floor. BENCH_ROUNDS and BENCH_BURST_S shorten it while developing.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BURST_S = Number(process.env.BENCH_BURST_S ?? 4);
 const FIXED_RATE = 200;
@@ -27,7 +28,10 @@ function calls(bench: ApiBench) {
   ] as const;
 }
 
-async function start(mode: 'keel' | 'reference' | 'bare', env: Record<string, string>): Promise<Server> {
+async function start(
+  mode: 'keel' | 'reference' | 'stock' | 'bare',
+  env: Record<string, string>,
+): Promise<Server> {
   const s = await startServerChild(mode, env);
   return { child: s.child, base: `http://127.0.0.1:${s.port}` };
 }
@@ -38,18 +42,19 @@ async function stop(s: Server): Promise<void> {
   await exited;
 }
 
-/** Keel and the reference must answer the same body (after parsing) before their speeds are compared. */
-async function checkSameAnswers(bench: ApiBench, keel: Server, ref: Server): Promise<void> {
+/** Keel, the reference and stock tRPC must answer the same body (after parsing) before their speeds are compared. */
+async function checkSameAnswers(bench: ApiBench, keel: Server, ref: Server, stock: Server): Promise<void> {
   const headers = { authorization: `Bearer ${bench.secret}` };
   for (const call of calls(bench)) {
-    const [k, r] = await Promise.all(
-      [keel, ref].map(async (s) => {
+    const [k, r, st] = await Promise.all(
+      [keel, ref, stock].map(async (s) => {
         const res = await fetch(s.base + call.path, { headers });
         if (res.status !== 200) throw new Error(`${call.name}: ${s.base} answered ${res.status}`);
         return (await res.json()) as unknown;
       }),
     );
     deepStrictEqual(r, k, `${call.name}: the reference's answer differs from Keel's`);
+    deepStrictEqual(st, k, `${call.name}: stock tRPC's answer differs from Keel's`);
   }
   // A page of the list must be a full page with a cursor, or the list call measures less than it claims.
   const list = await fetch(ref.base + calls(bench)[2].path, { headers });
@@ -120,9 +125,11 @@ export async function run(): Promise<void> {
     servers.push(keel);
     const ref = await start('reference', count);
     servers.push(ref);
+    const stock = await start('stock', bench.env);
+    servers.push(stock);
     const bare = await start('bare', {});
     servers.push(bare);
-    await checkSameAnswers(bench, keel, ref);
+    await checkSameAnswers(bench, keel, ref, stock);
 
     const headers = { authorization: `Bearer ${bench.secret}` };
     const burst = async (s: Server, path: string) => {
@@ -134,11 +141,12 @@ export async function run(): Promise<void> {
     for (const call of calls(bench)) {
       await hit(keel.base + call.path, headers, { duration: 2 });
       await hit(ref.base + call.path, headers, { duration: 2 });
+      await hit(stock.base + call.path, headers, { duration: 2 });
     }
     await hit(bare.base + '/json', {}, { duration: 2 });
     for (const s of servers) await settle(s);
 
-    type Sample = { keel: number; ref: number; keelP99: number; refP99: number };
+    type Sample = { keel: number; ref: number; stock: number; keelP99: number; refP99: number };
     const samples = new Map<string, Sample[]>();
     const bareSamples: { keel: number; bare: number; keelP99: number; bareP99: number }[] = [];
     const noise: number[] = [];
@@ -149,8 +157,10 @@ export async function run(): Promise<void> {
         const a = await burst(first ? keel : ref, call.path);
         const b = await burst(first ? ref : keel, call.path);
         const [k, r] = first ? [a, b] : [b, a];
+        // Stock tRPC right after Keel's and the reference's bursts of the same call (its ratios are to those).
+        const st = await burst(stock, call.path);
         const list = samples.get(call.name) ?? [];
-        list.push({ keel: k.rps, ref: r.rps, keelP99: k.p99, refP99: r.p99 });
+        list.push({ keel: k.rps, ref: r.rps, stock: st.rps, keelP99: k.p99, refP99: r.p99 });
         samples.set(call.name, list);
         if (call.name === 'org_current') {
           const again = await burst(ref, call.path);
@@ -173,6 +183,22 @@ export async function run(): Promise<void> {
           baseline: median(s.map((x) => x.ref)),
           ratio: median(s.map((x) => x.keel / x.ref)),
           goal: 'higher; >=0.6 of the one-round-trip reference',
+        },
+        {
+          name: `${call.name}_vs_stock_trpc_rps`,
+          value: median(s.map((x) => x.keel)),
+          unit: 'req/s',
+          baseline: median(s.map((x) => x.stock)),
+          ratio: median(s.map((x) => x.keel / x.stock)),
+          goal: "higher; stock tRPC doing the reference's work: what Keel adds around a procedure",
+        },
+        {
+          name: `${call.name}_stock_trpc_vs_reference_rps`,
+          value: median(s.map((x) => x.stock)),
+          unit: 'req/s',
+          baseline: median(s.map((x) => x.ref)),
+          ratio: median(s.map((x) => x.stock / x.ref)),
+          goal: 'higher; what tRPC itself (validation, superjson, adapter) costs against hand-written Fastify',
         },
         {
           name: `${call.name}_p99`,

@@ -185,6 +185,27 @@ describe('malformed and invalid input', () => {
   });
 });
 
+describe('tRPC answers on the wire', () => {
+  it('a JSON answer is sent whole with a Content-Length and its headers; a JSON-lines batch stays a stream', async () => {
+    const me = await query('auth.me', undefined, { cookie: ownerCookie });
+    expect(me.status).toBe(200);
+    expect(me.headers['content-type']).toMatch(/^application\/json/);
+    expect(me.headers['content-length']).toBe(String(Buffer.byteLength(me.text)));
+    expect(me.headers['transfer-encoding']).toBeUndefined();
+    // Headers tRPC put on its Response (responseMeta's rate-limit headers) still reach the client.
+    expect(me.headers['x-ratelimit-limit']).toBeDefined();
+    const missing = await query('nothing.here');
+    expect(missing.status).toBe(404);
+    expect(missing.headers['content-length']).toBe(String(Buffer.byteLength(missing.text)));
+    const lines = await send('GET', '/trpc/auth.me,auth.me?batch=1', {
+      headers: { cookie: ownerCookie, 'trpc-accept': 'application/jsonl' },
+    });
+    expect(lines.status).toBe(200);
+    expect(lines.headers['transfer-encoding']).toBe('chunked');
+    expect(lines.headers['content-length']).toBeUndefined();
+  });
+});
+
 describe('SQL and HTML in text fields are stored and returned as data', () => {
   const html = '<script>alert("owned")</script><img src=x onerror=alert(1)>';
   const sql = "Robert'); DROP TABLE users; --";

@@ -138,15 +138,23 @@ export async function buildApp(deps: AppDeps) {
     }
   });
 
-  // tRPC answers a request it cannot route (an unsupported content type, say) with a JSON body but a text/plain
-  // type; clients that check the type before parsing would not see the typed error.
-  app.addHook('onSend', async (req, _reply, payload) => {
-    if (
-      payload instanceof Response &&
-      req.url.startsWith('/trpc') &&
-      payload.headers.get('content-type')?.startsWith('text/plain')
-    ) {
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (!(payload instanceof Response) || !req.url.startsWith('/trpc')) return payload;
+    // tRPC answers a request it cannot route (an unsupported content type, say) with a JSON body but a text/plain
+    // type; clients that check the type before parsing would not see the typed error.
+    if (payload.headers.get('content-type')?.startsWith('text/plain')) {
       payload.headers.set('content-type', 'application/json');
+    }
+    // tRPC's adapter answers with a fetch Response, whose body Fastify pipes to the socket as a stream: chunked
+    // encoding, a write per chunk and one more for the terminator. A JSON answer is one string tRPC already holds, so
+    // it goes out as a string instead: one write, with a Content-Length. Streams stay streams: SSE has its own type,
+    // and a JSON-lines batch (`trpc-accept: application/jsonl`) is typed application/json but says it is chunked
+    // (ADR 0008).
+    const type = payload.headers.get('content-type')?.split(';')[0]?.trim();
+    if (payload.body && type === 'application/json' && !payload.headers.has('transfer-encoding')) {
+      reply.code(payload.status);
+      for (const [name, value] of payload.headers) reply.header(name, value);
+      return payload.text();
     }
     return payload;
   });

@@ -16,13 +16,8 @@ import { router } from '../../trpc/init.ts';
 import { abilityProcedure } from '../../trpc/procedures.ts';
 import { openLive, type LiveContext } from '../realtime/live.ts';
 import { documentPresence, documentSignals, documentUpdates, sendSignal } from './documents.live.ts';
-import {
-  createDocument,
-  findVisibleDocument,
-  listDocuments,
-  toOutput,
-  updateDocument,
-} from './documents.service.ts';
+import { readDocumentPage, readVisibleDocument } from './documents.reads.ts';
+import { createDocument, findVisibleDocument, updateDocument } from './documents.service.ts';
 
 /** The caller as the live side of documents knows them. */
 const viewerOf = (ctx: {
@@ -61,14 +56,12 @@ export const documentsRouter = router({
   list: abilityProcedure('read')
     .input(listDocumentsInput)
     .output(z.object({ items: z.array(documentSummary), nextCursor: z.string().nullable() }))
-    .query(({ ctx, input }) => listDocuments(ctx.em, ctx.auth.user.id, input)),
+    .query(({ ctx, input }) => readDocumentPage(ctx.em, viewerOf(ctx), input)),
 
   get: abilityProcedure('read')
     .input(documentIdInput)
     .output(documentOutput)
-    .query(async ({ ctx, input }) =>
-      toOutput(await findVisibleDocument(ctx.em, ctx.auth.user.id, input.id, { content: true })),
-    ),
+    .query(({ ctx, input }) => readVisibleDocument(ctx.em, viewerOf(ctx), input.id)),
 
   update: abilityProcedure('write')
     .input(updateDocumentInput)

@@ -65,47 +65,6 @@ export async function findVisibleDocument(
   return doc;
 }
 
-export async function listDocuments(
-  em: Em,
-  userId: string,
-  input: { limit: number; cursor?: string | null | undefined },
-): Promise<{ items: DocumentSummary[]; nextCursor: string | null }> {
-  let after: { updatedAt: Date; id: string } | null = null;
-  if (input.cursor) {
-    const [at, id] = input.cursor.split('|');
-    const updatedAt = new Date(at ?? '');
-    if (!id || Number.isNaN(updatedAt.getTime())) {
-      throw new AppError('VALIDATION_FAILED', 'Invalid cursor', {
-        fieldErrors: { cursor: ['is not valid'] },
-      });
-    }
-    after = { updatedAt, id };
-  }
-  const docs = await em.find(
-    Document,
-    {
-      $and: [
-        { $or: [{ public: true }, { owner: userId }] },
-        after
-          ? {
-              $or: [
-                { updatedAt: { $lt: after.updatedAt } },
-                { updatedAt: after.updatedAt, id: { $lt: after.id } },
-              ],
-            }
-          : {},
-      ],
-    },
-    { populate: ['owner'], orderBy: { updatedAt: 'desc', id: 'desc' }, limit: input.limit + 1 },
-  );
-  const items = docs.slice(0, input.limit).map(toSummary);
-  const last = items[items.length - 1];
-  return {
-    items,
-    nextCursor: docs.length > input.limit && last ? `${last.updatedAt.toISOString()}|${last.id}` : null,
-  };
-}
-
 function updateEvent(
   type: DocumentUpdate['type'],
   doc: IDocument,

@@ -2,7 +2,8 @@ import { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import type { Pool, PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Document } from '../../modules/documents/document.entity.ts';
-import { findVisibleDocument, listDocuments } from '../../modules/documents/documents.service.ts';
+import { readDocumentPage, readVisibleDocument } from '../../modules/documents/documents.reads.ts';
+import { findVisibleDocument } from '../../modules/documents/documents.service.ts';
 import { entities } from '../../modules/entities.ts';
 import { createOrg, type TestOrg } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
@@ -96,7 +97,16 @@ describe('tenant scope per connection', () => {
     expect(get.result.id).toBe(docA);
     expect(get.statements).toHaveLength(1);
     expect(get.statements[0]).toMatch(/^select .* from "documents"/);
-    const list = await statementsOf(a.id, (em) => listDocuments(em, a.owner.id, { limit: 25 }));
+    // documents.get and documents.list read plain SQL (documents.reads.ts): one statement each too.
+    const plain = await statementsOf(a.id, (em) =>
+      readVisibleDocument(em, { organizationId: a.id, userId: a.owner.id }, docA),
+    );
+    expect(plain.result.id).toBe(docA);
+    expect(plain.statements).toHaveLength(1);
+    expect(plain.statements[0]).toMatch(/^select [\s\S]* from documents d /);
+    const list = await statementsOf(a.id, (em) =>
+      readDocumentPage(em, { organizationId: a.id, userId: a.owner.id }, { limit: 25 }),
+    );
     expect(list.result.items).toHaveLength(25);
     expect(list.statements).toHaveLength(1);
     expect(sent.some((s) => /reset all/i.test(s))).toBe(false);
