@@ -168,14 +168,23 @@ describe('the mail job', () => {
     }
   });
 
-  it('a reset for an address without an account sends nothing and takes no share of the mail policy', async () => {
-    // One message an hour for mail outside organizations: if the unknown address took it, the owner's would wait.
+  it('mail outside organizations is shared out per recipient; an address without an account takes no share', async () => {
+    // One message an hour per recipient, two for the whole installation: if the unknown address took a share, the
+    // second owner's reset would wait; if mail outside organizations shared one bucket, it would wait too.
     const registry = new JobRegistry();
     const mailer = new SmtpMailer(smtp.url, 'Keel <no-reply@keel.test>');
     const rateLimits = new RateLimits({
       redis: env.deps.redis.get('limits'),
       keyspace: `${env.deps.redis.keyspace('limits')}resetshare:`,
-      policies: { mail: { per: 'organization', rules: [{ points: 1, duration: 3600 }] } },
+      policies: {
+        mail: {
+          per: 'organization, or recipient outside organizations',
+          rules: [
+            { points: 1, duration: 3600 },
+            { points: 2, duration: 3600, global: true },
+          ],
+        },
+      },
     });
     registry.register(mailJob);
     const system = new QueueSystem({
@@ -202,9 +211,12 @@ describe('the mail job', () => {
         'the first job',
         30_000,
       );
+      const other = await createOrg(env.deps);
       await sendMail(system, { template: 'password-reset', email: org.owner.email }, null);
       await mailTo(org.owner.email, /Reset your Keel password/, before);
-      expect(smtp.messages.slice(before).map((m) => m.to)).toEqual([[org.owner.email]]);
+      await sendMail(system, { template: 'password-reset', email: other.owner.email }, null);
+      await mailTo(other.owner.email, /Reset your Keel password/, before);
+      expect(smtp.messages.slice(before).map((m) => m.to)).toEqual([[org.owner.email], [other.owner.email]]);
     } finally {
       await shareWorker.stop(1_000);
       await system.close();

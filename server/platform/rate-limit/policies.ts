@@ -32,9 +32,10 @@ export const RATE_LIMIT_POLICIES = {
   password_reset: { per: 'email', rules: [{ points: 3, duration: 3600 }] },
   exports: { per: 'organization', rules: [{ points: 5, duration: 60 }] },
   webhooks: { per: 'organization', rules: [{ points: 60, duration: 60 }] },
-  // The organization's share, and the mail provider's quota for the whole installation.
+  // The organization's share (the recipient's for mail outside organizations), and the mail provider's quota for the
+  // whole installation.
   mail: {
-    per: 'organization',
+    per: 'organization, or recipient outside organizations',
     rules: [
       { points: 10, duration: 60 },
       { points: 1000, duration: 3600, global: true },
