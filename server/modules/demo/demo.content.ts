@@ -15,6 +15,7 @@ import { createDocument, updateDocument } from '../documents/documents.service.t
 import { exportFilters } from '../../../shared/schemas/exports.ts';
 import { requestExport } from '../exports/exports.service.ts';
 import { DataImport } from '../imports/import.entity.ts';
+import { createSchedule } from '../schedules/schedules.service.ts';
 import { createUpload, startBatch, startImport } from '../imports/imports.service.ts';
 import { Membership } from '../tenancy/membership.entity.ts';
 import { Organization } from '../tenancy/organization.entity.ts';
@@ -329,6 +330,17 @@ async function seedDataJobs(deps: AppDeps, acme: string, globex: string): Promis
       organization: { id: acme, tier: org.tier },
       userId: owner,
       filters: exportFilters.parse({}),
+    });
+    // A tenant schedule (ADR 0023): the last week's records exported every Monday morning in Acme's time zone.
+    await createSchedule(em, {
+      organization: { id: acme, tier: org.tier },
+      userId: owner,
+      schedule: {
+        job: 'exports.scheduled',
+        schedule: 'weekly at 09:00 on Monday',
+        payload: { lastDays: 7 },
+        paused: false,
+      },
     });
     const rows = [
       'owner@acme.test,hardware,active,120.00,',

@@ -58,6 +58,7 @@ const DEMO_TABLES = [
   'stripe_events',
   'exports',
   'imports',
+  'schedules',
 ];
 
 async function counts(): Promise<Record<string, number>> {
@@ -110,6 +111,9 @@ describe('keel seed', () => {
     expect((await owner.documents.list({})).items.length).toBeGreaterThan(0);
     expect((await owner.activity.recent({})).length).toBeGreaterThan(0);
     expect((await owner.organization.members()).length).toBeGreaterThanOrEqual(14);
+    expect((await owner.schedules.list()).items.map((x) => [x.job, x.schedule])).toEqual([
+      ['exports.scheduled', 'weekly at 09:00 on Monday'],
+    ]);
     expect((await owner.flags.evaluateAll())['new-analytics']).toMatchObject({ value: true });
     const billing = await owner.billing.overview();
     expect(billing).toMatchObject({
