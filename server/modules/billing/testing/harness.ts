@@ -1,3 +1,4 @@
+import { until } from '../../../test/until.ts';
 import Stripe from 'stripe';
 import type { AppDeps } from '../../../app-deps.ts';
 import { withDbScope } from '../../../platform/db/context.ts';
@@ -78,19 +79,8 @@ export function deliver(
   });
 }
 
-export async function until<T>(
-  fn: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+// The one polling helper of the tests, re-exported for the billing tests that import it from here.
+export { until };
 
 export function storedEvent(deps: AppDeps, eventId: string) {
   return withDbScope(deps.em, undefined, (em) => em.findOne(StripeEvent, { id: eventId }));
