@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { RedisClient } from '../redis/redis.ts';
 import { hashTag } from '../redis/slots.ts';
 import { LiveQueue } from './live-queue.ts';
@@ -21,6 +22,10 @@ export interface LoggedEvent<T> {
  */
 export type LogItem<T> =
   ({ kind: 'event' } & LoggedEvent<T>) | { kind: 'gap'; id: string } | { kind: 'start'; id: string };
+
+/** How long a subscription keeps retrying its backfill after a reconnect before it ends with the error. */
+const RESUME_GIVE_UP_MS = 30_000;
+const RESUME_MAX_PAUSE_MS = 2_000;
 
 export const STREAM_ID = /^\d{1,16}-\d{1,16}$/;
 
@@ -268,12 +273,30 @@ export class EventLog {
         // After the first backfill, the starting point is an id this subscriber saw: a later gap is real.
         checkGap = true;
       };
+      // After a reconnect the log's server may still be failing over (a cluster shard's master died): the
+      // subscription waits for it rather than ending, up to RESUME_GIVE_UP_MS; live messages queue meanwhile.
+      const resume = async function* (log: EventLog): AsyncGenerator<LogItem<T>> {
+        const since = Date.now();
+        for (let attempt = 0; ; attempt++) {
+          try {
+            yield* backfill(log);
+            return;
+          } catch (err) {
+            if (signal.aborted) return;
+            if (Date.now() - since > RESUME_GIVE_UP_MS) throw err;
+            await delay(Math.min(RESUME_MAX_PAUSE_MS, 100 * 2 ** attempt), undefined, { signal }).catch(
+              () => undefined,
+            );
+            if (signal.aborted) return;
+          }
+        }
+      };
       yield* backfill(this);
       for (;;) {
         const next = await queue.next(signal);
         if (next === undefined) break;
         if (next === RESUME) {
-          yield* backfill(this);
+          yield* resume(this);
           continue;
         }
         if (compareIds(next.id, last) <= 0) continue;

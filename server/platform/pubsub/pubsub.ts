@@ -5,6 +5,9 @@ import type { Logger } from '../logger/logger.ts';
 
 export type Listener<T> = (message: T) => void;
 
+/** After a shard's subscriber is replaced, when listeners are told a second time (see the constructor). */
+const RESUBSCRIBE_SETTLE_MS = 1_000;
+
 /**
  * Cross-process fan-out over Redis pub/sub: one subscriber connection per process, shared by every local listener
  * of a channel, and each message parsed once however many listeners it has. Delivery is at most once (Redis
@@ -48,20 +51,25 @@ export class PubSub {
     // ioredis re-subscribes by itself after a reconnect, but whatever was published in between is gone: durable
     // listeners use this to backfill from their log.
     this.subscriber.on('ready', () => {
-      if (this.connectedOnce) for (const fn of this.reconnectListeners) fn();
+      if (this.connectedOnce) this.notifyReconnect();
       this.connectedOnce = true;
     });
     if (this.subscriber.status === 'ready') this.connectedOnce = true;
     if (this.sharded) {
       // The cluster's connection stays 'ready' while one shard's subscriber is lost (its master failed over):
-      // a subscriber that comes back after one went away may have missed messages of its channels.
+      // a subscriber that comes back after one went away may have missed messages of its channels. ioredis emits
+      // '+subscriber' when it creates the replacement, before it subscribes again, and 'subscribersReady' once it
+      // has sent the SSUBSCRIBEs (without waiting for their replies); listeners are told after that, and once more
+      // a second later, so what was published before the server took the SSUBSCRIBE is backfilled too. During an
+      // outage ioredis retries every few hundred ms; each retry that replaces the dead node's subscriber counts.
       let lost = false;
       this.subscriber.on('-subscriber', () => (lost = true));
       this.subscriber.on('-node', () => (lost = true));
-      this.subscriber.on('+subscriber', () => {
+      this.subscriber.on('subscribersReady', () => {
         if (!lost) return;
         lost = false;
-        for (const fn of this.reconnectListeners) fn();
+        this.notifyReconnect();
+        setTimeout(() => this.notifyReconnect(), RESUBSCRIBE_SETTLE_MS).unref();
       });
     }
   }
@@ -128,6 +136,10 @@ export class PubSub {
   /** Whether the subscriber connection is up: while it is not, messages published meanwhile are lost to us. */
   get connected(): boolean {
     return this.subscriber.status === 'ready';
+  }
+
+  private notifyReconnect(): void {
+    for (const fn of this.reconnectListeners) fn();
   }
 
   /** Called after the subscriber connection came back from a disconnect (messages may have been missed). */
