@@ -171,11 +171,27 @@ async function until<T>(fn: () => Promise<T> | T, what: string, timeoutMs = 60_0
   }
 }
 
+/**
+ * The SMTP server refuses each message once, which costs the mail job its first backoff step (5 s); the wait allows
+ * for one more transient failure on a loaded machine (the next step is 30 s, then 120 s: mail.job.ts).
+ */
+const MAIL_WAIT_MS = 180_000;
+
 const mailTo = (address: string, subject: RegExp) =>
   until(
     () => smtp.messages.find((m) => m.to.includes(address.toLowerCase()) && subject.test(m.subject)),
     `mail to ${address} matching ${subject}`,
-  );
+    MAIL_WAIT_MS,
+  ).catch((err: unknown) => {
+    // What the SMTP server took and what the worker did with mail jobs, to tell a slow queue from a lost job.
+    const mailLines = worker.lines
+      .filter((l) => l.includes('"queue":"mail"') || l.includes('worker exiting'))
+      .slice(-20);
+    const subjects = smtp.messages.map((m) => `${m.to.join(',')}: ${m.subject}`);
+    throw new Error(
+      `${String(err)}\nmail received: ${subjects.join(' | ')}\nworker mail lines:\n${mailLines.join('\n')}`,
+    );
+  });
 
 function linkIn(mail: CapturedMail, pattern: RegExp): string {
   const m = pattern.exec(mail.decoded);
@@ -483,5 +499,5 @@ describe('secrets minted during a full run', () => {
     // The scan saw what it was meant to: log lines of both processes and jobs of every kind in the console.
     expect(api.lines.length).toBeGreaterThan(20);
     expect(worker.lines.some((l) => l.includes('"job":"mail.send"'))).toBe(true);
-  }, 300_000);
+  }, 600_000);
 });
