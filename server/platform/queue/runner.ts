@@ -139,11 +139,11 @@ export class JobRunner {
       const wait = await deps.limits.rateLimitWait(def, parsed.data);
       if (wait > 0) throw new ReleaseJob(wait);
       if (def.withoutOverlapping) {
-        overlapKey = deps.limits.overlapKey(def, parsed.data);
-        const ttl = def.withoutOverlapping.expiresAfterMs ?? def.timeoutMs + 10_000;
-        if (!(await deps.limits.takeOverlap(overlapKey, job.id, ttl))) {
+        const key = deps.limits.overlapKey(def, parsed.data);
+        if (!(await deps.limits.takeOverlap(key, job.id))) {
           throw new ReleaseJob(def.withoutOverlapping.releaseAfterMs ?? 1_000);
         }
+        overlapKey = key;
       }
       // Reads go to a replica only once it has replayed what the dispatcher wrote (ADR 0013).
       await withJobReadRouting(env.rp, () =>
