@@ -24,8 +24,6 @@ export interface OverlapPolicy<P> {
   key(payload: P): string;
   /** How long a job that finds the key taken waits before trying again. */
   releaseAfterMs?: number;
-  /** Safety expiry of the lock should its holder die; defaults to the timeout plus ten seconds. */
-  expiresAfterMs?: number;
 }
 
 /**
@@ -132,6 +130,12 @@ export function defineJob<S extends z.ZodType, Svc = unknown>(
       throw new Error(`${input.name}: backoff must be a non-negative number or a non-empty array of them`);
     }
   }
+  // rate-limiter-flexible keeps its window in whole seconds (a key's EX): 1.5 would become a window of 1 s, a higher
+  // rate than asked, and anything under 1 a key that never expires.
+  const rate = input.rateLimit;
+  if (rate && !(isWholeAtLeastOne(rate.limit) && isWholeAtLeastOne(rate.perSeconds))) {
+    throw new Error(`${input.name}: rateLimit needs a whole limit ≥ 1 per a whole number of seconds ≥ 1`);
+  }
   if (tries === 0 && input.retryUntilMs === undefined && input.maxExceptions === undefined) {
     throw new Error(`${input.name}: unlimited tries need retryUntilMs or maxExceptions`);
   }
@@ -143,6 +147,8 @@ export function defineJob<S extends z.ZodType, Svc = unknown>(
     kind: 'keel.job',
   };
 }
+
+const isWholeAtLeastOne = (n: number) => Number.isInteger(n) && n >= 1;
 
 /**
  * `defineJob` for handlers that use the services `Svc` (a second type argument of `defineJob` itself would stop

@@ -5,6 +5,7 @@ import { createOrg, type TestOrg } from '../../test/factories.ts';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { currentOrganizationId } from '../db/context.ts';
 import { defineJob, type AnyJobDefinition, type CallbackEvent } from './definition.ts';
+import { overlapHolder } from './limits.ts';
 import { JobRegistry } from './registry.ts';
 import { mergeSettings, queueSettingsFor, type QueueSettings } from './settings.ts';
 import { JobTimeoutError } from './failure.ts';
@@ -338,6 +339,38 @@ describe('unique, overlap and rate limits', () => {
     expect(peak).toBe(1);
   });
 
+  it('a handler abandoned at its timeout keeps its overlap key until it returns', async () => {
+    const runs: { start: number; end: number | undefined }[] = [];
+    let abandoned = false;
+    const job = defineJob({
+      name: 'abandoned',
+      payload: z.object({ n: z.number() }),
+      tries: 0,
+      retryUntilMs: 60_000,
+      timeoutMs: 100,
+      withoutOverlapping: { key: () => 'one', releaseAfterMs: 30 },
+      handle: async () => {
+        const run = { start: Date.now(), end: undefined as number | undefined };
+        runs.push(run);
+        // The first run ignores its signal and goes on well past its timeout (JavaScript cannot stop it).
+        if (!abandoned) {
+          abandoned = true;
+          await sleep(600);
+        }
+        run.end = Date.now();
+      },
+    });
+    const { system } = await setup([job]);
+    const ids = await system.dispatchMany([0, 1].map((n) => ({ job, payload: { n } })));
+    await until(async () => {
+      const jobs = await system.index.many(ids);
+      return jobs.length === 2 && jobs.every((j) => j.status === 'completed');
+    }, 'both jobs');
+    // The abandoned run, then the timed-out job's next attempt and the other job, one after the other.
+    expect(runs).toHaveLength(3);
+    for (let i = 1; i < runs.length; i++) expect(runs[i]!.start).toBeGreaterThanOrEqual(runs[i - 1]!.end!);
+  });
+
   it('a rate-limited job is released and runs later', async () => {
     const starts: number[] = [];
     const job = defineJob({
@@ -563,6 +596,38 @@ describe('stalls', () => {
     expect(await redis.hexists(k('jobs'), r.id!)).toBe(0);
     expect((await system.index.get(r.id!))?.status).toBe('failed');
     expect(failures.map((f) => f.error)).toEqual([expect.stringContaining('stalled more than 1 times')]);
+  });
+});
+
+describe('overlap locks of stalled jobs', () => {
+  it('a job failed for stalling frees the overlap lock its dead attempt held', async () => {
+    const job = defineJob({
+      name: 'stuck-exclusive',
+      payload: z.object({ account: z.string() }),
+      withoutOverlapping: { key: (p) => p.account },
+      handle: () => {},
+    });
+    const { system } = await setup([job], {
+      worker: false,
+      settings: { stall: { intervalMs: 1_000, maxStalls: 0 } },
+    });
+    const checker = new Worker(system, { queues: ['low'], concurrency: 1 });
+    await checker.start();
+    cleanups.push(() => checker.stop(500));
+    const r = await system.dispatch(job, { account: 'acme' });
+    const k = (key: string) => system.keys.beeKey('default', key);
+    const redis = system.redis;
+    // A worker takes the job, starts its first attempt (which takes the lock) and dies without a trace.
+    expect(await redis.rpoplpush(k('waiting'), k('active'))).toBe(r.id);
+    const lock = system.keys.overlap(job.name, 'acme');
+    await redis.set(lock, overlapHolder(r.id!, 1), 'PX', 60_000);
+    const check = async () => {
+      await redis.del(k('stallBlock'));
+      return checker.checkStalls();
+    };
+    await check(); // marked as stalling
+    expect((await check()).failed).toEqual([r.id]);
+    expect(await redis.exists(lock)).toBe(0);
   });
 });
 

@@ -19,10 +19,12 @@ import {
 } from './failure.ts';
 import type { Flows } from './flows.ts';
 import type { IndexRecord, JobIndex } from './job-index.ts';
-import type { JobLimits } from './limits.ts';
+import { overlapHolder, type JobLimits } from './limits.ts';
 import type { QueueMetrics } from './metrics.ts';
 import type { JobRegistry } from './registry.ts';
 import type { StoredJob } from './store.ts';
+
+const noop = (): void => undefined;
 
 /** What the runner needs of the queue system: the parts it calls and what a handler's context carries. */
 export interface RunnerDeps {
@@ -125,7 +127,8 @@ export class JobRunner {
     const controller = new AbortController();
     const def = deps.registry.get(env.name);
     this.running.set(job.id, { id: job.id, name: env.name, queue, startedAt, controller });
-    let overlapKey: string | undefined;
+    let overlap: { key: string; holder: string } | undefined;
+    let handlerSettled: Promise<void> | undefined;
     try {
       if (!def)
         throw new PermanentFailure(`Unknown job "${env.name}": no definition registered on this worker`);
@@ -139,15 +142,18 @@ export class JobRunner {
       const wait = await deps.limits.rateLimitWait(def, parsed.data);
       if (wait > 0) throw new ReleaseJob(wait);
       if (def.withoutOverlapping) {
-        overlapKey = deps.limits.overlapKey(def, parsed.data);
-        const ttl = def.withoutOverlapping.expiresAfterMs ?? def.timeoutMs + 10_000;
-        if (!(await deps.limits.takeOverlap(overlapKey, job.id, ttl))) {
+        const key = deps.limits.overlapKey(def, parsed.data);
+        const holder = overlapHolder(job.id, env.attempts);
+        if (!(await deps.limits.takeOverlap(key, holder))) {
           throw new ReleaseJob(def.withoutOverlapping.releaseAfterMs ?? 1_000);
         }
+        overlap = { key, holder };
       }
       // Reads go to a replica only once it has replayed what the dispatcher wrote (ADR 0013).
       await withJobReadRouting(env.rp, () =>
-        this.runHandler(def, parsed.data, env, job.id, queue, controller),
+        this.runHandler(def, parsed.data, env, job.id, queue, controller, (settled) => {
+          handlerSettled = settled;
+        }),
       );
       return { outcome: await this.finish(job.id, queue, env, 'completed', startedAt, waitMs) };
     } catch (err) {
@@ -156,7 +162,15 @@ export class JobRunner {
       return { outcome: delayMs < 0 ? { kind: 'failed' } : { kind: 'retry', delayMs }, error };
     } finally {
       this.running.delete(job.id);
-      if (overlapKey) await deps.limits.releaseOverlap(overlapKey, job.id).catch(() => undefined);
+      if (overlap) {
+        const { key, holder } = overlap;
+        const release = () => deps.limits.releaseOverlap(key, holder).then(noop, noop);
+        // A handler abandoned at its timeout or a shutdown may still be running: its key stays taken, and renewed,
+        // until it returns (or its process exits), so no other job of the key overlaps it, nor, after a timeout, this
+        // job's next attempt (a shutdown's hand-back reruns the same attempt, which may take the lock over).
+        if (handlerSettled && controller.signal.aborted) void handlerSettled.then(release);
+        else await release();
+      }
     }
   }
 
@@ -167,6 +181,7 @@ export class JobRunner {
     id: string,
     queue: QueueName,
     controller: AbortController,
+    onStarted: (settled: Promise<void>) => void,
   ): Promise<unknown> {
     const { deps } = this;
     const timer = setTimeout(() => controller.abort(new JobTimeoutError(def.timeoutMs)), def.timeoutMs);
@@ -222,6 +237,7 @@ export class JobRunner {
     // An abandoned handler may still reject later; it must not become an unhandled rejection.
     handler.catch(() => undefined);
     aborted.catch(() => undefined);
+    onStarted(handler.then(noop, noop));
     try {
       return await Promise.race([handler, aborted]);
     } finally {

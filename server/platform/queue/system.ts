@@ -91,7 +91,7 @@ export class QueueSystem {
       dispatcher: this.dispatcher,
       failedSink: () => this.failedSink,
     });
-    this.limits = new JobLimits(redis, keys, registry);
+    this.limits = new JobLimits(redis, keys, registry, settings.stall.intervalMs, this.logger);
     this.admin = new QueueAdmin(redis, keys, settings);
     this.workerRegistry = new WorkerRegistry(redis, keys, settings.heartbeatMs);
     this.failures = new FailureHandling(

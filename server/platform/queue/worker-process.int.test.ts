@@ -1,16 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it, inject } from 'vitest';
-import { TEST_REDIS_URL } from '../../test/env.ts';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { fixtureRegistry, holdJob } from './fixtures/jobs.ts';
+import { startWorker as spawnWorker } from './fixtures/processes.ts';
 import { queueSettingsFor } from './settings.ts';
 import { QueueSystem } from './system.ts';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../../..');
-const script = path.join(here, 'fixtures/worker.ts');
 
 let env: TestEnv;
 let system: QueueSystem;
@@ -35,39 +29,8 @@ afterAll(async () => {
   await env.close();
 });
 
-interface Child {
-  proc: ChildProcess;
-  ready: Promise<void>;
-  exited: Promise<number | null>;
-}
-
-/** A real worker process on the test's database and key prefix. */
-function startWorker(concurrency: number, graceMs: number): Child {
-  const overrides = {
-    NODE_ENV: 'test',
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: TEST_REDIS_URL,
-    KEY_PREFIX: env.config.keyPrefix,
-    LOG_LEVEL: 'error',
-    DB_POOL_MAX: '2',
-  };
-  // node with tsx's loader rather than the tsx CLI: the CLI runs the script in a child process, and a kill -9 of the
-  // CLI would leave that child (the actual worker) running.
-  const args = ['--import', 'tsx', script, JSON.stringify(overrides), String(concurrency), String(graceMs)];
-  const proc = spawn(process.execPath, args, {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(proc);
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const ready = new Promise<void>((resolve, reject) => {
-    proc.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-    proc.once('exit', (code) => reject(new Error(`worker exited (${code}) before ready: ${stderr}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  return { proc, ready, exited };
-}
+const startWorker = (concurrency: number, graceMs: number) =>
+  spawnWorker(env, children, concurrency, graceMs);
 
 async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
