@@ -195,3 +195,24 @@ for _, org in ipairs(redis.call('hkeys', KEYS[2])) do add(org) end
 for _, org in ipairs(redis.call('lrange', KEYS[1], 0, -1)) do add(org) end
 return out
 `;
+
+export const WAITING_PAGE = `
+-- KEYS: waiting, orgs. ARGV: organization list prefix, offset, limit. One page of the jobs waiting in a queue, next
+-- to run first within each list: 'waiting', then each organization's list in turn order. Replies {total, ids}.
+local offset, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local lists = {KEYS[1]}
+local ring = redis.call('lrange', KEYS[2], 0, -1)
+for j = #ring, 1, -1 do lists[#lists + 1] = ARGV[1] .. ring[j] end
+local total, ids = 0, {}
+for _, list in ipairs(lists) do
+  local len = redis.call('llen', list)
+  local from = math.max(offset - total, 0)
+  local to = math.min(offset + limit - total, len) - 1
+  if from <= to then
+    local part = redis.call('lrange', list, -(to + 1), -(from + 1))
+    for j = #part, 1, -1 do ids[#ids + 1] = part[j] end
+  end
+  total = total + len
+end
+return {total, ids}
+`;

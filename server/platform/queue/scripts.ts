@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { FAIR_FN, FETCH, GIVE_BACK, ORG_LOAD, QUEUED } from './fair-lua.ts';
+import { FAIR_FN, FETCH, GIVE_BACK, ORG_LOAD, QUEUED, WAITING_PAGE } from './fair-lua.ts';
 
 // The queue layer's atomic steps, as Lua run through ioredis (EVALSHA with an automatic EVAL fallback).
 
@@ -309,6 +309,7 @@ const DEFS = {
   keelGiveBack: { lua: GIVE_BACK, keys: 7 },
   keelQueued: { lua: QUEUED, keys: 2 },
   keelOrgLoad: { lua: ORG_LOAD, keys: 3 },
+  keelWaitingPage: { lua: WAITING_PAGE, keys: 2 },
 } as const;
 
 type Name = keyof typeof DEFS;
@@ -375,4 +376,5 @@ export const scripts = {
   giveBack: call('keelGiveBack'),
   queued: call('keelQueued'),
   orgLoad: call('keelOrgLoad'),
+  waitingPage: call('keelWaitingPage'),
 };
