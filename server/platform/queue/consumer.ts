@@ -4,7 +4,8 @@ import { DelayedJobs } from './delayed.ts';
 import type { IndexRecord } from './job-index.ts';
 import type { StoreKeys } from './keys.ts';
 import { scripts } from './scripts.ts';
-import { DEFAULT_FAIRNESS, type FairnessSettings } from './settings.ts';
+import { takePlan } from './fairness.ts';
+import { DEFAULT_FAIRNESS } from './settings.ts';
 import { decodeJob, encodeJob, type StoredJob } from './store.ts';
 import { TurnBatch } from './turn-batch.ts';
 
@@ -71,7 +72,7 @@ export class QueueConsumer {
     for (const f of batch) if (f.index) for (const a of f.index) args.push(a);
     await scripts.finish(
       this.redis,
-      [k.active, k.stalling, k.jobs, k.waiting, k.delayed, k.orgs, k.orgOf, k.running, k.ready],
+      [k.active, k.stalling, k.jobs, k.waiting, k.delayed, k.orgs, k.orgOf, k.running, k.ready, k.capped],
       args,
     );
   });
@@ -81,8 +82,6 @@ export class QueueConsumer {
     process.nextTick,
   );
   private readonly delayed: DelayedJobs;
-  /** The take script's plan arguments: per tier, its cap in this queue and its weight. */
-  private readonly plan: (string | number)[];
 
   constructor(
     readonly name: string,
@@ -91,19 +90,14 @@ export class QueueConsumer {
     concurrency: number,
     private readonly logger: Logger,
     private readonly timing: { stallIntervalMs: number; delayedDebounceMs: number },
-    fairness: FairnessSettings = DEFAULT_FAIRNESS,
+    /** The take script's plan arguments (fairness.ts `takePlan`): per tier, its cap in this queue and its weight. */
+    private readonly plan: (string | number)[] = takePlan(DEFAULT_FAIRNESS),
   ) {
     this.concurrency = concurrency;
     this.delayed = new DelayedJobs(redis, keys, timing.delayedDebounceMs, logger, () => {
       this.readySeq += 1;
       this.wakeAll();
     });
-    const caps = fairness.queues[name as keyof FairnessSettings['queues']] ?? {};
-    this.plan = Object.entries(fairness.tiers).flatMap(([tier, t]) => [
-      tier,
-      caps[tier as keyof typeof caps] ?? t.cap,
-      Math.max(1, t.weight),
-    ]);
   }
 
   async start(handler: ConsumerHandler): Promise<void> {
@@ -268,7 +262,7 @@ export class QueueConsumer {
     // The script unpacks the ids into one call: far below Lua's limit of 8,000 values.
     const flat = (await scripts.fetch(
       this.redis,
-      [k.waiting, k.active, k.jobs, k.stalling, k.orgs, k.running, k.tiers, k.turn, k.orgOf],
+      [k.waiting, k.active, k.jobs, k.stalling, k.orgs, k.running, k.tiers, k.turn, k.orgOf, k.capped],
       [Math.min(n, 1_000), k.orgWaiting, ...this.plan],
     )) as string[] | null;
     const jobs: StoredJob[] = [];
@@ -285,7 +279,7 @@ export class QueueConsumer {
     const k = this.keys;
     await scripts.giveBack(
       this.redis,
-      [k.active, k.stalling, k.waiting, k.orgs, k.orgOf, k.running, k.ready],
+      [k.active, k.stalling, k.waiting, k.orgs, k.orgOf, k.running, k.ready, k.capped],
       [k.orgWaiting, ...ids],
     );
     for (const id of ids) this.release(id);

@@ -1,7 +1,8 @@
 // The Lua of fairness between organizations (ADR 0024), used by the scripts in scripts.ts. A job of an
 // organization waits in that organization's list (`orgWaiting + org`), never in bee's `waiting`; `orgs` holds each
 // organization with waiting jobs once, in turn order; `orgOf` maps a job to its organization for as long as the
-// queue holds it; `running` counts each organization's jobs in `active`.
+// queue holds it; `running` counts each organization's jobs in `active`; `capped` holds the organizations a take
+// left with waiting jobs because of their cap, so the end of one of their jobs tells idle consumers (`ready`).
 
 const CHUNKED = `
 local function chunked(cmd, key, list)
@@ -13,7 +14,8 @@ end
  * `enqueue` makes a job takeable: onto its organization's list (the organization joining the back of the turn order
  * when its list was empty) or onto `waiting`; `front` puts it next in line (a job handed back). True when the list
  * was empty, so consumers idle on this queue are told (`ready`). `leaveActive` takes a job out of `active` and its
- * organization's running count. `org` may be given; otherwise `orgOf` says.
+ * organization's running count; its second result is true when that freed a slot of an organization held back by
+ * its cap (consumers are told too). `org` may be given; otherwise `orgOf` says.
  */
 export const FAIR_FN = `
 local function enqueue(waiting, orgs, orgOf, prefix, id, front, org)
@@ -24,13 +26,17 @@ local function enqueue(waiting, orgs, orgOf, prefix, id, front, org)
   if org and len == 1 then redis.call('lpush', orgs, org) end
   return len == 1
 end
-local function leaveActive(active, orgOf, running, id)
+local function leaveActive(active, orgOf, running, capped, id)
   local n = redis.call('lrem', active, 0, id)
+  local freed = false
   if n > 0 then
     local org = redis.call('hget', orgOf, id)
-    if org and redis.call('hincrby', running, org, -n) <= 0 then redis.call('hdel', running, org) end
+    if org then
+      if redis.call('hincrby', running, org, -n) <= 0 then redis.call('hdel', running, org) end
+      freed = redis.call('srem', capped, org) == 1
+    end
   end
-  return n
+  return n, freed
 end
 `;
 
@@ -38,7 +44,7 @@ end
 const WINDOW = 200;
 
 export const FETCH = `${CHUNKED}
--- KEYS: waiting, active, jobs, stalling, orgs, running, tiers, turn, orgOf. ARGV: max jobs, organization list
+-- KEYS: waiting, active, jobs, stalling, orgs, running, tiers, turn, orgOf, capped. ARGV: max jobs, organization list
 -- prefix, then per plan tier: tier, cap, weight ('free' always given). Takes up to n jobs, oldest first within each
 -- list, and moves them to active as bee's BRPOPLPUSH does. Organizations are served in turn, each up to its tier's
 -- weight per visit and never past its tier's cap of running jobs; the plain 'waiting' list has one turn per round.
@@ -71,12 +77,13 @@ else
   for j = m, 1, -1 do t[#t + 1] = window[j] end
   local tiers = redis.call('hmget', KEYS[7], unpack(t))
   local running = redis.call('hmget', KEYS[6], unpack(t))
-  local avail, weight, want, len = {}, {}, {}, {}
+  local avail, weight, want, len, free = {}, {}, {}, {}, {}
   for j = 1, m do
     local tier = tiers[j]
     if not tier or not caps[tier] then tier = 'free' end
     len[j] = redis.call('llen', prefix .. t[j])
-    avail[j] = math.max(0, math.min(caps[tier] - tonumber(running[j] or 0), len[j]))
+    free[j] = caps[tier] - tonumber(running[j] or 0)
+    avail[j] = math.max(0, math.min(free[j], len[j]))
     weight[j] = weights[tier]
     want[j] = 0
   end
@@ -121,7 +128,11 @@ else
       takeFrom(prefix .. t[j], want[j], t[j])
       redis.call('hincrby', KEYS[6], t[j], want[j])
     end
-    if len[j] == want[j] then redis.call('lrem', KEYS[5], 1, t[j]) end
+    if len[j] == want[j] then
+      redis.call('lrem', KEYS[5], 1, t[j])
+    elseif want[j] >= free[j] then
+      redis.call('sadd', KEYS[10], t[j])
+    end
   end
   if plainWant > 0 then takeFrom(KEYS[1], plainWant, false) end
 end
@@ -147,15 +158,15 @@ return out
 `;
 
 export const GIVE_BACK = `${FAIR_FN}
--- KEYS: active, stalling, waiting, orgs, orgOf, running, ready. ARGV: organization list prefix, then ids. Jobs taken
--- and not run (a stopping consumer) go back to the front of their lists.
+-- KEYS: active, stalling, waiting, orgs, orgOf, running, ready, capped. ARGV: organization list prefix, then ids.
+-- Jobs taken and not run (a stopping consumer) go back to the front of their lists.
 local woke = false
 for i = 2, #ARGV do
   local id = ARGV[i]
   redis.call('srem', KEYS[2], id)
-  if leaveActive(KEYS[1], KEYS[5], KEYS[6], id) > 0 then
-    if enqueue(KEYS[3], KEYS[4], KEYS[5], ARGV[1], id, true) then woke = true end
-  end
+  local n, freed = leaveActive(KEYS[1], KEYS[5], KEYS[6], KEYS[8], id)
+  if freed then woke = true end
+  if n > 0 and enqueue(KEYS[3], KEYS[4], KEYS[5], ARGV[1], id, true) then woke = true end
 end
 if woke then redis.call('publish', KEYS[7], '1') end
 return 1

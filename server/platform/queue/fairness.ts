@@ -3,8 +3,23 @@ import { ORGANIZATION_TIERS, type OrganizationTier } from '../../../shared/schem
 import { QUEUE_NAMES, type QueueName } from './definition.ts';
 import type { QueueKeys, StoreKeys } from './keys.ts';
 import { scripts } from './scripts.ts';
+import type { FairnessSettings } from './settings.ts';
 
 // Reads and writes around fairness between organizations (ADR 0024); the taking itself is the fetch script.
+
+/** The most jobs an organization of a tier may run at once in a queue. */
+export function capOf(f: FairnessSettings, tier: OrganizationTier, queue?: QueueName): number {
+  return (queue ? f.queues[queue]?.[tier] : undefined) ?? f.tiers[tier].cap;
+}
+
+/** The take script's arguments for one queue: per tier, its cap and its weight (jobs per turn, at least 1). */
+export function takePlan(f: FairnessSettings, queue?: QueueName): (string | number)[] {
+  return ORGANIZATION_TIERS.flatMap((tier) => [
+    tier,
+    capOf(f, tier, queue),
+    Math.max(1, f.tiers[tier].weight),
+  ]);
+}
 
 /** Jobs waiting in one queue, `waiting` and every organization's list, and the ids next in line in each. */
 export async function queuedJobs(redis: Redis, k: StoreKeys): Promise<{ total: number; heads: string[] }> {

@@ -25,6 +25,8 @@ export interface StoreKeys {
   running: string;
   /** Hash: organization → plan tier; absent means `free`. */
   tiers: string;
+  /** Set: organizations a take left with waiting jobs because of their cap (the end of a job of one wakes consumers). */
+  capped: string;
   /** Organization visits since the plain `waiting` list last had its turn. */
   turn: string;
   /** Pub/sub channel: jobs became available where none were (the consumers' wake-up). */
@@ -46,6 +48,7 @@ const STORE_KEYS = [
   'orgOf',
   'running',
   'tiers',
+  'capped',
   'turn',
   'ready',
 ] as const;

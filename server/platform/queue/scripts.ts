@@ -13,7 +13,7 @@ end
 
 const STALLS = `${FAIR_FN}
 -- bee-queue's checkStalledJobs plus a stall count per job: over the limit a job is taken out instead of requeued.
--- KEYS: stallBlock, stalling, waiting, active, stallCounts, orgs, orgOf, running, ready; ARGV: stallInterval ms,
+-- KEYS: stallBlock, stalling, waiting, active, stallCounts, orgs, orgOf, running, ready, capped; ARGV: stallInterval ms,
 -- maxStalls, organization list prefix. It also recounts each organization's running jobs from 'active' (ADR 0024),
 -- so a count a crash left wrong is right again within a stall interval.
 if not redis.call('set', KEYS[1], '1', 'PX', tonumber(ARGV[1]), 'NX') then
@@ -23,7 +23,9 @@ local requeued, failed = {}, {}
 local woke = false
 local stalling = redis.call('smembers', KEYS[2])
 for _, id in ipairs(stalling) do
-  if redis.call('lrem', KEYS[4], 0, id) > 0 then
+  local removed, freed = leaveActive(KEYS[4], KEYS[7], KEYS[8], KEYS[10], id)
+  if freed then woke = true end
+  if removed > 0 then
     local n = redis.call('hincrby', KEYS[5], id, 1)
     if n > tonumber(ARGV[2]) then
       failed[#failed + 1] = id
@@ -162,16 +164,18 @@ return 1
 
 const FINISH = `${INDEX_FN}${FAIR_FN}
 -- The end of attempts of many jobs of one queue, and their index records, in one step (bee's _finishJob, batched).
--- KEYS: active, stalling, jobs, waiting, delayed, orgs, orgOf, running, ready. ARGV: earlierDelayed channel, job
+-- KEYS: active, stalling, jobs, waiting, delayed, orgs, orgOf, running, ready, capped. ARGV: earlierDelayed channel, job
 -- count, organization list prefix, then per job: id, op (done: out of the queue; again: back on its waiting list;
 -- later: to delayed), job data (again/later), due time (later); then index records.
 local n, i = tonumber(ARGV[2]), 4
 local ids, done, data, again, later = {}, {}, {}, {}, {}
 local earliest
+local woke = false
 for _ = 1, n do
   local id, op = ARGV[i], ARGV[i + 1]
   ids[#ids + 1] = id
-  leaveActive(KEYS[1], KEYS[7], KEYS[8], id)
+  local _, freed = leaveActive(KEYS[1], KEYS[7], KEYS[8], KEYS[10], id)
+  if freed then woke = true end
   if op == 'done' then
     done[#done + 1] = id
   else
@@ -192,7 +196,6 @@ chunked('srem', KEYS[2], ids)
 chunked('hdel', KEYS[3], done)
 chunked('hdel', KEYS[7], done)
 chunked('hset', KEYS[3], data)
-local woke = false
 for _, id in ipairs(again) do
   if enqueue(KEYS[4], KEYS[6], KEYS[7], ARGV[3], id, false) then woke = true end
 end
@@ -294,9 +297,9 @@ return 0
 const DEFS = {
   keelAddJobs: { lua: ADD_JOBS, keys: 8 },
   keelRaiseDelayed: { lua: RAISE_DELAYED, keys: 5 },
-  keelFetch: { lua: FETCH, keys: 9 },
-  keelFinish: { lua: FINISH, keys: 9 },
-  keelStalls: { lua: STALLS, keys: 9 },
+  keelFetch: { lua: FETCH, keys: 10 },
+  keelFinish: { lua: FINISH, keys: 10 },
+  keelStalls: { lua: STALLS, keys: 10 },
   keelBatchSuccess: { lua: BATCH_SUCCESS, keys: 3 },
   keelBatchFailure: { lua: BATCH_FAILURE, keys: 2 },
   keelBatchTakeFailed: { lua: BATCH_TAKE_FAILED, keys: 2 },
@@ -306,7 +309,7 @@ const DEFS = {
   keelRenewIfEq: { lua: RENEW_IF_EQ, keys: 1 },
   keelLockTake: { lua: LOCK_TAKE, keys: 1 },
   keelTrimTags: { lua: TRIM_TAGS, keys: 1 },
-  keelGiveBack: { lua: GIVE_BACK, keys: 7 },
+  keelGiveBack: { lua: GIVE_BACK, keys: 8 },
   keelQueued: { lua: QUEUED, keys: 2 },
   keelOrgLoad: { lua: ORG_LOAD, keys: 3 },
   keelWaitingPage: { lua: WAITING_PAGE, keys: 2 },

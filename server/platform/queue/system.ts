@@ -7,7 +7,7 @@ import type { Logger } from '../logger/logger.ts';
 import { QueueAdmin, type BatchInfo, type QueueCounts } from './admin.ts';
 import type { AnyJobDefinition, JobDefinition, QueueName } from './definition.ts';
 import type { OrganizationTier } from '../../../shared/schemas/tenancy.ts';
-import { organizationLoad, writeTiers, type OrganizationLoad } from './fairness.ts';
+import { capOf, organizationLoad, writeTiers, type OrganizationLoad } from './fairness.ts';
 import { Dispatcher, type DispatchOptions, type DispatchResult, type JobSpec } from './dispatcher.ts';
 import type { Envelope } from './envelope.ts';
 import { FailureHandling, type FailedJobSink, type FailureListener } from './failure.ts';
@@ -197,13 +197,8 @@ export class QueueSystem {
 
   /** Waiting jobs and running slots per organization in one queue, the busiest first (ADR 0024). */
   organizationLoad(queue: QueueName, limit = 100): Promise<OrganizationLoad[]> {
-    const { tiers, queues } = this.settings.fairness;
-    return organizationLoad(
-      this.redis,
-      this.keys.store(queue),
-      (tier) => queues[queue]?.[tier] ?? tiers[tier].cap,
-      limit,
-    );
+    const f = this.settings.fairness;
+    return organizationLoad(this.redis, this.keys.store(queue), (tier) => capOf(f, tier, queue), limit);
   }
 
   /** Replaces the plan tiers the queues' takes read (every organization not listed is `free`). */

@@ -14,7 +14,7 @@ import { Scheduler, type ScheduledTask } from './scheduler.ts';
 import { scripts } from './scripts.ts';
 import type { QueueSettings, SupervisorConfig } from './settings.ts';
 import { decodeJob } from './store.ts';
-import { queuedJobs } from './fairness.ts';
+import { queuedJobs, takePlan } from './fairness.ts';
 import { workerIdFor, type WorkerInfo, type WorkerRegistry } from './worker-registry.ts';
 
 /** What a worker needs of the queue system (QueueSystem satisfies it): the runner's parts and the fleet's. */
@@ -124,7 +124,7 @@ export class Worker {
           initial[queue] ?? 1,
           system.logger,
           { stallIntervalMs: s.stall.intervalMs, delayedDebounceMs: s.delayedDebounceMs },
-          s.fairness,
+          takePlan(s.fairness, queue),
         );
         consumer.setPaused(paused.has(queue));
         state.consumers.set(queue, consumer);
@@ -224,6 +224,7 @@ export class Worker {
           k.orgOf,
           k.running,
           k.ready,
+          k.capped,
         ],
         [system.settings.stall.intervalMs, system.settings.stall.maxStalls, k.orgWaiting],
       )) as [string[], string[]];
