@@ -44,7 +44,7 @@ end
 const WINDOW = 200;
 
 export const FETCH = `${CHUNKED}
--- KEYS: waiting, active, jobs, stalling, orgs, running, tiers, turn, orgOf, capped. ARGV: max jobs, organization list
+-- KEYS: waiting, active, jobs, stalling, orgs, running, tiers, turn (hash), orgOf, capped. ARGV: max jobs, organization list
 -- prefix, then per plan tier: tier, cap, weight ('free' always given). Takes up to n jobs, oldest first within each
 -- list, and moves them to active as bee's BRPOPLPUSH does. Organizations are served in turn, each up to its tier's
 -- weight per visit and never past its tier's cap of running jobs; the plain 'waiting' list has one turn per round.
@@ -89,7 +89,13 @@ else
   end
   local plain = redis.call('llen', KEYS[1])
   local plainWant, count, visits, idle = 0, 0, 0, 0
-  local turn = tonumber(redis.call('get', KEYS[8]) or '0')
+  -- Between calls: org visits since the plain list's turn, and what is left of the turn of the organization next
+  -- in line when the last call ran out of slots in the middle of it (so weights hold for takes of one job).
+  local state = redis.call('hmget', KEYS[8], 'n', 'o', 'c')
+  local turn = tonumber(state[1] or '0')
+  local credit = 0
+  if state[2] == t[1] then credit = tonumber(state[3] or '0') end
+  local leftOver = 0
   while count < n do
     if idle >= m then
       -- A whole round gave nothing (caps reached, lists drained): the rest comes from 'waiting'.
@@ -106,23 +112,28 @@ else
       end
     else
       local j = visits % m + 1
+      local quota = weight[j]
+      if visits == 0 and credit > 0 then quota = math.min(credit, quota) end
+      local k = math.min(quota, avail[j] - want[j], n - count)
+      want[j] = want[j] + k
+      count = count + k
+      if k > 0 then idle = 0 else idle = idle + 1 end
+      if k < quota and count == n and avail[j] > want[j] then
+        -- Out of slots in the middle of this organization's turn: it stays next in line for the rest.
+        leftOver = quota - k
+        break
+      end
       visits = visits + 1
       turn = turn + 1
-      local k = math.min(weight[j], avail[j] - want[j], n - count)
-      if k > 0 then
-        want[j] = want[j] + k
-        count = count + k
-        idle = 0
-      else
-        idle = idle + 1
-      end
     end
   end
-  -- The organizations visited go to the back of the turn order, in the order they were visited.
+  -- The organizations whose turn ended go to the back of the turn order, in the order they were visited.
   local r = math.min(visits, m)
   if ringLen == m then r = visits % m end
   for _ = 1, r do redis.call('rpoplpush', KEYS[5], KEYS[5]) end
-  redis.call('set', KEYS[8], turn)
+  local nextOrg = ''
+  if leftOver > 0 then nextOrg = t[visits % m + 1] end
+  redis.call('hset', KEYS[8], 'n', turn, 'o', nextOrg, 'c', leftOver)
   for j = 1, m do
     if want[j] > 0 then
       takeFrom(prefix .. t[j], want[j], t[j])

@@ -9,8 +9,11 @@ import { createTestEnv, type TestEnv } from '../../test/harness.ts';
 import { until } from '../../test/until.ts';
 import { defineJob } from './definition.ts';
 import { fixtureRegistry, tenantJob } from './fixtures/jobs.ts';
+import { takePlan } from './fairness.ts';
 import { JobRegistry } from './registry.ts';
+import { scripts } from './scripts.ts';
 import { queueSettingsFor } from './settings.ts';
+import { decodeJob } from './store.ts';
 import { QueueSystem } from './system.ts';
 import { Worker } from './worker.ts';
 
@@ -106,6 +109,45 @@ describe('fairness between organizations', () => {
     expect(starts.slice(0, lastB + 1).filter((o) => o === a).length).toBeLessThan(10_000 - 100);
     await until(() => starts.length === 10_010, 'every job to start', 120_000);
     await until(async () => (await s.redis.hlen(s.keys.store('default').running)) === 0, 'no slot held');
+  });
+
+  it('serves organizations in turn by plan weight, with one turn for jobs without an organization, one job per take', async () => {
+    const job = defineJob({ name: 'fair.idle', payload: z.object({}), handle: () => {} });
+    const s = system(new JobRegistry().register(job));
+    const [big, small] = [randomUUID(), randomUUID()];
+    await s.setOrganizationTiers([[big, 'enterprise']]);
+    const spec = { job, payload: {} };
+    await s.dispatchMany(
+      Array.from({ length: 20 }, () => spec),
+      { organizationId: big },
+    );
+    await s.dispatchMany(
+      Array.from({ length: 20 }, () => spec),
+      { organizationId: small },
+    );
+    await s.dispatchMany(
+      Array.from({ length: 20 }, () => spec),
+      { organizationId: null },
+    );
+    const k = s.keys.store('default');
+    const names = new Map([
+      [big, 'E'],
+      [small, 'F'],
+    ]);
+    const order: string[] = [];
+    // No worker: the take script itself, one job per call, as slots freed one at a time ask.
+    for (let i = 0; i < 15; i++) {
+      const [id, raw] = (await scripts.fetch(
+        s.redis,
+        [k.waiting, k.active, k.jobs, k.stalling, k.orgs, k.running, k.tiers, k.turn, k.orgOf, k.capped],
+        [1, k.orgWaiting, ...takePlan(s.settings.fairness, 'default')],
+      )) as [string, string];
+      order.push(names.get(decodeJob(id, raw).data.org ?? '') ?? 'P');
+    }
+    const { enterprise, free } = s.settings.fairness.tiers;
+    expect([enterprise.weight, free.weight]).toEqual([3, 1]);
+    expect(order.join('')).toBe('EEEFPEEEFPEEEFP');
+    expect(await s.redis.hgetall(k.running)).toEqual({ [big]: '9', [small]: '3' });
   });
 
   it("each organization's cap of running jobs holds across two worker processes", async () => {

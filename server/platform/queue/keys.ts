@@ -27,7 +27,7 @@ export interface StoreKeys {
   tiers: string;
   /** Set: organizations a take left with waiting jobs because of their cap (the end of a job of one wakes consumers). */
   capped: string;
-  /** Organization visits since the plain `waiting` list last had its turn. */
+  /** Hash: organization turns since the plain `waiting` list's last turn, and what is left of the current turn. */
   turn: string;
   /** Pub/sub channel: jobs became available where none were (the consumers' wake-up). */
   ready: string;
