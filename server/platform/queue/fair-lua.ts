@@ -44,9 +44,9 @@ end
 const WINDOW = 200;
 
 export const FETCH = `${CHUNKED}
--- KEYS: waiting, active, jobs, stalling, orgs, running, tiers, turn (hash), orgOf, capped. ARGV: max jobs, organization list
--- prefix, then per plan tier: tier, cap, weight ('free' always given). Takes up to n jobs, oldest first within each
--- list, and moves them to active as bee's BRPOPLPUSH does. Organizations are served in turn, each up to its tier's
+-- KEYS: waiting, active, jobs, stalling, orgs, running, tiers, turn (hash), orgOf, capped. ARGV: max jobs,
+-- organization list prefix, then per plan tier: tier, cap, weight ('free' always given). Takes up to n jobs, oldest
+-- first within each list, and moves them to active as bee's BRPOPLPUSH does. Organizations are served in turn, each up to its tier's
 -- weight per visit and never past its tier's cap of running jobs; the plain 'waiting' list has one turn per round.
 -- A taken job leaves the stalling set at once (bee does it when a job starts): a mark left from an earlier stay in
 -- active must not make the stall checker take it back before the consumer's next renewal.
@@ -78,7 +78,9 @@ else
   local tiers = redis.call('hmget', KEYS[7], unpack(t))
   local running = redis.call('hmget', KEYS[6], unpack(t))
   local avail, weight, want, len, free = {}, {}, {}, {}, {}
-  for j = 1, m do
+  -- An organization's list is read when its turn first comes in this call: most takes visit a few.
+  local function visit(j)
+    if len[j] then return end
     local tier = tiers[j]
     if not tier or not caps[tier] then tier = 'free' end
     len[j] = redis.call('llen', prefix .. t[j])
@@ -112,6 +114,7 @@ else
       end
     else
       local j = visits % m + 1
+      visit(j)
       local quota = weight[j]
       if visits == 0 and credit > 0 then quota = math.min(credit, quota) end
       local k = math.min(quota, avail[j] - want[j], n - count)
@@ -135,14 +138,16 @@ else
   if leftOver > 0 then nextOrg = t[visits % m + 1] end
   redis.call('hset', KEYS[8], 'n', turn, 'o', nextOrg, 'c', leftOver)
   for j = 1, m do
-    if want[j] > 0 then
-      takeFrom(prefix .. t[j], want[j], t[j])
-      redis.call('hincrby', KEYS[6], t[j], want[j])
-    end
-    if len[j] == want[j] then
-      redis.call('lrem', KEYS[5], 1, t[j])
-    elseif want[j] >= free[j] then
-      redis.call('sadd', KEYS[10], t[j])
+    if len[j] then
+      if want[j] > 0 then
+        takeFrom(prefix .. t[j], want[j], t[j])
+        redis.call('hincrby', KEYS[6], t[j], want[j])
+      end
+      if len[j] == want[j] then
+        redis.call('lrem', KEYS[5], 1, t[j])
+      elseif want[j] >= free[j] then
+        redis.call('sadd', KEYS[10], t[j])
+      end
     end
   end
   if plainWant > 0 then takeFrom(KEYS[1], plainWant, false) end

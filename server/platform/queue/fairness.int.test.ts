@@ -150,6 +150,30 @@ describe('fairness between organizations', () => {
     expect(await s.redis.hgetall(k.running)).toEqual({ [big]: '9', [small]: '3' });
   });
 
+  it('a running count left wrong (a worker killed mid-job) is recounted by the stall checker: no slot leaks', async () => {
+    const ran: string[] = [];
+    const job = defineJob({
+      name: 'fair.leak',
+      payload: z.object({}),
+      handle: (_p, ctx) => void ran.push(ctx.id),
+    });
+    const s = system(new JobRegistry().register(job));
+    const org = randomUUID();
+    const k = s.keys.store('default');
+    const ids = await s.dispatchMany(
+      [1, 2, 3].map(() => ({ job, payload: {} })),
+      { organizationId: org },
+    );
+    // As if jobs taken by a process that died had vanished from `active` while still counted: the cap is full.
+    await s.redis.hset(k.running, org, s.settings.fairness.tiers.free.cap);
+    const w = new Worker(s, { queues: ['default'], concurrency: 2 });
+    await w.start();
+    cleanups.push(() => w.stop(1_000));
+    await until(() => ran.length === 3, 'the organization to get its slots back');
+    expect(ran.sort()).toEqual([...ids].sort());
+    await until(async () => (await s.redis.hlen(k.running)) === 0, 'the count to drop to nothing');
+  });
+
   it("each organization's cap of running jobs holds across two worker processes", async () => {
     const keyPrefix = `${env.config.keyPrefix}fair${++n}:`;
     const s = system(fixtureRegistry(), keyPrefix);
