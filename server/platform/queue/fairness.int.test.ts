@@ -130,7 +130,7 @@ describe('fairness between organizations', () => {
       { organizationId: null },
     );
     const k = s.keys.store('default');
-    const names = new Map([
+    const names = new Map<string, string>([
       [big, 'E'],
       [small, 'F'],
     ]);
