@@ -18,12 +18,18 @@ import { percentile, printFigures, type Figure } from './lib.ts';
 
 // No-op jobs/s through Keel's layer (job index, metrics, tenant scope, middleware checks) against raw bee-queue on
 // the same Redis in the same run, at concurrency 1, 20 and 50; then dispatch→start latency at ~1,000 jobs/s.
-// Each side produces and consumes in one process, dispatching in chunks of 500 while its worker runs.
+// Each side produces and consumes in one process, dispatching in chunks of 500 while its worker runs. Keel's jobs
+// belong to four organizations (enterprise tier), so every take goes through the fair turn order (ADR 0024).
+// Last, the wait of a small tenant's jobs queued behind another tenant's 10,000-job burst: Keel's fair take against
+// the same jobs without organizations (bee's one FIFO `waiting` list), in the same run.
 
 const JOBS = { 1: 8_000, 20: 20_000, 50: 20_000 } as const;
 const CHUNK = 500;
 const LATENCY_RATE = 1_000;
 const LATENCY_SECONDS = 4;
+const ORGS = ['a', 'b', 'c', 'd'].map((c) => `00000000-0000-4000-8000-00000000000${c}`);
+const BURST = 10_000;
+const SMALL = 20;
 
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,14 +105,20 @@ async function rawBee(redisUrl: string, prefix: string, concurrency: number): Pr
   };
 }
 
+interface KeelSide extends Side {
+  /** Dispatches n jobs of one organization (null: none) in chunks; `stamp` records their waits. */
+  dispatchAs(org: string | null, n: number, stamp?: boolean): Promise<void>;
+}
+
 async function keel(
   deps: { redisUrl: string; prefix: string; em: ReturnType<typeof rootEm> },
   concurrency: number,
-): Promise<Side> {
+  tag = '',
+): Promise<KeelSide> {
   const config = parseConfig({
     NODE_ENV: 'production',
     REDIS_URL: deps.redisUrl,
-    KEY_PREFIX: `${deps.prefix}k${concurrency}:`,
+    KEY_PREFIX: `${deps.prefix}k${concurrency}${tag}:`,
     SESSION_SECRET: 'x'.repeat(32),
   });
   const hub = createRedisHub(deps.redisUrl, config.keyPrefix);
@@ -129,25 +141,34 @@ async function keel(
     registry: new JobRegistry().register(noop),
     settings: queueSettingsFor('production'),
   });
+  await system.setOrganizationTiers(ORGS.map((o) => [o, 'enterprise']));
   const worker = new Worker(system, { queues: ['default'], concurrency });
   await worker.start();
   const active = system.keys.beeKey('default', 'active');
+  let turn = 0;
+  const dispatchAs = async (organizationId: string | null, n: number, stamp?: boolean) => {
+    for (let i = 0; i < n; i += CHUNK) {
+      const len = Math.min(CHUNK, n - i);
+      if (len === 1 || stamp) {
+        // The latency runs dispatch one job at a time, as an API request would.
+        for (let j = 0; j < len; j++)
+          await system.dispatch(noop, stamp ? { at: now() } : {}, { organizationId });
+      } else {
+        await system.dispatchMany(
+          Array.from({ length: len }, () => ({ job: noop, payload: {} })),
+          { organizationId },
+        );
+      }
+    }
+  };
   return {
     delays,
     done: () => count,
+    dispatchAs,
     async produce(n, stamp) {
+      // Chunks go to the four organizations in turn.
       for (let i = 0; i < n; i += CHUNK) {
-        const len = Math.min(CHUNK, n - i);
-        if (len === 1 || stamp) {
-          // The latency run dispatches one job at a time, as an API request would.
-          for (let j = 0; j < len; j++)
-            await system.dispatch(noop, stamp ? { at: now() } : {}, { organizationId: null });
-        } else {
-          await system.dispatchMany(
-            Array.from({ length: len }, () => ({ job: noop, payload: {} })),
-            { organizationId: null },
-          );
-        }
+        await dispatchAs(ORGS[turn++ % ORGS.length]!, Math.min(CHUNK, n - i), stamp);
       }
     },
     idle: async () => (await system.redis.llen(active)) === 0,
@@ -157,6 +178,22 @@ async function keel(
       await hub.close();
     },
   };
+}
+
+/**
+ * The p95 wait (ms) of a small tenant's SMALL jobs, dispatched one by one right after another tenant queued BURST
+ * jobs; `fair` false queues both without organizations, so they share bee's FIFO `waiting` list.
+ */
+async function burstWait(side: KeelSide, fair: boolean): Promise<number> {
+  side.delays.length = 0;
+  const base = side.done();
+  await side.dispatchAs(fair ? ORGS[0]! : null, BURST);
+  await side.dispatchAs(fair ? ORGS[1]! : null, SMALL, true);
+  while (side.done() - base < BURST + SMALL || !(await side.idle())) await sleep(5);
+  return percentile(
+    [...side.delays].sort((a, b) => a - b),
+    95,
+  );
 }
 
 /** `only`: 'keel' or 'raw' to run one side (for profiling); both by default. */
@@ -200,6 +237,21 @@ export async function run(only = process.argv[3]): Promise<void> {
     const k = await keel({ redisUrl: services.redisUrl, prefix, em }, 20);
     const keelLat = await latency(k);
     await k.close();
+    const fairSide = await keel({ redisUrl: services.redisUrl, prefix, em }, 20, 'burst');
+    await throughput(fairSide, 1_000);
+    const fifoWait = await burstWait(fairSide, false);
+    const fairWait = await burstWait(fairSide, true);
+    await fairSide.close();
+    process.stdout.write(
+      `small tenant behind a ${BURST}-job burst, wait p95: fair ${fairWait.toFixed(1)} ms, FIFO ${fifoWait.toFixed(1)} ms\n`,
+    );
+    figures.push({
+      name: 'burst_small_tenant_wait_p95',
+      value: Number(fairWait.toFixed(2)),
+      unit: 'ms',
+      baseline: Number(fifoWait.toFixed(2)),
+      goal: 'lower is better (baseline: the same jobs in one FIFO list)',
+    });
     process.stdout.write(
       `latency at ${LATENCY_RATE} jobs/s: keel p50 ${keelLat.p50.toFixed(2)} ms p99 ${keelLat.p99.toFixed(2)} ms; raw p50 ${rawLat.p50.toFixed(2)} ms p99 ${rawLat.p99.toFixed(2)} ms\n`,
     );

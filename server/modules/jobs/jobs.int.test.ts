@@ -208,6 +208,37 @@ describe('failed jobs in PostgreSQL and the ops procedures', () => {
     expect(await audited('workers.terminate')).toEqual([[null, staff.id]]);
   });
 
+  it('staff see waiting jobs and running slots per organization of a queue; the leader copies plan tiers to the queues', async () => {
+    const ops = await callerAs(env.deps, staff);
+    await ops.ops.queues.pause({ queue: 'low' });
+    const job = defineJob({ name: 'ops.tenant', queue: 'low', payload: z.object({}), handle: () => {} });
+    env.deps.queue.registry.register(job);
+    const paid = await createOrg(env.deps);
+    await withDbScope(env.deps.em, undefined, (em) =>
+      em.getConnection().execute("update organizations set tier = 'enterprise' where id = ?", [paid.id]),
+    );
+    await scheduledTasks(env.deps)
+      .find((t) => t.name === 'queue:tiers')!
+      .run();
+    await env.deps.queue.dispatchMany(
+      [1, 2, 3].map(() => ({ job, payload: {} })),
+      { organizationId: org.id },
+    );
+    await env.deps.queue.dispatch(job, {}, { organizationId: paid.id });
+    const tenants = await ops.ops.queues.tenants({ queue: 'low' });
+    const caps = env.deps.queue.settings.fairness.tiers;
+    expect(tenants.map((t) => [t.organizationId, t.waiting, t.running, t.tier, t.cap])).toEqual([
+      [org.id, 3, 0, 'free', caps.free.cap],
+      [paid.id, 1, 0, 'enterprise', caps.enterprise.cap],
+    ]);
+    expect(tenants[1]!.name).toEqual(expect.any(String));
+    expect((await ops.ops.queues.list()).find((q) => q.queue === 'low')?.waiting).toBe(4);
+    await expect(ops.ops.queues.tenants({ queue: 'nope' as 'low' })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+    await ops.ops.queues.resume({ queue: 'low' });
+  });
+
   it('the leader schedules the nightly prune, the outbox sweep every 10 s, the export and import reconcilers, the tenants’ schedules and an alert evaluation every minute, and the storage, expired-export and stale-upload sweeps hourly', async () => {
     const tasks = scheduledTasks(env.deps);
     expect(tasks.map((t) => [t.name, t.cron])).toEqual([
@@ -220,6 +251,7 @@ describe('failed jobs in PostgreSQL and the ops procedures', () => {
       ['imports:sweep-uploads', '0 50 * * * *'],
       ['schedules:fire', '0 * * * * *'],
       ['alerts:evaluate', '0 * * * * *'],
+      ['queue:tiers', '25 * * * * *'],
     ]);
     // The schedules task queues a tenant's due schedule.
     const org = await createOrg(env.deps);

@@ -29,6 +29,7 @@ import {
   retryFailedJobs,
 } from './jobs.service.ts';
 import { operatorOf, recordOperatorAction } from '../ops/ops-audit.ts';
+import { queueTenants } from './queue-tenants.ts';
 import { openLive } from '../realtime/live.ts';
 
 // Staff procedures of the operations console. Every write that succeeded goes to the operator audit log.
@@ -54,6 +55,10 @@ function audit(
 export const opsQueuesRouter = router({
   list: opsProcedure.query(({ ctx }) => queueOverview(ctx.em, ctx.deps.queue)),
   metrics: opsProcedure.input(metricsInput).query(({ ctx, input }) => ctx.deps.queue.metrics.series(input)),
+  /** Waiting jobs and running slots per organization in one queue (ADR 0024). */
+  tenants: opsProcedure
+    .input(queueInput)
+    .query(({ ctx, input }) => queueTenants(ctx.em, ctx.deps.queue, input.queue)),
   pause: opsProcedure.input(queueInput).mutation(async ({ ctx, input }) => {
     await ctx.deps.queue.pause(input.queue);
     await audit(ctx, 'queue.pause', 'queue', input.queue);

@@ -10,6 +10,7 @@ import { sweepStorage } from '../../platform/storage/sweep.ts';
 import { purgeExpiredExports } from '../exports/exports.sweep.ts';
 import { sweepStaleUploads } from '../imports/imports.sweep.ts';
 import { fireDueSchedules } from '../schedules/schedules.fire.ts';
+import { syncQueueTiers } from './queue-tenants.ts';
 
 /** Cron tasks the leader worker runs (each tick once across the fleet). */
 export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
@@ -83,6 +84,14 @@ export function scheduledTasks(deps: AppDeps): ScheduledTask[] {
       cron: '0 * * * * *',
       run: async () => {
         await alerts.evaluate();
+      },
+    },
+    {
+      // The plan tiers the queues' fair takes read (ADR 0024): a tier change reaches the caps within a minute.
+      name: 'queue:tiers',
+      cron: '25 * * * * *',
+      run: async () => {
+        await withDbScope(deps.em, undefined, (em) => syncQueueTiers(em, deps.queue));
       },
     },
   ];

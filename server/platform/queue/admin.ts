@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { QUEUE_NAMES, type QueueName } from './definition.ts';
+import { queuedJobs } from './fairness.ts';
 import type { QueueKeys } from './keys.ts';
 import type { QueueSettings } from './settings.ts';
 
@@ -36,22 +37,26 @@ export class QueueAdmin {
     private readonly settings: QueueSettings,
   ) {}
 
+  /** Waiting counts every list: bee's `waiting` and each organization's (ADR 0024). */
   async counts(): Promise<QueueCounts[]> {
     const p = this.redis.pipeline();
     for (const q of QUEUE_NAMES) {
       const k = this.keys.store(q);
-      p.llen(k.waiting);
       p.llen(k.active);
       p.zcard(k.delayed);
     }
     p.smembers(this.keys.paused());
-    const res = ((await p.exec()) ?? []).map(([, v]) => v);
+    const [piped, waiting] = await Promise.all([
+      p.exec(),
+      Promise.all(QUEUE_NAMES.map((q) => queuedJobs(this.redis, this.keys.store(q)))),
+    ]);
+    const res = (piped ?? []).map(([, v]) => v);
     const paused = new Set((res[res.length - 1] as string[] | undefined) ?? []);
     return QUEUE_NAMES.map((queue, i) => ({
       queue,
-      waiting: Number(res[i * 3]),
-      active: Number(res[i * 3 + 1]),
-      delayed: Number(res[i * 3 + 2]),
+      waiting: waiting[i]!.total,
+      active: Number(res[i * 2]),
+      delayed: Number(res[i * 2 + 1]),
       paused: paused.has(queue),
     }));
   }

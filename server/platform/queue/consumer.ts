@@ -4,8 +4,13 @@ import { DelayedJobs } from './delayed.ts';
 import type { IndexRecord } from './job-index.ts';
 import type { StoreKeys } from './keys.ts';
 import { scripts } from './scripts.ts';
+import { takePlan } from './fairness.ts';
+import { DEFAULT_FAIRNESS } from './settings.ts';
 import { decodeJob, encodeJob, type StoredJob } from './store.ts';
 import { TurnBatch } from './turn-batch.ts';
+
+/** An idle consumer looks again this often without an announcement (a job saved through bee-queue's own API). */
+const POLL_MS = 1_000;
 
 /**
  * What the handler decided about an attempt. `completed` may carry the job's index record, written in the same
@@ -26,15 +31,17 @@ interface PendingFinish {
 
 /**
  * Takes jobs from one queue (bee-queue's layout, store.ts) and runs them with bee's hand-offs: a job moves from
- * `waiting` to `active` as with bee's BRPOPLPUSH, its claim is renewed through the `stalling` set, and its end is
+ * its waiting list to `active` as with bee's BRPOPLPUSH (organizations served in turn, each under its plan's cap:
+ * ADR 0024), its claim is renewed through the `stalling` set, and its end is
  * bee's `_finishJob` (out of `active`; retried onto `waiting` or the `delayed` set, whose timer `DelayedJobs` runs)
  * done by one script call for every job that finished in the same event-loop turn, together with their index
  * records. Concurrency can change at runtime (the balancer), a paused queue stops fetching, and a shutdown never
  * leaves a popped job orphaned in `active`.
  *
  * Each concurrency slot loops "take a job, run it". Takes are a non-blocking script call on the auto-pipelined
- * connection, so the slots freed in one tick share one round trip; when the queue is empty one slot waits in a
- * blocking pop (one second at a time, so a stop never cuts a pop whose reply could be lost) and wakes the others.
+ * connection, so the slots freed in one tick share one round trip. When the queue has nothing to take the slots
+ * sleep until the queue's `ready` channel announces jobs where there were none (every script that makes a list
+ * non-empty publishes it), or a second at most. A blocking pop could not wait on every organization's list.
  */
 export class QueueConsumer {
   concurrency: number;
@@ -43,8 +50,10 @@ export class QueueConsumer {
   private started = false;
   private stopping = false;
   private slots = 0;
-  private blocked = false;
   private sleepers: (() => void)[] = [];
+  /** Bumped by each `ready` announcement: a take that began before it may have missed the jobs it announced. */
+  private readySeq = 0;
+  private pollTimer: NodeJS.Timeout | null = null;
   private drained: (() => void) | null = null;
   private handler: ConsumerHandler | null = null;
   /**
@@ -57,11 +66,15 @@ export class QueueConsumer {
   private renewTimer: NodeJS.Timeout | null = null;
   /** The ends of every job that finished in one event-loop turn, written by one script call. */
   private readonly finishes = new TurnBatch<PendingFinish>(async (batch) => {
-    const args: (string | number)[] = [this.keys.earlierDelayed, batch.length];
+    const k = this.keys;
+    const args: (string | number)[] = [k.earlierDelayed, batch.length, k.orgWaiting];
     for (const f of batch) args.push(f.id, f.op, f.data, f.due);
     for (const f of batch) if (f.index) for (const a of f.index) args.push(a);
-    const k = this.keys;
-    await scripts.finish(this.redis, [k.active, k.stalling, k.jobs, k.waiting, k.delayed], args);
+    await scripts.finish(
+      this.redis,
+      [k.active, k.stalling, k.jobs, k.waiting, k.delayed, k.orgs, k.orgOf, k.running, k.ready, k.capped],
+      args,
+    );
   });
   /** One job for each slot asking in the same tick, taken by one script call. */
   private readonly takes = new TurnBatch<undefined, StoredJob>(
@@ -69,8 +82,6 @@ export class QueueConsumer {
     process.nextTick,
   );
   private readonly delayed: DelayedJobs;
-  /** The blocking pop's own connection: a blocked connection serves nothing else. */
-  private blocking: Redis | null = null;
 
   constructor(
     readonly name: string,
@@ -79,21 +90,19 @@ export class QueueConsumer {
     concurrency: number,
     private readonly logger: Logger,
     private readonly timing: { stallIntervalMs: number; delayedDebounceMs: number },
+    /** The take script's plan arguments (fairness.ts `takePlan`): per tier, its cap in this queue and its weight. */
+    private readonly plan: (string | number)[] = takePlan(DEFAULT_FAIRNESS),
   ) {
     this.concurrency = concurrency;
-    this.delayed = new DelayedJobs(redis, keys, timing.delayedDebounceMs, logger);
+    this.delayed = new DelayedJobs(redis, keys, timing.delayedDebounceMs, logger, () => {
+      this.readySeq += 1;
+      this.wakeAll();
+    });
   }
 
   async start(handler: ConsumerHandler): Promise<void> {
     if (this.started || this.handler) throw new Error(`Consumer of ${this.name} started twice`);
     this.handler = handler;
-    this.blocking = this.redis.duplicate({
-      enableAutoPipelining: false,
-      // The pop waits up to a second; its reply may take longer on a loaded server.
-      commandTimeout: 10_000,
-      connectionName: 'keel:queue-pop',
-    });
-    this.blocking.on('error', () => undefined);
     await this.delayed.start();
     this.started = true;
     // The stall checker marks every job in `active` once per interval and takes back those still marked at the
@@ -126,12 +135,16 @@ export class QueueConsumer {
   }
 
   private wakeAll(): void {
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
     const s = this.sleepers;
     this.sleepers = [];
     for (const wake of s) wake();
   }
 
+  /** Until the next `ready` announcement, a change of concurrency or pause, a stop, or POLL_MS. */
   private sleep(): Promise<void> {
+    this.pollTimer ??= setTimeout(() => this.wakeAll(), POLL_MS);
     return new Promise((resolve) => this.sleepers.push(resolve));
   }
 
@@ -159,32 +172,21 @@ export class QueueConsumer {
   private async slot(): Promise<void> {
     let failures = 0;
     let next: Promise<StoredJob | undefined> | undefined;
+    let nextSeq = 0;
     let ending: Promise<void> | undefined;
     try {
       while (this.open) {
         let job: StoredJob | undefined;
         try {
+          const seq = next ? nextSeq : this.readySeq;
           job = await (next ?? this.takes.add(undefined));
           next = undefined;
-          if (!job) {
-            if (this.blocked) {
-              await this.sleep();
-              continue;
-            }
-            this.blocked = true;
-            try {
-              const id = await this.blockingPop();
-              if (id && !this.open) {
-                await this.giveBack([id]);
-                continue;
-              }
-              if (id) job = (await this.load([id]))[0];
-            } finally {
-              this.blocked = false;
-              this.wakeAll();
-            }
-          }
           failures = 0;
+          if (!job) {
+            // An announcement since the take began may be for jobs it did not see: take again at once.
+            if (seq === this.readySeq) await this.sleep();
+            continue;
+          }
         } catch (err) {
           next = undefined;
           if (this.stopping) break;
@@ -193,7 +195,8 @@ export class QueueConsumer {
           await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** failures, 5_000)));
           continue;
         }
-        if (job) ({ next, ending } = await this.run(job, ending));
+        nextSeq = this.readySeq;
+        ({ next, ending } = await this.run(job, ending));
       }
       const left = await next?.catch(() => undefined);
       if (left) await this.giveBack([left.id]);
@@ -201,8 +204,6 @@ export class QueueConsumer {
       // A stop waits for every end to be written.
       await ending;
       this.slots -= 1;
-      // An exiting slot may have been the one blocked: another sleeper takes over.
-      this.wakeAll();
       if (this.slots === 0) this.drained?.();
     }
   }
@@ -261,8 +262,8 @@ export class QueueConsumer {
     // The script unpacks the ids into one call: far below Lua's limit of 8,000 values.
     const flat = (await scripts.fetch(
       this.redis,
-      [k.waiting, k.active, k.jobs, k.stalling],
-      [Math.min(n, 1_000)],
+      [k.waiting, k.active, k.jobs, k.stalling, k.orgs, k.running, k.tiers, k.turn, k.orgOf, k.capped],
+      [Math.min(n, 1_000), k.orgWaiting, ...this.plan],
     )) as string[] | null;
     const jobs: StoredJob[] = [];
     for (let i = 0; flat && i < flat.length; i += 2) {
@@ -273,35 +274,14 @@ export class QueueConsumer {
     return jobs;
   }
 
-  private async load(ids: string[]): Promise<StoredJob[]> {
-    const data = await this.redis.hmget(this.keys.jobs, ...ids);
-    const jobs: StoredJob[] = [];
-    const gone: string[] = [];
-    ids.forEach((id, i) => {
-      const d = data[i];
-      if (d) {
-        this.hold(id);
-        jobs.push(decodeJob(id, d));
-      } else gone.push(id);
-    });
-    // Removed between the pop and the read: drop the dangling id from active.
-    for (const id of gone) await this.redis.lrem(this.keys.active, 0, id);
-    if (jobs.length) await this.redis.srem(this.keys.stalling, ...jobs.map((j) => j.id));
-    return jobs;
-  }
-
-  /** Waits up to a second for a job, so a stop never has to cut a blocking pop (whose reply could be lost). */
-  private async blockingPop(): Promise<string | null> {
-    if (!this.blocking) throw new Error(`Consumer of ${this.name} not started`);
-    return this.blocking.brpoplpush(this.keys.waiting, this.keys.active, 1);
-  }
-
+  /** Jobs taken but not run go back to the front of their lists. */
   private async giveBack(ids: string[]): Promise<void> {
-    const multi = this.redis.multi();
-    for (const id of ids) {
-      multi.lrem(this.keys.active, 0, id).srem(this.keys.stalling, id).rpush(this.keys.waiting, id);
-    }
-    await multi.exec();
+    const k = this.keys;
+    await scripts.giveBack(
+      this.redis,
+      [k.active, k.stalling, k.waiting, k.orgs, k.orgOf, k.running, k.ready, k.capped],
+      [k.orgWaiting, ...ids],
+    );
     for (const id of ids) this.release(id);
   }
 
@@ -316,7 +296,5 @@ export class QueueConsumer {
     if (this.slots > 0) await drained;
     if (this.renewTimer) clearInterval(this.renewTimer);
     await this.delayed.stop();
-    await this.blocking?.quit().catch(() => undefined);
-    this.blocking?.disconnect();
   }
 }

@@ -10,7 +10,8 @@ const MAX_SLEEP_MS = 20 * 60 * 1000;
  * Moves one queue's delayed jobs onto `waiting` when they are due, as bee-queue's workers do: a timer set for the
  * earliest due time, re-armed when a sooner job is announced on the queue's `earlierDelayed` channel (by a save, or
  * by a retry's finish) and after each raise. Every worker of the queue runs one; the raise is one script, so two
- * raising at once move each job once.
+ * raising at once move each job once. The same subscriber hears the queue's `ready` channel (jobs arrived where none
+ * were, ADR 0024) for the consumer, which has no blocking pop of its own.
  */
 export class DelayedJobs {
   private timer: NodeJS.Timeout | null = null;
@@ -23,16 +24,23 @@ export class DelayedJobs {
     private readonly keys: StoreKeys,
     private readonly debounceMs: number,
     private readonly logger: Logger,
+    private readonly onReady: () => void = () => undefined,
   ) {}
 
   async start(): Promise<void> {
     const sub = this.redis.duplicate({ enableAutoPipelining: false, connectionName: 'keel:queue-delayed' });
     this.subscriber = sub;
     sub.on('error', () => undefined);
-    sub.on('message', (_channel: string, at: string) => this.schedule(Number(at)));
+    sub.on('message', (channel: string, at: string) => {
+      if (channel === this.keys.ready) this.onReady();
+      else this.schedule(Number(at));
+    });
     // A resubscription after a reconnect may have missed announcements: look again.
-    sub.on('ready', () => this.schedule(Date.now()));
-    await sub.subscribe(this.keys.earlierDelayed);
+    sub.on('ready', () => {
+      this.schedule(Date.now());
+      this.onReady();
+    });
+    await sub.subscribe(this.keys.earlierDelayed, this.keys.ready);
     await this.raise();
   }
 
@@ -61,8 +69,8 @@ export class DelayedJobs {
     try {
       const [, nextAt] = (await scripts.raiseDelayed(
         this.redis,
-        [this.keys.delayed, this.keys.waiting],
-        [Date.now(), this.debounceMs],
+        [this.keys.delayed, this.keys.waiting, this.keys.orgs, this.keys.orgOf, this.keys.ready],
+        [Date.now(), this.debounceMs, this.keys.orgWaiting],
       )) as [number, number];
       this.schedule(nextAt);
     } catch (err) {

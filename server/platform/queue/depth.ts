@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { HealthCheck } from '../health/health.ts';
 import { QUEUE_NAMES } from './definition.ts';
 import type { Envelope } from './envelope.ts';
+import { queuedJobs } from './fairness.ts';
 import type { QueueKeys } from './keys.ts';
 import { envelopeOf } from './store.ts';
 
@@ -19,29 +20,24 @@ export interface QueueDepth {
 }
 
 /**
- * Waiting jobs and the oldest one's age, in two round trips: bee takes jobs from the right end of `waiting`, so the
- * next job of each queue is the one that has waited longest. Its wait counts from when it became due (`qa`).
+ * Waiting jobs and the oldest one's age, in two round trips: jobs are taken from the right end of each waiting list
+ * (bee's `waiting` and each organization's, ADR 0024), so the job that has waited longest is one of their heads. Its
+ * wait counts from when it became due (`qa`).
  */
 export async function queueDepth(system: DepthSource, now = Date.now()): Promise<QueueDepth> {
-  const p = system.redis.pipeline();
-  for (const q of QUEUE_NAMES) {
-    const k = system.keys.store(q);
-    p.llen(k.waiting).lindex(k.waiting, -1);
-  }
-  const res = (await p.exec()) ?? [];
+  const queued = await Promise.all(QUEUE_NAMES.map((q) => queuedJobs(system.redis, system.keys.store(q))));
   let waiting = 0;
   const oldest = system.redis.pipeline();
-  const queued: string[] = [];
+  let heads = 0;
   QUEUE_NAMES.forEach((q, i) => {
-    waiting += Number(res[2 * i]?.[1] ?? 0);
-    const id = res[2 * i + 1]?.[1];
-    if (typeof id === 'string') {
+    waiting += queued[i]!.total;
+    for (const id of queued[i]!.heads) {
       oldest.hget(system.keys.store(q).jobs, id);
-      queued.push(id);
+      heads += 1;
     }
   });
   let waitMaxS = 0;
-  if (queued.length) {
+  if (heads) {
     for (const [, raw] of (await oldest.exec()) ?? []) {
       if (typeof raw !== 'string') continue;
       const env: Partial<Envelope> | undefined = envelopeOf(raw);

@@ -223,13 +223,14 @@ export class JobIndex {
     queue: QueueName,
     opts: { offset: number; limit: number },
   ): Promise<{ total: number; items: JobSummary[] }> {
-    const waiting = this.keys.store(queue).waiting;
-    const [total, ids] = await Promise.all([
-      this.redis.llen(waiting),
-      // Jobs are pushed on the left and takes from the right.
-      this.redis.lrange(waiting, -(opts.offset + opts.limit), -(opts.offset + 1)),
-    ]);
-    const items = await Promise.all(ids.reverse().map((id) => this.fromQueue(id)));
+    const k = this.keys.store(queue);
+    // bee's `waiting` and every organization's list (ADR 0024), each next to run first.
+    const [total, ids] = (await scripts.waitingPage(
+      this.redis,
+      [k.waiting, k.orgs],
+      [k.orgWaiting, opts.offset, opts.limit],
+    )) as [number, string[]];
+    const items = await Promise.all(ids.map((id) => this.fromQueue(id)));
     return {
       total,
       items: items.filter((j): j is NonNullable<typeof j> => !!j).map(({ envelope: _e, ...j }) => j),

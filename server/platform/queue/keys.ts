@@ -16,6 +16,23 @@ export interface StoreKeys {
   stallBlock: string;
   /** Pub/sub channel: the due time of a delayed job that became the earliest. */
   earlierDelayed: string;
+  // Fairness between organizations (ADR 0024): Keel's keys beside bee's, under the same queue prefix.
+  /** List: organizations with waiting jobs, each once, in turn order (taken from the right, put back left). */
+  orgs: string;
+  /** Hash: job id → organization, for every job of an organization this queue holds (waiting, delayed, active). */
+  orgOf: string;
+  /** Hash: organization → its jobs in `active` (recounted by the stall checker). */
+  running: string;
+  /** Hash: organization → plan tier; absent means `free`. */
+  tiers: string;
+  /** Set: organizations a take left with waiting jobs because of their cap (the end of a job of one wakes consumers). */
+  capped: string;
+  /** Hash: organization turns since the plain `waiting` list's last turn, and what is left of the current turn. */
+  turn: string;
+  /** Pub/sub channel: jobs became available where none were (the consumers' wake-up). */
+  ready: string;
+  /** Prefix of an organization's waiting list (`orgWaiting + id`: pushed left, taken right). */
+  orgWaiting: string;
 }
 
 const STORE_KEYS = [
@@ -27,6 +44,13 @@ const STORE_KEYS = [
   'stalling',
   'stallBlock',
   'earlierDelayed',
+  'orgs',
+  'orgOf',
+  'running',
+  'tiers',
+  'capped',
+  'turn',
+  'ready',
 ] as const;
 
 /**
@@ -49,7 +73,7 @@ export class QueueKeys {
   store(queue: string): StoreKeys {
     const keys = {} as Record<(typeof STORE_KEYS)[number], string>;
     for (const k of STORE_KEYS) keys[k] = this.beeKey(queue, k);
-    return keys;
+    return { ...keys, orgWaiting: this.beeKey(queue, 'org:') };
   }
 
   /** One job's index record, a JSON string (`job:` held hashes before; the new name keeps old records out of reach). */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
+import { FAIR_FN, FETCH, GIVE_BACK, ORG_LOAD, QUEUED, WAITING_PAGE } from './fair-lua.ts';
 
 // The queue layer's atomic steps, as Lua run through ioredis (EVALSHA with an automatic EVAL fallback).
 
@@ -10,54 +11,44 @@ local function chunked(cmd, key, list)
 end
 `;
 
-const FETCH = `${CHUNKED}
--- KEYS: waiting, active, jobs, stalling; ARGV: max jobs. The same hand-off as bee's BRPOPLPUSH, for up to n jobs
--- at once, oldest first. A taken job leaves the stalling set at once (bee does it when a job starts): a mark left
--- from an earlier stay in active must not make the stall checker take it back before the consumer's next renewal.
-local ids = redis.call('lrange', KEYS[1], -tonumber(ARGV[1]), -1)
-if #ids == 0 then return {} end
-redis.call('ltrim', KEYS[1], 0, -#ids - 1)
-local taken = {}
-for j = #ids, 1, -1 do taken[#taken + 1] = ids[j] end
-chunked('lpush', KEYS[2], taken)
-local data = redis.call('hmget', KEYS[3], unpack(taken))
-local out = {}
-for j = 1, #taken do
-  if data[j] then
-    out[#out + 1] = taken[j]
-    out[#out + 1] = data[j]
-  else
-    redis.call('lrem', KEYS[2], 0, taken[j])
-  end
-end
-chunked('srem', KEYS[4], taken)
-return out
-`;
-
-const STALLS = `
+const STALLS = `${FAIR_FN}
 -- bee-queue's checkStalledJobs plus a stall count per job: over the limit a job is taken out instead of requeued.
--- KEYS: stallBlock, stalling, waiting, active, stallCounts; ARGV: stallInterval ms, maxStalls
+-- KEYS: stallBlock, stalling, waiting, active, stallCounts, orgs, orgOf, running, ready, capped; ARGV: stallInterval ms,
+-- maxStalls, organization list prefix. It also recounts each organization's running jobs from 'active' (ADR 0024),
+-- so a count a crash left wrong is right again within a stall interval.
 if not redis.call('set', KEYS[1], '1', 'PX', tonumber(ARGV[1]), 'NX') then
   return {{}, {}}
 end
 local requeued, failed = {}, {}
+local woke = false
 local stalling = redis.call('smembers', KEYS[2])
 for _, id in ipairs(stalling) do
-  if redis.call('lrem', KEYS[4], 0, id) > 0 then
+  local removed, freed = leaveActive(KEYS[4], KEYS[7], KEYS[8], KEYS[10], id)
+  if freed then woke = true end
+  if removed > 0 then
     local n = redis.call('hincrby', KEYS[5], id, 1)
     if n > tonumber(ARGV[2]) then
       failed[#failed + 1] = id
+      redis.call('hdel', KEYS[7], id)
     else
       requeued[#requeued + 1] = id
-      redis.call('lpush', KEYS[3], id)
+      if enqueue(KEYS[3], KEYS[6], KEYS[7], ARGV[3], id, false) then woke = true end
     end
   end
 end
 redis.call('del', KEYS[2])
 local actives = redis.call('lrange', KEYS[4], 0, -1)
+local counts = {}
 for i = 1, #actives, 1000 do
-  redis.call('sadd', KEYS[2], unpack(actives, i, math.min(i + 999, #actives)))
+  local chunk = {unpack(actives, i, math.min(i + 999, #actives))}
+  redis.call('sadd', KEYS[2], unpack(chunk))
+  for _, org in ipairs(redis.call('hmget', KEYS[7], unpack(chunk))) do
+    if org then counts[org] = (counts[org] or 0) + 1 end
+  end
 end
+redis.call('del', KEYS[8])
+for org, c in pairs(counts) do redis.call('hset', KEYS[8], org, c) end
+if woke then redis.call('publish', KEYS[9], '1') end
 return {requeued, failed}
 `;
 
@@ -171,18 +162,20 @@ writeIndex(ARGV, 1)
 return 1
 `;
 
-const FINISH = `${INDEX_FN}
+const FINISH = `${INDEX_FN}${FAIR_FN}
 -- The end of attempts of many jobs of one queue, and their index records, in one step (bee's _finishJob, batched).
--- KEYS: active, stalling, jobs, waiting, delayed. ARGV: earlierDelayed channel, job count, then per job: id,
--- op (done: out of the queue; again: back on waiting; later: to delayed), job data (again/later), due time (later);
--- then index records.
-local n, i = tonumber(ARGV[2]), 3
+-- KEYS: active, stalling, jobs, waiting, delayed, orgs, orgOf, running, ready, capped. ARGV: earlierDelayed channel, job
+-- count, organization list prefix, then per job: id, op (done: out of the queue; again: back on its waiting list;
+-- later: to delayed), job data (again/later), due time (later); then index records.
+local n, i = tonumber(ARGV[2]), 4
 local ids, done, data, again, later = {}, {}, {}, {}, {}
 local earliest
+local woke = false
 for _ = 1, n do
   local id, op = ARGV[i], ARGV[i + 1]
   ids[#ids + 1] = id
-  redis.call('lrem', KEYS[1], 0, id)
+  local _, freed = leaveActive(KEYS[1], KEYS[7], KEYS[8], KEYS[10], id)
+  if freed then woke = true end
   if op == 'done' then
     done[#done + 1] = id
   else
@@ -201,8 +194,12 @@ for _ = 1, n do
 end
 chunked('srem', KEYS[2], ids)
 chunked('hdel', KEYS[3], done)
+chunked('hdel', KEYS[7], done)
 chunked('hset', KEYS[3], data)
-chunked('lpush', KEYS[4], again)
+for _, id in ipairs(again) do
+  if enqueue(KEYS[4], KEYS[6], KEYS[7], ARGV[3], id, false) then woke = true end
+end
+if woke then redis.call('publish', KEYS[9], '1') end
 chunked('zadd', KEYS[5], later)
 -- Workers (Keel's DelayedJobs, and bee-queue's own) re-arm their delayed-job timer from this channel.
 if earliest then redis.call('publish', ARGV[1], earliest) end
@@ -210,38 +207,51 @@ writeIndex(ARGV, i)
 return n
 `;
 
-const ADD_JOBS = `
+const ADD_JOBS = `${FAIR_FN}
 -- bee-queue's addJob and addDelayedJob (ADR 0021), for many jobs of one queue in one call. KEYS: id counter, jobs,
--- waiting, delayed, earlierDelayed. ARGV: per job id ('' = the next number, as bee gives), encoded record, due time
--- (0 = now). An id the queue already holds is refused: its reply is nil. A delayed job that becomes the earliest
--- one is announced on earlierDelayed, where every worker re-arms its timer (bee's workers too).
+-- waiting, delayed, earlierDelayed, orgs, orgOf, ready. ARGV: organization list prefix, then per job id ('' = the
+-- next number, as bee gives), encoded record, due time (0 = now), organization ('' = none: bee's 'waiting'). An id
+-- the queue already holds is refused: its reply is nil. A delayed job that becomes the earliest one is announced on
+-- earlierDelayed, where every worker re-arms its timer (bee's workers too); a job in an empty list on ready.
 local out = {}
-for i = 1, #ARGV, 3 do
+local woke = false
+for i = 2, #ARGV, 4 do
   local id = ARGV[i]
   if id == '' then id = tostring(redis.call('incr', KEYS[1])) end
   if redis.call('hexists', KEYS[2], id) == 1 then
     out[#out + 1] = false
   else
     redis.call('hset', KEYS[2], id, ARGV[i + 1])
+    local org = false
+    if ARGV[i + 3] ~= '' then
+      org = ARGV[i + 3]
+      redis.call('hset', KEYS[7], id, org)
+    end
     local due = tonumber(ARGV[i + 2])
     if due > 0 then
       redis.call('zadd', KEYS[4], due, id)
       if redis.call('zrange', KEYS[4], 0, 0)[1] == id then redis.call('publish', KEYS[5], ARGV[i + 2]) end
-    else
-      redis.call('lpush', KEYS[3], id)
+    elseif enqueue(KEYS[3], KEYS[6], KEYS[7], ARGV[1], id, false, org) then
+      woke = true
     end
     out[#out + 1] = id
   end
 end
+if woke then redis.call('publish', KEYS[8], '1') end
 return out
 `;
 
-const RAISE_DELAYED = `
--- bee-queue's raiseDelayedJobs: every delayed job now due moves to waiting. KEYS: delayed, waiting. ARGV: now,
--- debounce ms. Replies the number raised and the due time to wake up for next (the latest one within the debounce
--- window after the earliest left, so jobs due close together are raised by one call), or -1 with none left.
+const RAISE_DELAYED = `${FAIR_FN}
+-- bee-queue's raiseDelayedJobs: every delayed job now due moves to its waiting list. KEYS: delayed, waiting, orgs,
+-- orgOf, ready. ARGV: now, debounce ms, organization list prefix. Replies the number raised and the due time to wake
+-- up for next (the latest one within the debounce window after the earliest left, so jobs due close together are
+-- raised by one call), or -1 with none left.
 local due = redis.call('zrangebyscore', KEYS[1], 0, ARGV[1])
-for i = 1, #due, 1000 do redis.call('lpush', KEYS[2], unpack(due, i, math.min(i + 999, #due))) end
+local woke = false
+for _, id in ipairs(due) do
+  if enqueue(KEYS[2], KEYS[3], KEYS[4], ARGV[3], id, false) then woke = true end
+end
+if woke then redis.call('publish', KEYS[5], '1') end
 redis.call('zremrangebyscore', KEYS[1], 0, ARGV[1])
 local head = redis.call('zrange', KEYS[1], 0, 0, 'WITHSCORES')
 local nextAt = -1
@@ -285,11 +295,11 @@ return 0
 `;
 
 const DEFS = {
-  keelAddJobs: { lua: ADD_JOBS, keys: 5 },
-  keelRaiseDelayed: { lua: RAISE_DELAYED, keys: 2 },
-  keelFetch: { lua: FETCH, keys: 4 },
-  keelFinish: { lua: FINISH, keys: 5 },
-  keelStalls: { lua: STALLS, keys: 5 },
+  keelAddJobs: { lua: ADD_JOBS, keys: 8 },
+  keelRaiseDelayed: { lua: RAISE_DELAYED, keys: 5 },
+  keelFetch: { lua: FETCH, keys: 10 },
+  keelFinish: { lua: FINISH, keys: 10 },
+  keelStalls: { lua: STALLS, keys: 10 },
   keelBatchSuccess: { lua: BATCH_SUCCESS, keys: 3 },
   keelBatchFailure: { lua: BATCH_FAILURE, keys: 2 },
   keelBatchTakeFailed: { lua: BATCH_TAKE_FAILED, keys: 2 },
@@ -299,6 +309,10 @@ const DEFS = {
   keelRenewIfEq: { lua: RENEW_IF_EQ, keys: 1 },
   keelLockTake: { lua: LOCK_TAKE, keys: 1 },
   keelTrimTags: { lua: TRIM_TAGS, keys: 1 },
+  keelGiveBack: { lua: GIVE_BACK, keys: 8 },
+  keelQueued: { lua: QUEUED, keys: 2 },
+  keelOrgLoad: { lua: ORG_LOAD, keys: 3 },
+  keelWaitingPage: { lua: WAITING_PAGE, keys: 2 },
 } as const;
 
 type Name = keyof typeof DEFS;
@@ -362,4 +376,8 @@ export const scripts = {
   renewIfEq: call('keelRenewIfEq'),
   lockTake: call('keelLockTake'),
   trimTags: call('keelTrimTags'),
+  giveBack: call('keelGiveBack'),
+  queued: call('keelQueued'),
+  orgLoad: call('keelOrgLoad'),
+  waitingPage: call('keelWaitingPage'),
 };

@@ -1,3 +1,4 @@
+import type { OrganizationTier } from '../../../shared/schemas/tenancy.ts';
 import type { QueueName } from './definition.ts';
 
 export interface SupervisorConfig {
@@ -46,7 +47,27 @@ export interface QueueSettings {
   leaderTtlMs: number;
   /** The window for raising delayed jobs that are due close together in one call (bee-queue's `delayedDebounce`). */
   delayedDebounceMs: number;
+  fairness: FairnessSettings;
 }
+
+/**
+ * Fairness between organizations within a queue (ADR 0024), by the organization's plan tier: `cap` is the most jobs
+ * of one organization running at once in one queue across the whole fleet, `weight` how many jobs it is given per
+ * turn. `queues` overrides the caps of one queue.
+ */
+export interface FairnessSettings {
+  tiers: Record<OrganizationTier, { cap: number; weight: number }>;
+  queues: Partial<Record<QueueName, Partial<Record<OrganizationTier, number>>>>;
+}
+
+export const DEFAULT_FAIRNESS: FairnessSettings = {
+  tiers: {
+    free: { cap: 10, weight: 1 },
+    professional: { cap: 25, weight: 2 },
+    enterprise: { cap: 50, weight: 3 },
+  },
+  queues: {},
+};
 
 const ALL: QueueName[] = ['high', 'default', 'mail', 'webhooks', 'low'];
 const MIN = 60_000;
@@ -79,6 +100,7 @@ const base: QueueSettings = {
   recycle: { memoryMb: 512, maxJobs: 0, maxTimeMs: 0 },
   leaderTtlMs: 10_000,
   delayedDebounceMs: 50,
+  fairness: DEFAULT_FAIRNESS,
 };
 
 /** Per-environment settings, like Horizon's `environments` block; code, not env vars, so they are reviewed. */
@@ -114,5 +136,6 @@ export function mergeSettings(baseSettings: QueueSettings, over: Partial<QueueSe
     retention: { ...baseSettings.retention, ...over.retention },
     stall: { ...baseSettings.stall, ...over.stall },
     recycle: { ...baseSettings.recycle, ...over.recycle },
+    fairness: { ...baseSettings.fairness, ...over.fairness },
   };
 }

@@ -63,16 +63,22 @@ export const envelopeOf = (raw: string): Envelope => (JSON.parse(raw) as { data:
 export async function saveJobs(redis: Redis, k: StoreKeys, jobs: NewJob[]): Promise<string[]> {
   if (!jobs.length) return [];
   const now = Date.now();
-  const args: (string | number)[] = [];
+  const args: (string | number)[] = [k.orgWaiting];
   for (const j of jobs) {
     // bee sets `delay` only for a due time still ahead; a past one is saved straight onto waiting.
     const due = j.delayUntil !== null && j.delayUntil > now ? j.delayUntil : 0;
     const options: StoredJobOptions = { timestamp: now, stacktraces: [], ...(due ? { delay: due } : {}) };
-    args.push(j.id, encodeJob({ data: j.env, options, status: 'created', progress: 0 }), due);
+    // A job of an organization waits in its organization's list (ADR 0024); others in bee's `waiting`.
+    args.push(
+      j.id,
+      encodeJob({ data: j.env, options, status: 'created', progress: 0 }),
+      due,
+      j.env.org ?? '',
+    );
   }
   const saved = (await scripts.addJobs(
     redis,
-    [k.id, k.jobs, k.waiting, k.delayed, k.earlierDelayed],
+    [k.id, k.jobs, k.waiting, k.delayed, k.earlierDelayed, k.orgs, k.orgOf, k.ready],
     args,
   )) as (string | null)[];
   return saved.filter((id): id is string => id !== null);

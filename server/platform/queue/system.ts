@@ -6,6 +6,8 @@ import { withDbScope, type Em } from '../db/context.ts';
 import type { Logger } from '../logger/logger.ts';
 import { QueueAdmin, type BatchInfo, type QueueCounts } from './admin.ts';
 import type { AnyJobDefinition, JobDefinition, QueueName } from './definition.ts';
+import type { OrganizationTier } from '../../../shared/schemas/tenancy.ts';
+import { capOf, organizationLoad, writeTiers, type OrganizationLoad } from './fairness.ts';
 import { Dispatcher, type DispatchOptions, type DispatchResult, type JobSpec } from './dispatcher.ts';
 import type { Envelope } from './envelope.ts';
 import { FailureHandling, type FailedJobSink, type FailureListener } from './failure.ts';
@@ -24,6 +26,7 @@ export type { BatchInfo, QueueCounts } from './admin.ts';
 export type { DispatchOptions, DispatchResult, JobSpec } from './dispatcher.ts';
 export type { FailedJobRecord, FailedJobSink } from './failure.ts';
 export type { BatchOptions } from './flows.ts';
+export type { OrganizationLoad } from './fairness.ts';
 export type { WorkerInfo } from './worker-registry.ts';
 
 export interface QueueSystemOptions {
@@ -188,6 +191,19 @@ export class QueueSystem {
 
   workers(): Promise<WorkerInfo[]> {
     return this.workerRegistry.list();
+  }
+
+  // ------------------------------------------------------------------------- fairness between organizations
+
+  /** Waiting jobs and running slots per organization in one queue, the busiest first (ADR 0024). */
+  organizationLoad(queue: QueueName, limit = 100): Promise<OrganizationLoad[]> {
+    const f = this.settings.fairness;
+    return organizationLoad(this.redis, this.keys.store(queue), (tier) => capOf(f, tier, queue), limit);
+  }
+
+  /** Replaces the plan tiers the queues' takes read (every organization not listed is `free`). */
+  setOrganizationTiers(tiers: Iterable<[string, OrganizationTier]>): Promise<number> {
+    return writeTiers(this.redis, this.keys, tiers);
   }
 
   /** Flushes buffered metrics and refuses further dispatches (the shared ioredis connection stays open). */

@@ -14,6 +14,7 @@ import { Scheduler, type ScheduledTask } from './scheduler.ts';
 import { scripts } from './scripts.ts';
 import type { QueueSettings, SupervisorConfig } from './settings.ts';
 import { decodeJob } from './store.ts';
+import { queuedJobs, takePlan } from './fairness.ts';
 import { workerIdFor, type WorkerInfo, type WorkerRegistry } from './worker-registry.ts';
 
 /** What a worker needs of the queue system (QueueSystem satisfies it): the runner's parts and the fleet's. */
@@ -123,6 +124,7 @@ export class Worker {
           initial[queue] ?? 1,
           system.logger,
           { stallIntervalMs: s.stall.intervalMs, delayedDebounceMs: s.delayedDebounceMs },
+          takePlan(s.fairness, queue),
         );
         consumer.setPaused(paused.has(queue));
         state.consumers.set(queue, consumer);
@@ -181,12 +183,12 @@ export class Worker {
       if (sv.config.balance !== 'auto' || now - sv.lastBalance < sv.config.balanceCooldownMs) continue;
       sv.lastBalance = now;
       const queues = [...sv.consumers.keys()];
-      const p = this.system.redis.pipeline();
-      for (const q of queues) p.llen(this.system.keys.store(q).waiting);
-      const res = (await p.exec()) ?? [];
+      const waiting = await Promise.all(
+        queues.map(async (q) => (await queuedJobs(this.system.redis, this.system.keys.store(q))).total),
+      );
       const load: Record<string, QueueLoad> = {};
       queues.forEach((q, i) => {
-        load[q] = { waiting: Number(res[i]?.[1] ?? 0), avgRuntimeMs: this.runtimeAvg.get(q) ?? 1 };
+        load[q] = { waiting: waiting[i] ?? 0, avgRuntimeMs: this.runtimeAvg.get(q) ?? 1 };
       });
       const current = Object.fromEntries(queues.map((q) => [q, sv.consumers.get(q)!.concurrency]));
       const next = balance(sv.config, queues, current, load);
@@ -212,8 +214,19 @@ export class Worker {
       const k = system.keys.store(queue);
       const [requeued, failed] = (await scripts.stalls(
         system.redis,
-        [k.stallBlock, k.stalling, k.waiting, k.active, system.keys.stalls(queue)],
-        [system.settings.stall.intervalMs, system.settings.stall.maxStalls],
+        [
+          k.stallBlock,
+          k.stalling,
+          k.waiting,
+          k.active,
+          system.keys.stalls(queue),
+          k.orgs,
+          k.orgOf,
+          k.running,
+          k.ready,
+          k.capped,
+        ],
+        [system.settings.stall.intervalMs, system.settings.stall.maxStalls, k.orgWaiting],
       )) as [string[], string[]];
       if (requeued.length)
         system.logger.warn({ queue, jobs: requeued }, 'stalled jobs returned to the queue');

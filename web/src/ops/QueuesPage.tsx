@@ -17,6 +17,7 @@ import { useNow } from './hooks.ts';
 import { LiveBadge } from './LiveBadge.tsx';
 import { oneOf, useUrlState } from './url.ts';
 import { QueryView } from '../ui/QueryView.tsx';
+import { QueueTenants } from './jobs/QueueTenants.tsx';
 import { useInvalidate } from '../invalidate.ts';
 
 type QueueRow = RouterOutputs['ops']['queues']['list'][number];
@@ -53,6 +54,7 @@ export function QueuesPage() {
         </QueryView>
       </Section>
       <QueueCharts />
+      <QueueTenants />
       <Section title="Workers">
         <QueryView
           query={workers}
