@@ -63,14 +63,10 @@ async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 60_0
 }
 
 /** Nothing of the default queue left waiting, delayed or running: every dispatched job has had its outcome. */
+/** Nothing of the default queue left: waiting (the plain list and every organization's), delayed or running. */
 async function queueDrained(): Promise<boolean> {
-  const bee = `${env.config.keyPrefix}bq:default`;
-  const [waiting, delayed, active] = await Promise.all([
-    redis().llen(`${bee}:waiting`),
-    redis().zcard(`${bee}:delayed`),
-    redis().llen(`${bee}:active`),
-  ]);
-  return waiting + delayed + active === 0;
+  const counts = (await system.admin.counts()).find((c) => c.queue === 'default')!;
+  return counts.waiting + counts.delayed + counts.active === 0;
 }
 
 /** A dispatching process on the test's Redis prefix; resolves once it waits for "go". */
