@@ -53,20 +53,10 @@ const row = (orgId: string, id: string) =>
 const setNextRun = (orgId: string, id: string, at: Date) =>
   withDbScope(env.deps.em, orgId, (em) => em.nativeUpdate(Schedule, { id }, { nextRunAt: at }));
 
-/**
- * Jobs queued for a schedule and not yet run, read from bee-queue's waiting list and job hash (the queue layer's
- * storage contract: `<prefix>bq:<queue>:waiting` and `:jobs`, the job's data being Keel's envelope).
- */
+/** Jobs queued for a schedule and not yet run: the `low` queue's waiting jobs (organizations' lists included). */
 async function queuedRuns(scheduleId: string): Promise<number> {
-  const redis = env.deps.redis.get('queue');
-  const bee = `${env.config.keyPrefix}bq:low`;
-  const ids = await redis.lrange(`${bee}:waiting`, 0, -1);
-  if (!ids.length) return 0;
-  const jobs = await redis.hmget(`${bee}:jobs`, ...ids);
-  return jobs.filter((j) => {
-    const data = j ? (JSON.parse(j) as { data?: { tags?: string[] } }).data : undefined;
-    return data?.tags?.includes(`schedule:${scheduleId}`);
-  }).length;
+  const { items } = await env.deps.queue.index.waiting('low', { offset: 0, limit: 10_000 });
+  return items.filter((j) => j.tags.includes(`schedule:${scheduleId}`)).length;
 }
 
 const sum = (results: FireResult[], k: keyof FireResult) => results.reduce((n, r) => n + r[k], 0);
