@@ -171,25 +171,26 @@ async function until<T>(fn: () => Promise<T> | T, what: string, timeoutMs = 60_0
   }
 }
 
-/**
- * The SMTP server refuses each message once, which costs the mail job its first backoff step (5 s); the wait allows
- * for one more transient failure on a loaded machine (the next step is 30 s, then 120 s: mail.job.ts).
- */
-const MAIL_WAIT_MS = 180_000;
-
 const mailTo = (address: string, subject: RegExp) =>
   until(
     () => smtp.messages.find((m) => m.to.includes(address.toLowerCase()) && subject.test(m.subject)),
     `mail to ${address} matching ${subject}`,
-    MAIL_WAIT_MS,
-  ).catch((err: unknown) => {
+  ).catch(async (err: unknown) => {
     // What the SMTP server took and what the worker did with mail jobs, to tell a slow queue from a lost job.
     const mailLines = worker.lines
       .filter((l) => l.includes('"queue":"mail"') || l.includes('worker exiting'))
       .slice(-20);
     const subjects = smtp.messages.map((m) => `${m.to.join(',')}: ${m.subject}`);
+    const counts = await env.deps.queue.admin.counts().catch((e: unknown) => String(e));
     throw new Error(
-      `${String(err)}\nmail received: ${subjects.join(' | ')}\nworker mail lines:\n${mailLines.join('\n')}`,
+      [
+        String(err),
+        `mail received: ${subjects.join(' | ')}`,
+        `queues: ${JSON.stringify(counts)}`,
+        `worker mail lines:\n${mailLines.join('\n')}`,
+        `worker's last lines:\n${worker.lines.slice(-15).join('\n')}`,
+        `API's last lines:\n${api.lines.slice(-10).join('\n')}`,
+      ].join('\n'),
     );
   });
 
@@ -267,6 +268,7 @@ async function readOpsConsole(staff: { cookie: string }[], ids: { organizations:
     {},
     ...(['recent', 'completed', 'failed'] as const).map((list) => ({ list, limit: 100 })),
     ...QUEUES.map((queue) => ({ queue, limit: 100 })),
+    ...QUEUES.map((queue) => ({ queue })),
     { organizationIds: ids.organizations, userIds: [] },
     { limit: 100 },
     ...(['org:req', 'user:req', 'org:slow', 'user:slow'] as const).map((kind) => ({ kind })),
@@ -423,6 +425,15 @@ describe('secrets minted during a full run', () => {
     );
     expect((await fetch(onServer(lostUpload.uploadUrl), { method: 'PUT', body: lost })).status).toBe(201);
     await ok('mutation', 'ops.queues.pause', { queue: 'default' }, staff[0]!);
+    // Workers learn of a pause at their next heartbeat: until then the import could start and read the file.
+    type WorkerQueues = { supervisors: { queues: { queue: string; paused: boolean }[] }[] }[];
+    await until(async () => {
+      const workers = await ok<WorkerQueues>('query', 'ops.workers.list', undefined, staff[0]!);
+      const queues = workers.flatMap((w) => w.supervisors.flatMap((sv) => sv.queues));
+      return (
+        queues.some((q) => q.queue === 'default') && queues.every((q) => q.queue !== 'default' || q.paused)
+      );
+    }, 'the worker to pause the default queue');
     await ok('mutation', 'imports.start', { importId: lostUpload.importId }, owner);
     const dir = path.join(storageDir, 'imports', organizationId, lostUpload.importId);
     for (const f of await readdir(dir)) await unlink(path.join(dir, f));
@@ -499,5 +510,5 @@ describe('secrets minted during a full run', () => {
     // The scan saw what it was meant to: log lines of both processes and jobs of every kind in the console.
     expect(api.lines.length).toBeGreaterThan(20);
     expect(worker.lines.some((l) => l.includes('"job":"mail.send"'))).toBe(true);
-  }, 600_000);
+  }, 300_000);
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, opendir, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { link, mkdir, open, opendir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -80,10 +80,22 @@ export class LocalStorage implements Storage {
   }
 
   async get(key: string): Promise<Readable> {
-    const file = this.pathOf(key);
-    const info = await stat(file).catch(() => null);
-    if (!info?.isFile()) throw new ObjectNotFoundError(key);
-    return createReadStream(file);
+    // Opened here, not by the stream when first read: a file deleted after this answered is still read whole (the
+    // open descriptor keeps it), instead of the stream emitting ENOENT later — with nobody listening yet if the
+    // caller awaits something first, which crashed the worker process (secret-scan test, a deleted import upload).
+    const handle = await open(this.pathOf(key), 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'EISDIR') throw new ObjectNotFoundError(key);
+      throw err;
+    });
+    const info = await handle.stat().catch(async (err: unknown) => {
+      await handle.close();
+      throw err;
+    });
+    if (!info.isFile()) {
+      await handle.close();
+      throw new ObjectNotFoundError(key);
+    }
+    return handle.createReadStream();
   }
 
   async head(key: string): Promise<ObjectInfo | null> {

@@ -144,8 +144,20 @@ describe('local driver', () => {
     ]);
   });
 
+  it('an object deleted after get() answered is still read whole, with no error event', async () => {
+    await storage.put('t/gone.csv', Readable.from(['x,y\n', '3,4\n']));
+    const body = await storage.get('t/gone.csv');
+    await storage.delete('t/gone.csv');
+    // Before, the stream opened the file when first read: ENOENT, emitted before any listener in a caller that awaited
+    // something else first, crashed the process.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(Buffer.concat(await body.toArray()).toString()).toBe('x,y\n3,4\n');
+    expect(await storage.head('t/gone.csv')).toBeNull();
+  });
+
   it('a missing object is NotFound on get and null on head; delete does not mind', async () => {
     await expect(storage.get('t/none.csv')).rejects.toThrow(ObjectNotFoundError);
+    await expect(storage.get('t')).rejects.toThrow(ObjectNotFoundError);
     expect(await storage.head('t/none.csv')).toBeNull();
     await expect(storage.delete('t/none.csv')).resolves.toBeUndefined();
   });
