@@ -303,10 +303,13 @@ local upper = max
 if cs ~= '' then upper = cs end
 local out, walked, off = {}, 0, 0
 local lastS, run = cs, skip
+-- Chunks start small (a dense match needs few entries) and double while the filter finds little.
+local size = math.max(32, limit + skip)
 while true do
-  local chunk = redis.call('zrevrangebyscore', KEYS[best], upper, min, 'WITHSCORES', 'LIMIT', off, 500)
+  local chunk = redis.call('zrevrangebyscore', KEYS[best], upper, min, 'WITHSCORES', 'LIMIT', off, size)
   if #chunk == 0 then return {out, lastS, run, 1, walked} end
   off = off + #chunk / 2
+  size = math.min(size * 2, 1024)
   for j = 1, #chunk, 2 do
     local id, s = chunk[j], chunk[j + 1]
     if skip > 0 and tonumber(s) == tonumber(cs) then
