@@ -62,7 +62,14 @@ export const batchIdInput = z.object({ id: z.uuid() }).strict();
 
 // Job search and bulk actions (ADR 0026).
 
-export const JOB_SEARCH_STATES = ['pending', 'retrying', 'released', 'completed', 'failed', 'cancelled'] as const;
+export const JOB_SEARCH_STATES = [
+  'pending',
+  'retrying',
+  'released',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
 export const BULK_ACTIONS = ['retry', 'cancel', 'delete'] as const;
 
 const ms = z.number().int().min(0).max(8.64e15);

@@ -29,6 +29,9 @@ describe('failed_jobs rows as ops.jobs.failed answers them', () => {
     expect(JSON.parse(out.payload)).toEqual({ to: '[redacted]', template: 'welcome' });
     expect(row.payload).toEqual({ to: 'secret@example.test', template: 'welcome' });
     // A row of a job this process does not know: nothing declared, nothing redacted.
-    expect(JSON.parse(toFailedOutput(row, () => undefined).payload)).toHaveProperty('to', 'secret@example.test');
+    expect(JSON.parse(toFailedOutput(row, () => undefined).payload)).toHaveProperty(
+      'to',
+      'secret@example.test',
+    );
   });
 });

@@ -76,7 +76,11 @@ afterAll(async () => {
 });
 
 const q = () => env.deps.queue;
-const dispatch = async (org: TestOrg | null, invoiceId: string, opts: { fail?: boolean; delayMs?: number } = {}) => {
+const dispatch = async (
+  org: TestOrg | null,
+  invoiceId: string,
+  opts: { fail?: boolean; delayMs?: number } = {},
+) => {
   const r = await q().dispatch(
     invoiceJob,
     { invoiceId, email: EMAIL, fail: opts.fail ?? false },
@@ -93,7 +97,9 @@ describe('job search', () => {
   beforeAll(async () => {
     for (const n of [1, 2, 3]) ids.done!.push(await dispatch(a, `inv-${n}`));
     for (const n of [4, 5]) {
-      ids.failed!.push((await q().dispatch(flakyJob, { invoiceId: `inv-${n}` }, { organizationId: a.id })).id!);
+      ids.failed!.push(
+        (await q().dispatch(flakyJob, { invoiceId: `inv-${n}` }, { organizationId: a.id })).id!,
+      );
     }
     await new Promise((r) => setTimeout(r, 5));
     middle = Date.now();
@@ -159,9 +165,9 @@ describe('job search', () => {
     await expect(ops.ops.jobs.search({ filter: { from: 10, to: 5 } })).rejects.toMatchObject({
       code: 'BAD_REQUEST',
     });
-    await expect(
-      ops.ops.jobs.search({ filter: { fields: { 'bad-name': 'x' } } }),
-    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(ops.ops.jobs.search({ filter: { fields: { 'bad-name': 'x' } } })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
     const owner = await callerAs(env.deps, a.owner);
     await expect(owner.ops.jobs.search({ filter: {} })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(owner.ops.jobs.bulkPreview({ action: 'retry', filter: {} })).rejects.toMatchObject({
@@ -175,7 +181,11 @@ describe('job search', () => {
     const preview = await ops.ops.jobs.bulkPreview({ action: 'retry', filter });
     expect(preview.count).toBe(2);
     await expect(
-      ops.ops.jobs.bulk({ action: 'retry', filter: { ...filter, state: 'failed' }, confirm: preview.confirm }),
+      ops.ops.jobs.bulk({
+        action: 'retry',
+        filter: { ...filter, state: 'failed' },
+        confirm: preview.confirm,
+      }),
     ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     // The refused attempt used the token up.
     const again = await ops.ops.jobs.bulkPreview({ action: 'retry', filter });
@@ -189,7 +199,9 @@ describe('job search', () => {
       'the retried jobs to complete',
     );
     expect(ran.sort()).toEqual(['inv-4', 'inv-5']);
-    await expect(ops.ops.jobs.bulk({ action: 'retry', filter, confirm: again.confirm })).rejects.toMatchObject({
+    await expect(
+      ops.ops.jobs.bulk({ action: 'retry', filter, confirm: again.confirm }),
+    ).rejects.toMatchObject({
       code: 'BAD_REQUEST',
     });
     const audit = await withDbScope(env.deps.em, undefined, (em) =>

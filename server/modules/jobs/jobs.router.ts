@@ -97,7 +97,9 @@ export const opsJobsRouter = router({
   get: opsProcedure.input(jobIdInput).query(({ ctx, input }) => jobDetail(ctx.deps.queue, input.id)),
   failed: opsProcedure
     .input(failedListInput)
-    .query(({ ctx, input }) => listFailedJobs(ctx.em, ctx.deps.queue, input.filter, input.limit, input.offset)),
+    .query(({ ctx, input }) =>
+      listFailedJobs(ctx.em, ctx.deps.queue, input.filter, input.limit, input.offset),
+    ),
   retry: opsProcedure.input(jobIdInput).mutation(async ({ ctx, input }) => {
     const r = await retryFailedJob(ctx.em, ctx.deps.queue, input.id);
     await audit(ctx, 'job.retry', 'job', input.id);
@@ -134,7 +136,11 @@ export const opsJobsRouter = router({
     .mutation(({ ctx, input }) => bulkPreview(ctx.deps.queue, ctx.auth.user.id, input)),
   bulk: opsProcedure.input(bulkInput).mutation(async ({ ctx, input }) => {
     const r = await bulkAct(ctx.em, ctx.deps.queue, ctx.auth.user.id, input);
-    const bulkAction = { retry: 'job.bulkRetry', cancel: 'job.bulkCancel', delete: 'job.bulkDelete' } as const;
+    const bulkAction = {
+      retry: 'job.bulkRetry',
+      cancel: 'job.bulkCancel',
+      delete: 'job.bulkDelete',
+    } as const;
     await audit(ctx, bulkAction[input.action], 'job', null, {
       filter: JSON.parse(JSON.stringify(input.filter)) as JsonValue,
       count: r.count,

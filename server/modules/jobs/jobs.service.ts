@@ -62,7 +62,10 @@ function whereOf(f: FailedJobFilter) {
 }
 
 /** A row as staff see it: the definition's sensitive fields redacted (the row keeps them, for a retry). */
-export function toFailedOutput(row: IFailedJob, definitionOf: (name: string) => AnyJobDefinition | undefined) {
+export function toFailedOutput(
+  row: IFailedJob,
+  definitionOf: (name: string) => AnyJobDefinition | undefined,
+) {
   return {
     id: row.id,
     queue: row.queue,

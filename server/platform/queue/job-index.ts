@@ -292,7 +292,11 @@ export class JobIndex {
     opts: { cursor?: string | undefined; limit: number; budget: number },
   ): Promise<{ items: JobSummary[]; cursor: string | null; walked: number }> {
     const page = await this.search.search(filter, opts);
-    return { items: await this.summaries(page.hits.map((h) => h.id)), cursor: page.cursor, walked: page.walked };
+    return {
+      items: await this.summaries(page.hits.map((h) => h.id)),
+      cursor: page.cursor,
+      walked: page.walked,
+    };
   }
 
   /**

@@ -461,4 +461,3 @@ export async function searchScript(redis: Redis, keys: string[], args: Arg[]): P
     return redis.eval(SEARCH, keys.length, ...keys, ...args);
   }
 }
-

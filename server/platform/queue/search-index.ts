@@ -61,7 +61,9 @@ function decodeCursor(raw: string): Cursor {
   } catch {
     // Falls through to the typed error below.
   }
-  throw new AppError('VALIDATION_FAILED', 'Invalid search cursor', { fieldErrors: { cursor: ['is invalid'] } });
+  throw new AppError('VALIDATION_FAILED', 'Invalid search cursor', {
+    fieldErrors: { cursor: ['is invalid'] },
+  });
 }
 
 const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
@@ -118,7 +120,8 @@ export class SearchIndex {
     const dims = this.dims(env);
     for (const dim of dims) add('r', dim);
     add('r', `state:${state}`);
-    for (const other of SEARCH_STATES) if (other !== state) zrem.push(this.keys.ix('r', `state:${other}`), id);
+    for (const other of SEARCH_STATES)
+      if (other !== state) zrem.push(this.keys.ix('r', `state:${other}`), id);
     if (state === 'failed') for (const dim of dims) add('f', dim);
     // Requeued by an operator: no longer failed (family `f` is always checked through its `all` set).
     else zrem.push(this.keys.ix('f', 'all'), id);

@@ -94,7 +94,11 @@ export function redactingLogger<L extends object>(logger: L, values: readonly st
     get(target, prop, receiver) {
       const v: unknown = Reflect.get(target, prop, receiver);
       if (typeof prop !== 'string' || !LEVELS.has(prop) || typeof v !== 'function') return v;
-      return (...args: unknown[]) => v.apply(target, args.map((a) => redactDeep(a, values)));
+      return (...args: unknown[]) =>
+        v.apply(
+          target,
+          args.map((a) => redactDeep(a, values)),
+        );
     },
   });
 }
