@@ -131,7 +131,7 @@ return 1
 const INDEX_FN = `${CHUNKED}
 local function writeIndex(a, i)
   local n = #a
-  local zadds, zrems, hdels, sadds = {}, {}, {}, {}
+  local zadds, zrems, hdels, sadds, seen = {}, {}, {}, {}, {}
   local function push(t, key, x, y)
     local g = t[key]
     if not g then g = {}; t[key] = g end
@@ -152,7 +152,16 @@ local function writeIndex(a, i)
     c = tonumber(a[i]); i = i + 1
     for _ = 1, c do push(hdels, a[i], a[i + 1]); i = i + 2 end
     c = tonumber(a[i]); i = i + 1
-    for _ = 1, c do push(sadds, a[i], a[i + 1]); i = i + 2 end
+    for _ = 1, c do
+      -- Set members repeat across records (the search's key lists): each goes once.
+      local s = seen[a[i]]
+      if not s then s = {}; seen[a[i]] = s end
+      if not s[a[i + 1]] then
+        s[a[i + 1]] = true
+        push(sadds, a[i], a[i + 1])
+      end
+      i = i + 2
+    end
     c = tonumber(a[i]); i = i + 1
     for _ = 1, c do
       if redis.call('get', a[i]) == a[i + 1] then redis.call('del', a[i]) end

@@ -16,6 +16,8 @@ import type { QueueSettings } from './settings.ts';
 /** What a search can ask for; `pending` is queued, delayed or running before its first outcome. */
 export const SEARCH_STATES = ['pending', 'retrying', 'released', 'completed', 'failed', 'cancelled'] as const;
 export type SearchState = (typeof SEARCH_STATES)[number];
+/** The states a job leaves with its next outcome. */
+const NON_FINAL: readonly SearchState[] = ['pending', 'retrying', 'released'];
 
 export interface SearchFilter {
   name?: string | undefined;
@@ -100,8 +102,10 @@ export class SearchIndex {
   }
 
   /**
-   * The index writes of one outcome (or of an operator's requeue), as sections of the index script: the job's
-   * entries in family `r` under its new state (out of the others), and in family `f` when it failed for good.
+   * The index writes of one outcome (or of an operator's requeue), as sections of the index script. The job's
+   * dimensions in family `r` were written at its dispatch (same score: they only change with a requeue), so an
+   * outcome moves it between the `state:` sets — out of the non-final ones, the only states an outcome follows —
+   * and adds it to family `f` when it failed for good.
    */
   writes(
     id: string,
@@ -117,14 +121,20 @@ export class SearchIndex {
       zadd.push(key, env.at, id);
       sadd.push(this.keys.ixKeys(family), key);
     };
-    const dims = this.dims(env);
-    for (const dim of dims) add('r', dim);
+    const requeue = state === 'pending';
+    const dims = requeue || state === 'failed' ? this.dims(env) : [];
     add('r', `state:${state}`);
-    for (const other of SEARCH_STATES)
-      if (other !== state) zrem.push(this.keys.ix('r', `state:${other}`), id);
+    // A first attempt's outcome follows `pending` alone (retries and releases count attempts too).
+    const before = requeue ? SEARCH_STATES : env.attempts <= 1 ? NON_FINAL.slice(0, 1) : NON_FINAL;
+    for (const other of before) if (other !== state) zrem.push(this.keys.ix('r', `state:${other}`), id);
     if (state === 'failed') for (const dim of dims) add('f', dim);
-    // Requeued by an operator: no longer failed (family `f` is always checked through its `all` set).
-    else zrem.push(this.keys.ix('f', 'all'), id);
+    if (requeue) {
+      // Queued again by an operator, from failed_jobs or the index: new dispatch time, no longer among the failed.
+      for (const dim of dims) {
+        add('r', dim);
+        zrem.push(this.keys.ix('f', dim), id);
+      }
+    }
     return { zadd, zrem, sadd };
   }
 
