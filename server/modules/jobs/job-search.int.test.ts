@@ -76,6 +76,7 @@ afterAll(async () => {
 });
 
 const q = () => env.deps.queue;
+const ops = () => callerAs(env.deps, staff);
 const dispatch = async (
   org: TestOrg | null,
   invoiceId: string,
@@ -283,5 +284,28 @@ describe('job search', () => {
     expect(lines.some((l) => l.includes('sending inv-10 to [redacted]'))).toBe(true);
     expect(lines.some((l) => l.includes('no mailbox for [redacted]'))).toBe(true);
     expect(lines.filter((l) => l.includes(EMAIL))).toEqual([]);
+  });
+
+  it('the trim removes search entries past their retention, and the keys left empty', async () => {
+    const redis = env.deps.redis.get('queue');
+    const ixKeys = async () => {
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${q().keys.q}ix:*`, 'COUNT', 1000);
+        cursor = next;
+        found.push(...keys);
+      } while (cursor !== '0');
+      return found;
+    };
+    expect((await ixKeys()).length).toBeGreaterThan(10);
+    const { recentMs, failedMs } = q().settings.retention;
+    // Past the recent window: only the failed family is left.
+    await q().index.trim(Date.now() + recentMs + 1);
+    expect((await ixKeys()).every((k) => k.startsWith(`${q().keys.q}ix:f`))).toBe(true);
+    const completed = await (await ops()).ops.jobs.search({ filter: { state: 'completed' } });
+    expect(completed.items).toEqual([]);
+    await q().index.trim(Date.now() + failedMs + 1);
+    expect(await ixKeys()).toEqual([]);
   });
 });
