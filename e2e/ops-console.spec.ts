@@ -179,6 +179,30 @@ test('a batch shows its failures, and retrying them finishes it', async ({ page 
   await expect(row.getByText('Finished', { exact: true })).toBeVisible();
 });
 
+test('job search finds jobs by type and tag, and a bulk delete states its count before it acts', async ({
+  page,
+}) => {
+  await signIn(page, OPERATOR, `/ops/jobs?list=search&type=${FLAKY_JOB}`);
+  const search = page.getByRole('region', { name: 'Search jobs' });
+  const rows = search.getByRole('row').filter({ has: page.getByRole('link', { name: FLAKY_JOB }) });
+  // Three invoices and a batch of four, in whatever state the tests before left them.
+  await expect(rows).toHaveCount(7);
+  await search.getByLabel('Tag').fill('invoice:1001');
+  await search.getByRole('button', { name: 'Search' }).click();
+  await expect(page).toHaveURL(/tag=invoice%3A1001/);
+  await expect(rows).toHaveCount(1);
+  await screenshot(page, 'ops-jobs-search');
+
+  await search.getByRole('button', { name: 'Delete all matching…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Delete 1 jobs?' });
+  await expect(dialog).toBeVisible();
+  await dialog.getByRole('button', { name: 'Delete 1 jobs' }).click();
+  await expect(search.getByRole('status').filter({ hasText: 'Delete: 1 of 1 jobs.' })).toBeVisible();
+  await expect(search.getByText('No job matches this search')).toBeVisible();
+  const audit = page.getByRole('region', { name: 'Job actions' });
+  await expect(audit.getByRole('row').filter({ hasText: 'job.bulkDelete' })).toBeVisible();
+});
+
 test('flags: create, toggle (a tenant sees it within a second), roll out, override, kill with confirmation, audit', async ({
   page,
   browser,
@@ -403,6 +427,7 @@ test('a member is refused on every /ops page and every console procedure', async
     '/ops',
     '/ops/queues',
     '/ops/jobs?list=failed',
+    '/ops/jobs?list=search',
     '/ops/flags',
     '/ops/tenants',
     '/ops/billing',
@@ -418,6 +443,7 @@ test('a member is refused on every /ops page and every console procedure', async
     ['ops.tenants.get', { id: '00000000-0000-4000-8000-000000000000' }],
     ['ops.audit.list', {}],
     ['ops.jobs.failed', {}],
+    ['ops.jobs.search', {}],
     ['ops.queues.list', undefined],
     ['ops.flags.list', undefined],
     ['ops.billing.events.list', {}],
@@ -430,6 +456,8 @@ test('a member is refused on every /ops page and every console procedure', async
   const mutations: [string, unknown][] = [
     ['ops.tenants.suspend', { id: '00000000-0000-4000-8000-000000000000', reason: 'x' }],
     ['ops.jobs.retry', { id: 'x' }],
+    ['ops.jobs.bulkPreview', { action: 'delete', filter: {} }],
+    ['ops.jobs.bulk', { action: 'delete', filter: {}, confirm: '00000000-0000-4000-8000-000000000000' }],
     ['ops.queues.pause', { queue: 'default' }],
     ['ops.flags.kill', { key: 'anything', killed: true }],
     ['ops.billing.events.replay', { eventId: 'evt_e2e_0001' }],

@@ -59,3 +59,61 @@ export const pruneInput = z.object({ olderThanDays: z.number().int().min(0).max(
 
 export const batchListInput = z.object(page).strict();
 export const batchIdInput = z.object({ id: z.uuid() }).strict();
+
+// Job search and bulk actions (ADR 0026).
+
+export const JOB_SEARCH_STATES = [
+  'pending',
+  'retrying',
+  'released',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
+export const BULK_ACTIONS = ['retry', 'cancel', 'delete'] as const;
+
+const ms = z.number().int().min(0).max(8.64e15);
+
+export const jobSearchFilter = z
+  .object({
+    name: z.string().trim().min(1).max(120).optional(),
+    /** An organization's id, or `none` for system jobs. */
+    organizationId: z.union([z.uuid(), z.literal('none')]).optional(),
+    tag: z.string().trim().min(1).max(120).optional(),
+    /** Declared payload fields (`indexed` in defineJob), matched exactly. */
+    fields: z
+      .record(z.string().regex(/^[a-z_][a-z0-9_]{0,59}$/i, 'is not a field name'), z.string().min(1).max(200))
+      .refine((f) => Object.keys(f).length <= 5, 'at most 5 fields')
+      .optional(),
+    state: z.enum(JOB_SEARCH_STATES).optional(),
+    /** Dispatch time range, ms since the epoch, inclusive. */
+    from: ms.optional(),
+    to: ms.optional(),
+  })
+  .strict()
+  .refine((f) => f.from === undefined || f.to === undefined || f.from <= f.to, {
+    message: 'from must not be after to',
+    path: ['from'],
+  });
+export type JobSearchFilter = z.infer<typeof jobSearchFilter>;
+
+export const jobSearchInput = z
+  .object({
+    filter: jobSearchFilter.default({}),
+    cursor: z.string().max(200).optional(),
+    limit: z.number().int().min(1).max(100).default(25),
+  })
+  .strict();
+
+export const bulkPreviewInput = z
+  .object({ action: z.enum(BULK_ACTIONS), filter: jobSearchFilter.default({}) })
+  .strict();
+
+export const bulkInput = z
+  .object({
+    action: z.enum(BULK_ACTIONS),
+    filter: jobSearchFilter.default({}),
+    /** The token bulkPreview answered: the action applies to exactly the jobs it counted. */
+    confirm: z.uuid(),
+  })
+  .strict();

@@ -49,7 +49,18 @@ export interface DebouncedJobInput<S extends z.ZodType> extends Omit<
 export function defineDebouncedJob<S extends z.ZodType>(
   input: DebouncedJobInput<S>,
 ): DebouncedJob<S, JobServices> {
-  const { debounce, payload, handle, failed, tags, withoutOverlapping, rateLimit, ...rest } = input;
+  const {
+    debounce,
+    payload,
+    handle,
+    failed,
+    tags,
+    indexed,
+    sensitive,
+    withoutOverlapping,
+    rateLimit,
+    ...rest
+  } = input;
   // The caller's payload, parsed by its schema here as the queue parses every job's payload where it runs.
   const inner = (w: z.output<DebouncedPayload>): z.output<S> => payload.parse(w.payload);
   const rateKey = rateLimit?.key;
@@ -57,6 +68,9 @@ export function defineDebouncedJob<S extends z.ZodType>(
     ...rest,
     payload: debouncedPayload,
     ...(tags ? { tags: (w) => tags(inner(w)) } : {}),
+    ...(indexed ? { indexed: (w) => indexed(inner(w)) } : {}),
+    // The caller's payload travels under `payload` in the debounced envelope.
+    ...(sensitive ? { sensitive: sensitive.map((f) => `payload.${f}`) } : {}),
     ...(withoutOverlapping
       ? { withoutOverlapping: { ...withoutOverlapping, key: (w) => withoutOverlapping.key(inner(w)) } }
       : {}),

@@ -3,9 +3,12 @@ import { tracked } from '@trpc/server';
 import {
   batchIdInput,
   batchListInput,
+  bulkInput,
+  bulkPreviewInput,
   failedListInput,
   jobIdInput,
   jobListInput,
+  jobSearchInput,
   metricsInput,
   pruneInput,
   queueInput,
@@ -30,6 +33,7 @@ import {
 } from './jobs.service.ts';
 import { operatorOf, recordOperatorAction } from '../ops/ops-audit.ts';
 import { queueTenants } from './queue-tenants.ts';
+import { bulkAct, bulkPreview, searchJobs } from './job-search.service.ts';
 import { openLive } from '../realtime/live.ts';
 
 // Staff procedures of the operations console. Every write that succeeded goes to the operator audit log.
@@ -98,7 +102,9 @@ export const opsJobsRouter = router({
   get: opsProcedure.input(jobIdInput).query(({ ctx, input }) => jobDetail(ctx.deps.queue, input.id)),
   failed: opsProcedure
     .input(failedListInput)
-    .query(({ ctx, input }) => listFailedJobs(ctx.em, input.filter, input.limit, input.offset)),
+    .query(({ ctx, input }) =>
+      listFailedJobs(ctx.em, ctx.deps.queue, input.filter, input.limit, input.offset),
+    ),
   retry: opsProcedure.input(jobIdInput).mutation(async ({ ctx, input }) => {
     const r = await retryFailedJob(ctx.em, ctx.deps.queue, input.id);
     await audit(ctx, 'job.retry', 'job', input.id);
@@ -125,6 +131,28 @@ export const opsJobsRouter = router({
   prune: opsProcedure.input(pruneInput).mutation(async ({ ctx, input }) => {
     const r = await pruneFailedJobs(ctx.em, input.olderThanDays);
     await audit(ctx, 'job.prune', 'job', null, { olderThanDays: input.olderThanDays, ...r });
+    return r;
+  }),
+  /** Jobs in any state by type, organization, tag, declared payload field and time, newest first (ADR 0026). */
+  search: opsProcedure.input(jobSearchInput).query(({ ctx, input }) => searchJobs(ctx.deps.queue, input)),
+  /** How many jobs a bulk action would take, and the one-time token that confirms it (a read: not audited). */
+  bulkPreview: opsProcedure
+    .input(bulkPreviewInput)
+    .mutation(({ ctx, input }) => bulkPreview(ctx.deps.queue, ctx.auth.user.id, input)),
+  bulk: opsProcedure.input(bulkInput).mutation(async ({ ctx, input }) => {
+    const r = await bulkAct(ctx.em, ctx.deps.queue, ctx.auth.user.id, input);
+    const bulkAction = {
+      retry: 'job.bulkRetry',
+      cancel: 'job.bulkCancel',
+      delete: 'job.bulkDelete',
+    } as const;
+    await audit(ctx, bulkAction[input.action], 'job', null, {
+      filter: JSON.parse(JSON.stringify(input.filter)) as JsonValue,
+      count: r.count,
+      done: r.done,
+      skipped: r.skipped,
+      ids: r.ids,
+    });
     return r;
   }),
 });

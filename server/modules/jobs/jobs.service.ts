@@ -1,9 +1,15 @@
 import { AppError } from '../../../shared/errors.ts';
 import { withDbScope, type Em } from '../../platform/db/context.ts';
 import type { Logger } from '../../platform/logger/logger.ts';
-import { QUEUE_NAMES, isQueueName, type QueueName } from '../../platform/queue/definition.ts';
+import {
+  QUEUE_NAMES,
+  isQueueName,
+  type AnyJobDefinition,
+  type QueueName,
+} from '../../platform/queue/definition.ts';
 import type { Envelope } from '../../platform/queue/envelope.ts';
 import type { JobList } from '../../platform/queue/job-index.ts';
+import { redactPayload } from '../../platform/queue/sensitive.ts';
 import type { FailedJobRecord, FailedJobSink, QueueSystem } from '../../platform/queue/system.ts';
 import { FailedJob, type IFailedJob } from './failed-job.entity.ts';
 
@@ -55,27 +61,37 @@ function whereOf(f: FailedJobFilter) {
   };
 }
 
-export function toFailedOutput(row: IFailedJob) {
+/** A row as staff see it: the definition's sensitive fields redacted (the row keeps them, for a retry). */
+export function toFailedOutput(
+  row: IFailedJob,
+  definitionOf: (name: string) => AnyJobDefinition | undefined,
+) {
   return {
     id: row.id,
     queue: row.queue,
     name: row.name,
     organizationId: row.organization?.id ?? null,
     batchId: row.batchId ?? null,
-    payload: JSON.stringify(row.payload),
+    payload: JSON.stringify(redactPayload(definitionOf(row.name), row.payload)),
     error: row.error,
     attempts: row.attempts,
     failedAt: row.failedAt,
   };
 }
 
-export async function listFailedJobs(em: Em, filter: FailedJobFilter, limit: number, offset: number) {
+export async function listFailedJobs(
+  em: Em,
+  queue: QueueSystem,
+  filter: FailedJobFilter,
+  limit: number,
+  offset: number,
+) {
   const [rows, total] = await em.findAndCount(FailedJob, whereOf(filter), {
     orderBy: { failedAt: 'desc' },
     limit,
     offset,
   });
-  return { total, items: rows.map(toFailedOutput) };
+  return { total, items: rows.map((r) => toFailedOutput(r, (name) => queue.registry.get(name))) };
 }
 
 /** Queues a failed job again (same id, fresh attempts) and removes it from the store. */

@@ -92,6 +92,16 @@ export interface JobDefinitionInput<S extends z.ZodType, Svc = unknown> {
   withoutOverlapping?: OverlapPolicy<z.output<S>>;
   rateLimit?: RateLimitPolicy<z.output<S>>;
   tags?(payload: z.output<S>): string[];
+  /**
+   * Payload fields operators can search jobs by (ops.jobs.search, ADR 0026): names to plain values, e.g.
+   * `(p) => ({ invoiceId: p.invoiceId })`. Each value is part of a Redis key name: ids and codes, not free text.
+   */
+  indexed?(payload: z.output<S>): Record<string, string | number | boolean | null | undefined>;
+  /**
+   * Payload fields (top-level names, or dotted paths into nested objects) redacted in the job index, every ops answer, the console and job log lines (ADR 0026);
+   * the queue's own record and failed_jobs keep them, so the job can run and be retried.
+   */
+  sensitive?: readonly string[];
   /** Runs once, after the last attempt failed (or the job stalled too often). */
   failed?(
     payload: z.output<S>,
@@ -116,6 +126,8 @@ export type AnyJobDefinition = JobDefinition<z.ZodType>;
 export type PayloadOf<D> = D extends JobDefinition<infer S> ? z.input<S> : never;
 
 const NAME = /^[a-z0-9][a-z0-9:._-]{0,119}$/i;
+/** A payload field name as `sensitive` and `indexed` name them (also part of index key names). */
+export const FIELD = /^[a-z_][a-z0-9_]{0,59}$/i;
 
 export function defineJob<S extends z.ZodType, Svc = unknown>(
   input: JobDefinitionInput<S, Svc>,
@@ -138,6 +150,9 @@ export function defineJob<S extends z.ZodType, Svc = unknown>(
   }
   if (tries === 0 && input.retryUntilMs === undefined && input.maxExceptions === undefined) {
     throw new Error(`${input.name}: unlimited tries need retryUntilMs or maxExceptions`);
+  }
+  if (input.sensitive?.some((f) => !f.split('.').every((part) => FIELD.test(part)))) {
+    throw new Error(`${input.name}: sensitive fields are payload field names or dotted paths`);
   }
   return {
     ...input,

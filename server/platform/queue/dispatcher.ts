@@ -212,15 +212,17 @@ export class Dispatcher {
       list.push(j);
       byQueue.set(j.queue, list);
     }
-    await Promise.all(
-      [...byQueue].map(([queue, jobs]) =>
+    await Promise.all([
+      ...[...byQueue].map(([queue, jobs]) =>
         saveJobs(
           redis,
           keys.store(queue),
           jobs.map((j) => ({ id: j.id, env: j.env, delayUntil: j.delayUntil })),
         ),
       ),
-    );
+      // Search entries (ADR 0026); a retried id got its entries with its requeued record above.
+      index.dispatched(prepared.filter((j) => !j.again)),
+    ]);
   }
 
   close(): void {

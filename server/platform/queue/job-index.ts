@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
-import { QUEUE_NAMES, type QueueName } from './definition.ts';
+import { QUEUE_NAMES, type AnyJobDefinition, type QueueName } from './definition.ts';
 import type { Envelope } from './envelope.ts';
 import type { QueueKeys } from './keys.ts';
 import { scripts } from './scripts.ts';
+import { SearchIndex, type SearchFilter } from './search-index.ts';
+import { redactPayload } from './sensitive.ts';
 import type { QueueSettings } from './settings.ts';
 import { envelopeOf } from './store.ts';
 import { TurnBatch } from './turn-batch.ts';
@@ -88,11 +90,23 @@ export class JobIndex {
     await scripts.indexWrite(this.redis, [], records.flat());
   });
 
+  /** Secondary indexes for ops search (ADR 0026), written with the records. */
+  readonly search: SearchIndex;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: QueueKeys,
     private readonly retention: QueueSettings['retention'],
-  ) {}
+    /** A job's definition, for its declared search fields and the sensitive fields redacted in its records. */
+    private readonly definitionOf: (name: string) => AnyJobDefinition | undefined = () => undefined,
+  ) {
+    this.search = new SearchIndex(redis, keys, retention, definitionOf);
+  }
+
+  /** Fresh jobs, searchable from their dispatch (their records come with their first outcome). */
+  dispatched(jobs: { id: string; env: Envelope }[]): Promise<void> {
+    return this.search.dispatched(jobs);
+  }
 
   /** Buffers a record; every record of one event-loop turn goes out in one script call. */
   async write(rec: IndexRecord): Promise<void> {
@@ -101,7 +115,7 @@ export class JobIndex {
 
   /** What every summary says of a job; a stored record keeps only the first `previewChars` of the payload. */
   private describe(id: string, queue: QueueName, env: Envelope, previewChars = PAYLOAD_PREVIEW) {
-    const payload = JSON.stringify(env.payload) ?? 'null';
+    const payload = JSON.stringify(redactPayload(this.definitionOf(env.name), env.payload)) ?? 'null';
     return {
       id,
       name: env.name,
@@ -130,6 +144,7 @@ export class JobIndex {
   /** A job id queued again (an operator's retry): its last outcome is cleared before it can run. */
   requeued(id: string, queue: QueueName, env: Envelope): Promise<void> {
     const { zadd, sadd } = this.tagWrites(id, env);
+    const ix = this.search.writes(id, env, 'queued');
     const rec: StoredRecord = {
       ...this.describe(id, queue, env),
       status: 'queued',
@@ -143,9 +158,9 @@ export class JobIndex {
     };
     return this.write(
       record(this.keys.job(id), this.retention.recentMs + this.retention.failedMs, rec, {
-        zadd,
-        zrem: [this.keys.failed(), id],
-        sadd,
+        zadd: [...zadd, ...ix.zadd],
+        zrem: [this.keys.failed(), id, ...ix.zrem],
+        sadd: [...sadd, ...ix.sadd],
       }),
     );
   }
@@ -173,7 +188,8 @@ export class JobIndex {
       runtimeMs: f.finishedAt - f.startedAt,
       worker: f.worker,
       error: f.error ? f.error.slice(0, 4000) : null,
-      ...(f.keepEnvelope ? { envelope: env } : {}),
+      // Not for a job with sensitive fields: its retry reads failed_jobs, so the index never holds the values.
+      ...(f.keepEnvelope && !this.definitionOf(env.name)?.sensitive?.length ? { envelope: env } : {}),
     };
     const ttl = final
       ? failed
@@ -182,8 +198,12 @@ export class JobIndex {
       : this.retention.recentMs + this.retention.failedMs;
     const { zadd, sadd } = this.tagWrites(id, env);
     if (final) zadd.push(failed ? this.keys.failed() : this.keys.completed(), f.finishedAt, id);
+    const ix = this.search.writes(id, env, f.status);
+    zadd.push(...ix.zadd);
+    sadd.push(...ix.sadd);
     return record(this.keys.job(id), ttl, rec, {
       zadd,
+      zrem: ix.zrem,
       ...(final ? { hdel: [this.keys.stalls(queue), id] } : {}),
       sadd,
       ...(final && env.unique ? { delIfEq: [env.unique, id] } : {}),
@@ -267,6 +287,39 @@ export class JobIndex {
     return { total, items: await this.many(ids) };
   }
 
+  /** One page of a search (ADR 0026): summaries newest dispatch first, and where the next page starts. */
+  async find(
+    filter: SearchFilter,
+    opts: { cursor?: string | undefined; limit: number; budget: number },
+  ): Promise<{ items: JobSummary[]; cursor: string | null; walked: number }> {
+    const page = await this.search.search(filter, opts);
+    return {
+      items: await this.summaries(page.hits.map((h) => h.id)),
+      cursor: page.cursor,
+      walked: page.walked,
+    };
+  }
+
+  /**
+   * Summaries in the order of `ids`: the stored record, or the queue's record of a job that has not run yet. An id
+   * with neither (deleted, or its record expired before the trim reached its entries) is left out.
+   */
+  async summaries(ids: string[]): Promise<JobSummary[]> {
+    if (!ids.length) return [];
+    const raw = await this.redis.mget(ids.map((id) => this.keys.job(id)));
+    const items = await Promise.all(
+      ids.map(async (id, i) => {
+        const r = raw[i];
+        if (r) return summary(JSON.parse(r) as StoredRecord);
+        const live = await this.fromQueue(id);
+        if (!live) return null;
+        const { envelope: _e, ...rest } = live;
+        return rest;
+      }),
+    );
+    return items.filter((j): j is JobSummary => !!j);
+  }
+
   async many(ids: string[]): Promise<JobSummary[]> {
     if (!ids.length) return [];
     const raw = await this.redis.mget(ids.map((id) => this.keys.job(id)));
@@ -280,6 +333,8 @@ export class JobIndex {
       .zrem(this.keys.failed(), id)
       .zrem(this.keys.completed(), id)
       .zrem(this.keys.recent(), id)
+      .zrem(this.keys.ix('r', 'all'), id)
+      .zrem(this.keys.ix('f', 'all'), id)
       .exec();
   }
 
@@ -296,6 +351,7 @@ export class JobIndex {
       [this.keys.tags()],
       [this.keys.tag(''), now - this.retention.failedMs],
     );
+    await this.search.trim(now);
   }
 }
 

@@ -143,4 +143,19 @@ export class QueueKeys {
   schedule(task: string, tick: number) {
     return `${this.q}sched:${task}:${tick}`;
   }
+  /**
+   * Job search (ADR 0026): sorted sets of job ids by dispatch time, one per dimension (`type:…`, `org:…`, `state:…`,
+   * `tag:…`, `fld:<field>:<value>`, `all`), in two families: `r` every job of the recent window, `f` failed jobs.
+   */
+  ix(family: 'r' | 'f', dim: string) {
+    return `${this.q}ix:${family}:${dim}`;
+  }
+  /** Set: every `ix` key of a family, for the trim. */
+  ixKeys(family: 'r' | 'f') {
+    return `${this.q}ix:${family}-keys`;
+  }
+  /** A bulk action's confirmation (ops.jobs.bulkPreview): the previewed ids, for a few minutes. */
+  bulk(token: string) {
+    return `${this.q}bulk:${token}`;
+  }
 }

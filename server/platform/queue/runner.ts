@@ -22,6 +22,7 @@ import type { IndexRecord, JobIndex } from './job-index.ts';
 import { overlapHolder, type JobLimits } from './limits.ts';
 import type { QueueMetrics } from './metrics.ts';
 import type { JobRegistry } from './registry.ts';
+import { redactError, redactingLogger, sensitiveValues } from './sensitive.ts';
 import type { StoredJob } from './store.ts';
 
 const noop = (): void => undefined;
@@ -157,7 +158,11 @@ export class JobRunner {
       );
       return { outcome: await this.finish(job.id, queue, env, 'completed', startedAt, waitMs) };
     } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
+      // Before it is logged, indexed or stored: an error often quotes the payload (ADR 0026).
+      const error = redactError(
+        err instanceof Error ? err : new Error(String(err)),
+        sensitiveValues(def, env.payload),
+      );
       const delayMs = await this.afterFailure(job.id, queue, env, def, error, startedAt, waitMs, controller);
       return { outcome: delayMs < 0 ? { kind: 'failed' } : { kind: 'retry', delayMs }, error };
     } finally {
@@ -205,7 +210,10 @@ export class JobRunner {
           return scope.em;
         },
         get logger() {
-          return (logger ??= deps.logger.child({ job: env.name, jobId: id }));
+          return (logger ??= redactingLogger(
+            deps.logger.child({ job: env.name, jobId: id }),
+            sensitiveValues(def, env.payload),
+          ));
         },
         config: deps.config,
         redis: deps.redis,

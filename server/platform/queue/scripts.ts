@@ -122,7 +122,7 @@ return 1
 const INDEX_FN = `${CHUNKED}
 local function writeIndex(a, i)
   local n = #a
-  local zadds, zrems, hdels, sadds = {}, {}, {}, {}
+  local zadds, zrems, hdels, sadds, seen = {}, {}, {}, {}, {}
   local function push(t, key, x, y)
     local g = t[key]
     if not g then g = {}; t[key] = g end
@@ -143,7 +143,16 @@ local function writeIndex(a, i)
     c = tonumber(a[i]); i = i + 1
     for _ = 1, c do push(hdels, a[i], a[i + 1]); i = i + 2 end
     c = tonumber(a[i]); i = i + 1
-    for _ = 1, c do push(sadds, a[i], a[i + 1]); i = i + 2 end
+    for _ = 1, c do
+      -- Set members repeat across records (the search's key lists): each goes once.
+      local s = seen[a[i]]
+      if not s then s = {}; seen[a[i]] = s end
+      if not s[a[i + 1]] then
+        s[a[i + 1]] = true
+        push(sadds, a[i], a[i + 1])
+      end
+      i = i + 2
+    end
     c = tonumber(a[i]); i = i + 1
     for _ = 1, c do
       if redis.call('get', a[i]) == a[i + 1] then redis.call('del', a[i]) end
@@ -294,6 +303,99 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[
 return 0
 `;
 
+const SEARCH = `
+-- Job search (ADR 0026). KEYS: sorted sets of job ids by dispatch time, all of which a match is in. ARGV: max, min
+-- (scores), cursor score ('' = from max), members of that score already returned, limit, budget. Walks the set
+-- with the fewest entries in [min, max] from the newest down and checks the others by ZSCORE, until limit
+-- matches or budget entries walked. Replies matches (id, score pairs), the cursor (score, count), 1 when the walk
+-- reached min, and the number of entries walked.
+local max, min = ARGV[1], ARGV[2]
+local cs, skip = ARGV[3], tonumber(ARGV[4])
+local limit, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
+local best, bestN
+for k = 1, #KEYS do
+  local n = redis.call('zcount', KEYS[k], min, max)
+  if n == 0 then return {{}, '', 0, 1, 0} end
+  if not bestN or n < bestN then best, bestN = k, n end
+end
+local upper = max
+if cs ~= '' then upper = cs end
+local out, walked, off = {}, 0, 0
+local lastS, run = cs, skip
+-- Chunks start small (a dense match needs few entries) and double while the filter finds little.
+local size = math.max(32, limit + skip)
+while true do
+  local chunk = redis.call('zrevrangebyscore', KEYS[best], upper, min, 'WITHSCORES', 'LIMIT', off, size)
+  if #chunk == 0 then return {out, lastS, run, 1, walked} end
+  off = off + #chunk / 2
+  size = math.min(size * 2, 1024)
+  for j = 1, #chunk, 2 do
+    local id, s = chunk[j], chunk[j + 1]
+    if skip > 0 and tonumber(s) == tonumber(cs) then
+      skip = skip - 1
+    else
+      skip = 0
+      walked = walked + 1
+      local ok = true
+      for k = 1, #KEYS do
+        if k ~= best and not redis.call('zscore', KEYS[k], id) then
+          ok = false
+          break
+        end
+      end
+      if ok then
+        out[#out + 1] = id
+        out[#out + 1] = s
+      end
+      if lastS ~= '' and tonumber(s) == tonumber(lastS) then run = run + 1 else lastS, run = s, 1 end
+      if #out >= limit * 2 or walked >= budget then return {out, lastS, run, 0, walked} end
+    end
+  end
+end
+`;
+
+const TRIM_KEYS = `
+-- KEYS: a set of sorted-set key names; ARGV: cutoff, then some of its members. Trims each listed set and forgets
+-- the ones left empty, in one step, so an entry written meanwhile (zadd + sadd together) keeps its key listed.
+for i = 2, #ARGV do
+  redis.call('zremrangebyscore', ARGV[i], 0, ARGV[1])
+  if redis.call('zcard', ARGV[i]) == 0 then redis.call('srem', KEYS[1], ARGV[i]) end
+end
+return 1
+`;
+
+const CANCEL = `
+-- KEYS: waiting, delayed, active, jobs, orgOf, orgs; ARGV: organization list prefix (ADR 0024), then ids. Takes
+-- each job that is waiting (in bee's list or its organization's) or delayed out of its queue for good. Left alone:
+-- a running job (it finishes), and a batch or chain step (its batch or chain would wait for it for ever: cancel the
+-- batch instead). Replies id, record pairs of the jobs taken.
+local out = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local data = redis.call('hget', KEYS[4], id)
+  if data and not redis.call('lpos', KEYS[3], id) then
+    local env = cjson.decode(data).data
+    if type(env) == 'table' and not env.batch and not env.chain then
+      local org = redis.call('hget', KEYS[5], id)
+      local removed = redis.call('lrem', KEYS[1], 0, id) + redis.call('zrem', KEYS[2], id)
+      if org then
+        local list = ARGV[1] .. org
+        removed = removed + redis.call('lrem', list, 0, id)
+        -- An emptied list leaves the turn order now rather than at its next turn.
+        if redis.call('llen', list) == 0 then redis.call('lrem', KEYS[6], 0, org) end
+      end
+      if removed > 0 then
+        redis.call('hdel', KEYS[4], id)
+        redis.call('hdel', KEYS[5], id)
+        out[#out + 1] = id
+        out[#out + 1] = data
+      end
+    end
+  end
+end
+return out
+`;
+
 const DEFS = {
   keelAddJobs: { lua: ADD_JOBS, keys: 8 },
   keelRaiseDelayed: { lua: RAISE_DELAYED, keys: 5 },
@@ -313,6 +415,8 @@ const DEFS = {
   keelQueued: { lua: QUEUED, keys: 2 },
   keelOrgLoad: { lua: ORG_LOAD, keys: 3 },
   keelWaitingPage: { lua: WAITING_PAGE, keys: 2 },
+  keelTrimKeys: { lua: TRIM_KEYS, keys: 1 },
+  keelCancel: { lua: CANCEL, keys: 6 },
 } as const;
 
 type Name = keyof typeof DEFS;
@@ -380,4 +484,18 @@ export const scripts = {
   queued: call('keelQueued'),
   orgLoad: call('keelOrgLoad'),
   waitingPage: call('keelWaitingPage'),
+  trimKeys: call('keelTrimKeys'),
+  cancel: call('keelCancel'),
 };
+
+const SEARCH_SHA = createHash('sha1').update(SEARCH).digest('hex');
+
+/** The job search script, whose number of keys varies with the filter (one per dimension). */
+export async function searchScript(redis: Redis, keys: string[], args: Arg[]): Promise<unknown> {
+  try {
+    return await redis.evalsha(SEARCH_SHA, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!isNoScript(err)) throw err;
+    return redis.eval(SEARCH, keys.length, ...keys, ...args);
+  }
+}

@@ -82,7 +82,9 @@ export class QueueSystem {
     this.failedSink = opts.failedSink;
     this.services = opts.services;
     this.keys = new QueueKeys(opts.config.keyPrefix);
-    this.index = new JobIndex(this.redis, this.keys, this.settings.retention);
+    this.index = new JobIndex(this.redis, this.keys, this.settings.retention, (name) =>
+      this.registry.get(name),
+    );
     this.metrics = new QueueMetrics(this.redis, this.keys, this.settings.retention.metricsMs, this.logger);
     defineScripts(this.redis);
     const { redis, keys, index, registry, settings, em } = this;

@@ -12,7 +12,7 @@ import { useNow } from '../hooks.ts';
 import { useUrlState } from '../url.ts';
 import { LIST_LABELS, LIVE_MS, PAGE_SIZE } from './useJobs.ts';
 
-function StatusBadge({ status }: { status: string }) {
+export function StatusBadge({ status }: { status: string }) {
   const tone =
     status === 'completed'
       ? 'badge-ok'

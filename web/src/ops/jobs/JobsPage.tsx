@@ -3,19 +3,24 @@ import { AuditTrail } from '../AuditTrail.tsx';
 import { oneOf, useUrlState } from '../url.ts';
 import { FailedJobs } from './FailedJobs.tsx';
 import { IndexedJobs } from './IndexedJobs.tsx';
+import { JobSearch } from './JobSearch.tsx';
 import { LIST_LABELS, LISTS } from './useJobs.ts';
+
+/** The lists, then the search over every state (ADR 0026). */
+const TABS = [...LISTS, 'search'] as const;
+const TAB_LABELS = { ...LIST_LABELS, search: 'Search' };
 
 /** The job lists as tabs (in the URL), with the operator actions taken on jobs below. */
 export function JobsPage() {
   const { get } = useUrlState();
-  const list = oneOf(get('list'), LISTS, 'recent');
+  const list = oneOf(get('list'), TABS, 'recent');
   return (
     <div className="page">
       <div className="page-title">
         <h1>Jobs</h1>
       </div>
       <nav className="tabs" aria-label="Job lists">
-        {LISTS.map((l) => (
+        {TABS.map((l) => (
           <NavLink
             key={l}
             to={l === 'recent' ? '/ops/jobs' : `/ops/jobs?list=${l}`}
@@ -23,11 +28,17 @@ export function JobsPage() {
             aria-current={l === list ? 'page' : undefined}
             end
           >
-            {LIST_LABELS[l]}
+            {TAB_LABELS[l]}
           </NavLink>
         ))}
       </nav>
-      {list === 'failed' ? <FailedJobs key="failed" /> : <IndexedJobs key={list} list={list} />}
+      {list === 'search' ? (
+        <JobSearch key="search" />
+      ) : list === 'failed' ? (
+        <FailedJobs key="failed" />
+      ) : (
+        <IndexedJobs key={list} list={list} />
+      )}
       <AuditTrail title="Job actions" targetType="job" showTarget />
     </div>
   );
