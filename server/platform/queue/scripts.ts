@@ -304,16 +304,17 @@ return 0
 `;
 
 const SEARCH = `
--- Job search (ADR 0026). KEYS: sorted sets of job ids by dispatch time, all of which a match is in. ARGV: max, min
--- (scores), cursor score ('' = from max), members of that score already returned, limit, budget. Walks the set
--- with the fewest entries in [min, max] from the newest down and checks the others by ZSCORE, until limit
--- matches or budget entries walked. Replies matches (id, score pairs), the cursor (score, count), 1 when the walk
--- reached min, and the number of entries walked.
+-- Job search (ADR 0026). KEYS: sorted sets of job ids by dispatch time; a match is in each of the first #KEYS - x
+-- and in none of the last x. ARGV: max, min (scores), cursor score ('' = from max), members of that score already
+-- returned, limit, budget, x. Walks the set with the fewest entries in [min, max] among the first ones, from the
+-- newest down, and checks the others by ZSCORE, until limit matches or budget entries walked. Replies matches (id,
+-- score pairs), the cursor (score, count), 1 when the walk reached min, and the number of entries walked.
 local max, min = ARGV[1], ARGV[2]
 local cs, skip = ARGV[3], tonumber(ARGV[4])
 local limit, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
+local must = #KEYS - tonumber(ARGV[7])
 local best, bestN
-for k = 1, #KEYS do
+for k = 1, must do
   local n = redis.call('zcount', KEYS[k], min, max)
   if n == 0 then return {{}, '', 0, 1, 0} end
   if not bestN or n < bestN then best, bestN = k, n end
@@ -338,7 +339,7 @@ while true do
       walked = walked + 1
       local ok = true
       for k = 1, #KEYS do
-        if k ~= best and not redis.call('zscore', KEYS[k], id) then
+        if k ~= best and (k <= must) ~= (redis.call('zscore', KEYS[k], id) ~= false) then
           ok = false
           break
         end

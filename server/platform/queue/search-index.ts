@@ -11,13 +11,16 @@ import type { QueueSettings } from './settings.ts';
 // declared payload field, state) is a sorted set of job ids scored by dispatch time; a search walks the smallest
 // set of its filter within the time range, newest first, and checks the others by ZSCORE, in one script call.
 // Family `r` holds every job of the recent window (written at dispatch and with every outcome), family `f` failed
-// jobs for their retention; both are trimmed by score with the records they point to.
+// jobs for their retention; both are trimmed by score with the records they point to. `pending` has no set: it is
+// the recent jobs in none of the other state sets (one sorted-set write fewer at dispatch and at the first outcome,
+// the path every job takes).
 
 /** What a search can ask for; `pending` is queued, delayed or running before its first outcome. */
 export const SEARCH_STATES = ['pending', 'retrying', 'released', 'completed', 'failed', 'cancelled'] as const;
 export type SearchState = (typeof SEARCH_STATES)[number];
-/** The states a job leaves with its next outcome. */
-const NON_FINAL: readonly SearchState[] = ['pending', 'retrying', 'released'];
+/** The states with a set: a job leaves one of the first two with its next outcome. */
+const STATE_SETS = ['retrying', 'released', 'completed', 'failed', 'cancelled'] as const;
+const NON_FINAL = STATE_SETS.slice(0, 2);
 
 export interface SearchFilter {
   name?: string | undefined;
@@ -123,9 +126,9 @@ export class SearchIndex {
     };
     const requeue = state === 'pending';
     const dims = requeue || state === 'failed' ? this.dims(env) : [];
-    add('r', `state:${state}`);
-    // A first attempt's outcome follows `pending` alone (retries and releases count attempts too).
-    const before = requeue ? SEARCH_STATES : env.attempts <= 1 ? NON_FINAL.slice(0, 1) : NON_FINAL;
+    if (!requeue) add('r', `state:${state}`);
+    // A first attempt's outcome follows `pending` alone, which has no set (retries and releases count attempts too).
+    const before = requeue ? STATE_SETS : env.attempts <= 1 ? [] : NON_FINAL;
     for (const other of before) if (other !== state) zrem.push(this.keys.ix('r', `state:${other}`), id);
     if (state === 'failed') for (const dim of dims) add('f', dim);
     if (requeue) {
@@ -143,7 +146,7 @@ export class SearchIndex {
     if (!jobs.length) return;
     const byKey = new Map<string, (string | number)[]>();
     for (const { id, env } of jobs) {
-      for (const dim of [...this.dims(env), 'state:pending']) {
+      for (const dim of this.dims(env)) {
         const key = this.keys.ix('r', dim);
         const list = byKey.get(key) ?? [];
         list.push(env.at, id);
@@ -188,15 +191,17 @@ export class SearchIndex {
     if (filter.organizationId !== undefined) dims.push(`org:${filter.organizationId ?? '-'}`);
     if (filter.tag) dims.push(`tag:${filter.tag}`);
     for (const [field, value] of Object.entries(filter.fields ?? {})) dims.push(`fld:${field}=${value}`);
-    const phases: { family: 'r' | 'f'; dims: string[]; min: number; max: number }[] =
+    const phases: { family: 'r' | 'f'; dims: string[]; not?: string[]; min: number; max: number }[] =
       filter.state === 'failed'
         ? [{ family: 'f', dims, min: from, max: to }]
-        : filter.state
-          ? [{ family: 'r', dims: [...dims, `state:${filter.state}`], min: from, max: to }]
-          : [
-              { family: 'r', dims, min: Math.max(from, cut), max: to },
-              { family: 'f', dims, min: from, max: Math.min(to, cut - 1) },
-            ];
+        : filter.state === 'pending'
+          ? [{ family: 'r', dims, not: STATE_SETS.map((st) => `state:${st}`), min: from, max: to }]
+          : filter.state
+            ? [{ family: 'r', dims: [...dims, `state:${filter.state}`], min: from, max: to }]
+            : [
+                { family: 'r', dims, min: Math.max(from, cut), max: to },
+                { family: 'f', dims, min: from, max: Math.min(to, cut - 1) },
+              ];
     const page: SearchPage = { hits: [], cursor: null, walked: 0 };
     for (let p = start?.p ?? 0; p < phases.length; p++) {
       const phase = phases[p]!;
@@ -207,7 +212,10 @@ export class SearchIndex {
         break;
       }
       // The family's `all` set only when no dimension narrows it (every dimension set is the family's own).
-      const keys = (phase.dims.length ? phase.dims : ['all']).map((d) => this.keys.ix(phase.family, d));
+      const not = phase.not ?? [];
+      const keys = [...(phase.dims.length ? phase.dims : ['all']), ...not].map((d) =>
+        this.keys.ix(phase.family, d),
+      );
       const [pairs, score, run, done, walked] = (await searchScript(this.redis, keys, [
         phase.max,
         phase.min,
@@ -215,6 +223,7 @@ export class SearchIndex {
         resume.n,
         opts.limit - page.hits.length,
         opts.budget - page.walked,
+        not.length,
       ])) as [string[], string, number, number, number];
       for (let i = 0; i < pairs.length; i += 2) page.hits.push({ id: pairs[i]!, at: Number(pairs[i + 1]) });
       page.walked += walked;
