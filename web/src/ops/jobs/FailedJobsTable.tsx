@@ -3,6 +3,7 @@ import type { RouterOutputs } from '../../trpc.ts';
 import { Button } from '../../ui/Button.tsx';
 import { formatAgo, shortId } from '../format.ts';
 import { useNow } from '../hooks.ts';
+import { JobCell } from './JobCell.tsx';
 
 export type FailedJob = RouterOutputs['ops']['jobs']['failed']['items'][number];
 
@@ -68,12 +69,7 @@ export function FailedJobsTable({
                   onChange={() => toggle(j.id)}
                 />
               </td>
-              <td>
-                <Link to={`/ops/jobs/${encodeURIComponent(j.id)}`}>{j.name}</Link>
-                <div className="muted small">
-                  <code>{shortId(j.id)}</code>
-                </div>
-              </td>
+              <JobCell id={j.id} name={j.name} />
               <td>{j.queue}</td>
               <td>
                 {j.organizationId ? (

@@ -1,13 +1,13 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { Link } from 'react-router';
+import { JobCell } from './JobCell.tsx';
 import { useTRPC } from '../../trpc.ts';
 import { Button } from '../../ui/Button.tsx';
 import { DataTable } from '../../ui/DataTable.tsx';
 import { Field } from '../../ui/Field.tsx';
 import { Section } from '../../ui/layout.tsx';
 import { PagedQueryView } from '../../ui/PagedQueryView.tsx';
-import { formatAgo, formatDuration, shortId } from '../format.ts';
+import { formatAgo, formatDuration } from '../format.ts';
 import { useNow } from '../hooks.ts';
 import { useUrlState } from '../url.ts';
 import { LIST_LABELS, LIVE_MS, PAGE_SIZE } from './useJobs.ts';
@@ -84,12 +84,7 @@ export function IndexedJobs({ list }: { list: 'recent' | 'completed' }) {
           >
             {data.items.map((j) => (
               <tr key={j.id}>
-                <td>
-                  <Link to={`/ops/jobs/${encodeURIComponent(j.id)}`}>{j.name}</Link>
-                  <div className="muted small">
-                    <code>{shortId(j.id)}</code>
-                  </div>
-                </td>
+                <JobCell id={j.id} name={j.name} />
                 <td>{j.queue}</td>
                 <td>
                   <StatusBadge status={j.status} />

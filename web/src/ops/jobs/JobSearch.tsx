@@ -1,6 +1,6 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { Link } from 'react-router';
+import { JobCell } from './JobCell.tsx';
 import { useTRPC } from '../../trpc.ts';
 import { Button } from '../../ui/Button.tsx';
 import { DataTable } from '../../ui/DataTable.tsx';
@@ -61,12 +61,7 @@ export function JobSearch() {
             >
               {data.items.map((j) => (
                 <tr key={j.id}>
-                  <td>
-                    <Link to={`/ops/jobs/${encodeURIComponent(j.id)}`}>{j.name}</Link>
-                    <div className="muted small">
-                      <code>{shortId(j.id)}</code>
-                    </div>
-                  </td>
+                  <JobCell id={j.id} name={j.name} />
                   <td>{j.queue}</td>
                   <td>
                     <StatusBadge status={j.status} />
